@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// vmxemu — an x86-64 machine emulator whose CPU implements Intel VMX, built for debugging hypervisors.
+//
+// Layers (dependencies point down; see ../shared/docs/DESIGN.md):
+//   vmxemu (CLI)  ──►  GDBRemote (pure protocol + NIO transport)   Machine (RAM, devices, loader, run loop)
+//                                                                     └──► X86 (the CPU: decode, execute, MMU)
+import PackageDescription
+
+// The hot path (decode → execute → memory) lives in X86. Exclusivity checks cost ≈3× there
+// (PERFORMANCE.md); the core keeps its state behind unsafe pointers and never overlaps accesses.
+let coreFlags: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "vmxemu",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vmxemu", targets: ["vmxemu"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "X86", swiftSettings: coreFlags),
+        .target(name: "Machine", dependencies: ["X86"], swiftSettings: coreFlags),
+        .target(name: "GDBRemote", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "vmxemu", dependencies: [
+            "Machine", "X86", "GDBRemote",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "X86Tests", dependencies: ["X86"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// GDBRemote: the GDB remote serial protocol (no import of the emulator).

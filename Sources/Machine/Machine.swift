@@ -1,0 +1,1 @@
+// Machine: RAM, devices, loaders, run loop.

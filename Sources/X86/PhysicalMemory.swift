@@ -1,0 +1,92 @@
+/// Guest physical RAM: one host allocation, addressed from physical address 0.
+///
+/// The CPU reaches it through `base` on its hot path; everything else (loaders, the debugger)
+/// goes through the checked accessors here, which never touch memory outside the allocation.
+/// Physical addresses beyond `size` are "unbacked": reads give all-ones and writes are dropped,
+/// as on a PC with nothing decoding that address.
+public final class PhysicalMemory: @unchecked Sendable {
+    /// Start of the host allocation. Stable for the object's lifetime.
+    public let base: UnsafeMutableRawPointer
+    /// Bytes of RAM (a multiple of 4 KiB).
+    public let size: UInt64
+
+    public init(size: UInt64) {
+        let rounded = (size + 0xFFF) & ~UInt64(0xFFF)
+        self.size = rounded
+        self.base = UnsafeMutableRawPointer.allocate(byteCount: Int(rounded), alignment: 4096)
+        self.base.initializeMemory(as: UInt8.self, repeating: 0, count: Int(rounded))
+    }
+
+    deinit { base.deallocate() }
+
+    /// True when `[address, address+count)` lies wholly inside RAM.
+    @inline(__always)
+    public func contains(_ address: UInt64, count: UInt64) -> Bool {
+        address <= size && count <= size - address
+    }
+
+    /// Copies `bytes` to `address`. Returns false (and writes nothing) if any byte would fall outside RAM.
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer, at address: UInt64) -> Bool {
+        guard contains(address, count: UInt64(bytes.count)) else { return false }
+        if let src = bytes.baseAddress, bytes.count > 0 {
+            (base + Int(address)).copyMemory(from: src, byteCount: bytes.count)
+        }
+        return true
+    }
+
+    @discardableResult
+    public func write(_ bytes: [UInt8], at address: UInt64) -> Bool {
+        bytes.withUnsafeBytes { write($0, at: address) }
+    }
+
+    /// Fills `[address, address+count)` with zero. Returns false if the range is not wholly in RAM.
+    @discardableResult
+    public func zero(at address: UInt64, count: UInt64) -> Bool {
+        guard contains(address, count: count) else { return false }
+        (base + Int(address)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(count))
+        return true
+    }
+
+    /// Reads `count` bytes; bytes outside RAM read as 0xFF (unbacked).
+    public func read(at address: UInt64, count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0xFF, count: count)
+        for i in 0..<count {
+            let a = address &+ UInt64(i)
+            if a < size { out[i] = base.load(fromByteOffset: Int(a), as: UInt8.self) }
+        }
+        return out
+    }
+
+    public func read32(at address: UInt64) -> UInt32 {
+        guard contains(address, count: 4) else { return 0xFFFF_FFFF }
+        return base.loadUnaligned(fromByteOffset: Int(address), as: UInt32.self)
+    }
+
+    public func read64(at address: UInt64) -> UInt64 {
+        guard contains(address, count: 8) else { return ~0 }
+        return base.loadUnaligned(fromByteOffset: Int(address), as: UInt64.self)
+    }
+
+    @discardableResult
+    public func write32(_ value: UInt32, at address: UInt64) -> Bool {
+        guard contains(address, count: 4) else { return false }
+        base.storeBytes(of: value, toByteOffset: Int(address), as: UInt32.self)
+        return true
+    }
+
+    @discardableResult
+    public func write64(_ value: UInt64, at address: UInt64) -> Bool {
+        guard contains(address, count: 8) else { return false }
+        base.storeBytes(of: value, toByteOffset: Int(address), as: UInt64.self)
+        return true
+    }
+}
+
+/// The I/O-port side of the machine as the CPU sees it (IN/OUT/INS/OUTS).
+/// Not on the hot path: one call per port access.
+public protocol PortIO: AnyObject {
+    /// `size` is 1, 2 or 4. Ports nobody decodes read all-ones.
+    func portRead(_ port: UInt16, size: Int) -> UInt32
+    func portWrite(_ port: UInt16, size: Int, value: UInt32)
+}
