@@ -89,4 +89,7 @@ public protocol PortIO: AnyObject {
     /// `size` is 1, 2 or 4. Ports nobody decodes read all-ones.
     func portRead(_ port: UInt16, size: Int) -> UInt32
     func portWrite(_ port: UInt16, size: Int, value: UInt32)
+    /// True once a device wants the run to end (e.g. the debug-exit port was written).
+    /// The CPU checks it after every OUT/OUTS and returns from `run` when it is set.
+    var stopRequested: Bool { get }
 }
