@@ -1,1 +1,0 @@
-// GDBRemote: the GDB remote serial protocol (no import of the emulator).

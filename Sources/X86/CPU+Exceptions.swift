@@ -1,0 +1,187 @@
+/// Exception and interrupt delivery (SDM Vol. 3A ch. 6 "Interrupt and Exception Handling").
+
+extension CPU {
+    /// Exception classes for double-fault detection (SDM Vol. 3A §6.15, Table 6-4
+    /// "Interrupt and Exception Classes").
+    enum FaultClass { case benign, contributory, pageFault, doubleFault }
+
+    static func faultClass(_ f: Fault) -> FaultClass {
+        guard f.kind == .exception else { return .benign }
+        switch f.vector {
+        case 0, 10, 11, 12, 13: return .contributory
+        case 14: return .pageFault
+        case 8: return .doubleFault
+        default: return .benign
+        }
+    }
+
+    /// Deliver `first` through the IDT, handling faults during delivery as the SDM says
+    /// (Table 6-5 "Conditions for Generating a Double Fault"). Returns a stop cause if the
+    /// processor shuts down (triple fault).
+    @usableFromInline func deliver(_ first: Fault) -> StopCause? {
+        var current = first
+        var chain: [Fault] = [first]
+        while true {
+            do {
+                try deliverOnce(current, external: current.kind == .exception && chain.count > 1 || current.kind == .exception)
+                return nil
+            } catch let second {
+                if second.kind == .stop { return pendingStop ?? .unimplemented(what: "exception delivery", bytes: [], rip: rip, mode: modeDescription) }
+                chain.append(second)
+                let c1 = CPU.faultClass(current), c2 = CPU.faultClass(second)
+                if c1 == .doubleFault {
+                    faultChain = chain
+                    return .tripleFault(chain: chain, rip: currentRip)
+                }
+                let df = (c1 == .contributory && c2 == .contributory)
+                    || (c1 == .pageFault && (c2 == .contributory || c2 == .pageFault))
+                if df {
+                    current = Fault(vector: 8, errorCode: 0)
+                    chain.append(current)
+                } else {
+                    current = second
+                }
+            }
+        }
+    }
+
+    /// One attempt to deliver an event: IDT lookup, gate checks, stack switch, frame push.
+    /// `external` sets the EXT bit of error codes raised during delivery (§6.13 "Error Code").
+    func deliverOnce(_ f: Fault, external: Bool) throws(Fault) {
+        let vector = UInt64(f.vector)
+        let software = f.kind == .software
+        let ext: UInt32 = software ? 0 : 1
+        let idtErr = UInt32(vector * 8 + 2) | ext
+        let oldFlags = flags()
+        let returnRip = rip
+
+        if cr0 & CR0.pe == 0 {
+            // Real-address mode: the IVT at IDTR.base (SDM Vol. 3A §20.1.4 "Interrupt and Exception Handling").
+            if vector * 4 + 3 > UInt64(idtrLimit) { throw Fault.GP(0) }
+            let ent = try readSystem(idtrBase &+ vector * 4, 4)
+            try push(1, oldFlags)
+            try push(1, UInt64(segs[Seg.cs].selector))
+            try push(1, returnRip)
+            let sel = UInt16(ent >> 16)
+            segs[Seg.cs].selector = sel; segs[Seg.cs].base = UInt64(sel) << 4
+            refreshSegmentCache(Seg.cs)
+            rip = ent & 0xFFFF
+            flagsRest &= ~(RFLAGS.if | RFLAGS.tf | RFLAGS.ac | RFLAGS.rf)
+            return
+        }
+
+        let long = longMode
+        let gateSize: UInt64 = long ? 16 : 8
+        if vector * gateSize + gateSize - 1 > UInt64(idtrLimit) { throw Fault.GP(idtErr) }
+        let g0 = try readSystem(idtrBase &+ vector * gateSize, 8)
+        let g1: UInt64 = long ? try readSystem(idtrBase &+ vector * gateSize &+ 8, 8) : 0
+        let gtype = (g0 >> 40) & 0xF
+        let gdpl = UInt8((g0 >> 45) & 3)
+        let gpresent = g0 & (1 << 47) != 0
+        let validTypes: [UInt64] = long ? [0xE, 0xF] : [0x6, 0x7, 0xE, 0xF]
+        if gtype == 5 && !long { throw unimplementedStop("task-gate delivery of vector \(vector)") }
+        if !validTypes.contains(gtype) { throw Fault.GP(idtErr) }
+        // Software interrupts check the gate DPL against CPL (§6.12.1.1).
+        if software && gdpl < cpl { throw Fault.GP(UInt32(vector * 8 + 2)) }
+        if !gpresent { throw Fault.NP(idtErr) }
+        let sel = UInt16(truncatingIfNeeded: g0 >> 16)
+        var offset = (g0 & 0xFFFF) | ((g0 >> 32) & 0xFFFF_0000)
+        if long { offset |= (g1 & 0xFFFF_FFFF) << 32 }
+        let ist = long ? Int(g0 >> 32) & 7 : 0
+        let gate32 = gtype & 8 != 0
+        let trapGate = gtype & 1 != 0
+
+        if sel & ~3 == 0 { throw Fault.GP(ext) }
+        let d = try fetchDescriptor(sel, ext: ext)
+        let e = UInt32(sel & ~3) | ext
+        if !d.isCode || d.dpl > cpl { throw Fault.GP(e) }
+        if !d.present { throw Fault.NP(e) }
+        if long && !(d.long && !d.db) { throw Fault.GP(e) }
+        let newCPL = d.conforming ? cpl : d.dpl
+        var cs = d.register((sel & ~3) | UInt16(newCPL))
+        cs.attr |= 1
+
+        let oldSS = segs[Seg.ss], oldRSP = regs[Reg.rsp], oldCS = segs[Seg.cs].selector
+        var newSS = oldSS
+        var sp: UInt64
+        let privChange = newCPL < cpl
+        if long {
+            // IA-32e: 64-bit TSS gives RSPn or ISTn (§6.14.4, §6.14.5); SS becomes null.
+            if privChange || ist != 0 {
+                let tss = segs[Seg.tr]
+                let off: UInt64 = ist != 0 ? 0x24 + UInt64(ist - 1) * 8 : 4 + UInt64(newCPL) * 8
+                if off + 7 > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
+                sp = try readSystem(tss.base &+ off, 8)
+            } else {
+                sp = oldRSP
+            }
+            if privChange { newSS = SegmentRegister(selector: UInt16(newCPL), base: 0, limit: 0, attr: SegAttr.unusable | UInt32(newCPL) << 5) }
+            sp &= ~0xF
+            var frame: [UInt64] = [UInt64(oldSS.selector), oldRSP, oldFlags, UInt64(oldCS), returnRip]
+            if f.hasErrorCode { frame.append(UInt64(f.errorCode)) }
+            let savedCPL = cpl
+            cpl = newCPL
+            defer { cpl = savedCPL }
+            for v in frame {
+                sp &-= 8
+                if UInt64(bitPattern: (Int64(bitPattern: sp) << 16) >> 16) != sp { throw Fault.SS(ext) }
+                try writeSystemAs(sp, 8, v)
+            }
+        } else {
+            let wide: UInt64 = gate32 ? 4 : 2
+            var frame: [UInt64] = []
+            if privChange {
+                // 32-bit TSS: SSn:ESPn at 4 + 8n (§7.2.1 "Task-State Segment (TSS)").
+                let tss = segs[Seg.tr]
+                let off = 4 + UInt64(newCPL) * 8
+                if off + 5 > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
+                let esp = try readSystem(tss.base &+ off, 4)
+                let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off + 4, 2))
+                if ssSel & ~3 == 0 { throw Fault.TS(ext) }
+                let sd = try fetchDescriptor(ssSel, ext: ext)
+                if UInt8(ssSel & 3) != newCPL || sd.dpl != newCPL || !sd.writableData { throw Fault.TS(UInt32(ssSel & ~3) | ext) }
+                if !sd.present { throw Fault.SS(UInt32(ssSel & ~3) | ext) }
+                newSS = sd.register(ssSel)
+                newSS.attr |= 1
+                sp = esp
+                frame = [UInt64(oldSS.selector), oldRSP]
+            } else {
+                sp = oldRSP
+            }
+            frame += [oldFlags, UInt64(oldCS), returnRip]
+            if f.hasErrorCode { frame.append(UInt64(f.errorCode)) }
+            let stackMask: UInt64 = newSS.attr & SegAttr.db != 0 ? 0xFFFF_FFFF : 0xFFFF
+            let savedCPL = cpl
+            cpl = newCPL
+            defer { cpl = savedCPL }
+            for v in frame {
+                sp = (sp &- wide) & stackMask
+                try writeSystemAs(newSS.base &+ sp, wide, v)
+            }
+            if stackMask == 0xFFFF { sp = (oldRSP & ~0xFFFF) | sp }
+        }
+        // Commit.
+        commitCS(cs, cpl: newCPL)
+        if privChange || long {
+            segs[Seg.ss] = newSS
+            refreshSegmentCache(Seg.ss)
+        }
+        regs[Reg.rsp] = sp
+        rip = long ? offset : offset & (gate32 ? 0xFFFF_FFFF : 0xFFFF)
+        flagsRest &= ~(RFLAGS.tf | RFLAGS.nt | RFLAGS.rf | RFLAGS.vm)
+        if !trapGate { flagsRest &= ~RFLAGS.if }
+        if privChange && !long {
+            for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] { _ = s }   // data segments keep their values on inward transfers
+        }
+    }
+
+    /// Write through paging with the privilege of the (temporarily set) CPL.
+    func writeSystemAs(_ lin: UInt64, _ n: UInt64, _ v: UInt64) throws(Fault) {
+        for k in 0..<n {
+            var a = lin &+ k
+            if !longMode { a &= 0xFFFF_FFFF }
+            let p = try translateNoFill(a, .write)
+            writePhys(p, 1, (v >> (8 * k)) & 0xFF)
+        }
+    }
+}

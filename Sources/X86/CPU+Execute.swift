@@ -1,0 +1,355 @@
+/// Instruction execution: one dense `switch` over `Op` (PERFORMANCE.md: dispatch on a small enum,
+/// no closures, no existentials). Semantics follow each instruction's "Operation" and
+/// "Flags Affected" sections in SDM Vol. 2.
+
+extension CPU {
+    // MARK: Register access
+
+    /// Read a register operand of size code `size` (0 = 8 … 3 = 64 bits); byte registers 16…19
+    /// are AH, CH, DH, BH.
+    @inline(__always) func getReg(_ size: UInt8, _ r: UInt8) -> UInt64 {
+        switch size {
+        case 0: return r >= 16 ? (regs[Int(r) - 16] >> 8) & 0xFF : regs[Int(r) & 15] & 0xFF
+        case 1: return regs[Int(r) & 15] & 0xFFFF
+        case 2: return regs[Int(r) & 15] & 0xFFFF_FFFF
+        default: return regs[Int(r) & 15]
+        }
+    }
+
+    /// Write a register operand: 32-bit writes zero-extend to 64 bits; 8/16-bit writes merge
+    /// (SDM Vol. 1 §3.4.1.1 "General-Purpose Registers in 64-Bit Mode").
+    @inline(__always) func setReg(_ size: UInt8, _ r: UInt8, _ v: UInt64) {
+        switch size {
+        case 0:
+            if r >= 16 { let k = Int(r) - 16; regs[k] = (regs[k] & ~0xFF00) | ((v & 0xFF) << 8) }
+            else { let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFF) | (v & 0xFF) }
+        case 1: let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFFFF) | (v & 0xFFFF)
+        case 2: regs[Int(r) & 15] = v & 0xFFFF_FFFF
+        default: regs[Int(r) & 15] = v
+        }
+    }
+
+    /// Effective address of the instruction's memory operand (SDM Vol. 1 §3.7.5 "Specifying an Offset").
+    @inline(__always) func ea(_ i: UnsafePointer<Insn>) -> UInt64 {
+        var a = i.pointee.disp
+        let b = i.pointee.base
+        if b < 16 { a &+= regs[Int(b)] } else if b == 17 { a &+= rip }
+        let x = i.pointee.index
+        if x < 16 { a &+= regs[Int(x)] << UInt64(i.pointee.scale) }
+        switch i.pointee.asz {
+        case 3: return a
+        case 2: return a & 0xFFFF_FFFF
+        default: return a & 0xFFFF
+        }
+    }
+
+    /// Read the r/m operand.
+    @inline(__always) func readRM(_ i: UnsafePointer<Insn>, _ size: UInt8) throws(Fault) -> UInt64 {
+        if i.pointee.mem { return try readMem(size, Int(i.pointee.seg), ea(i)) }
+        return getReg(size, i.pointee.rm)
+    }
+
+    /// Write the r/m operand.
+    @inline(__always) func writeRM(_ i: UnsafePointer<Insn>, _ size: UInt8, _ v: UInt64) throws(Fault) {
+        if i.pointee.mem { try writeMem(size, Int(i.pointee.seg), ea(i), v) } else { setReg(size, i.pointee.rm, v) }
+    }
+
+    // MARK: Stack
+
+    /// Stack width follows SS.B outside 64-bit mode (SDM Vol. 1 §6.2.3 "Address-Size Attributes for Stack Accesses").
+    @inline(__always) var stackMask: UInt64 {
+        codeMode == 2 ? ~0 : (segs[Seg.ss].attr & SegAttr.db != 0 ? 0xFFFF_FFFF : 0xFFFF)
+    }
+
+    @inline(__always) func push(_ size: UInt8, _ v: UInt64) throws(Fault) {
+        let n = UInt64(1) << UInt64(size)
+        let m = stackMask
+        let sp = (regs[Reg.rsp] &- n) & m
+        try writeMem(size, Seg.ss, sp, v)
+        regs[Reg.rsp] = m == ~0 ? sp : (regs[Reg.rsp] & ~m) | sp
+    }
+
+    @inline(__always) func pop(_ size: UInt8) throws(Fault) -> UInt64 {
+        let n = UInt64(1) << UInt64(size)
+        let m = stackMask
+        let sp = regs[Reg.rsp] & m
+        let v = try readMem(size, Seg.ss, sp)
+        regs[Reg.rsp] = m == ~0 ? sp &+ n : (regs[Reg.rsp] & ~m) | ((sp &+ n) & m)
+        return v
+    }
+
+    /// Read the stack at RSP + `off` without moving RSP.
+    func stackRead(_ size: UInt8, _ off: UInt64) throws(Fault) -> UInt64 {
+        let m = stackMask
+        return try readMem(size, Seg.ss, (regs[Reg.rsp] &+ off) & m)
+    }
+
+    func adjustSP(_ n: UInt64) {
+        let m = stackMask
+        regs[Reg.rsp] = m == ~0 ? regs[Reg.rsp] &+ n : (regs[Reg.rsp] & ~m) | ((regs[Reg.rsp] &+ n) & m)
+    }
+
+    /// Set RIP for a near branch, truncated to the operand size (SDM Vol. 2 "JMP": "IF OperandSize = 32
+    /// THEN EIP ← tempEIP AND 0000FFFFH…").
+    @inline(__always) func branch(_ target: UInt64, _ osz: UInt8) throws(Fault) {
+        switch osz {
+        case 3:
+            if UInt64(bitPattern: (Int64(bitPattern: target) << 16) >> 16) != target { throw Fault.GP(0) }
+            rip = target
+        case 2:
+            let t = target & 0xFFFF_FFFF
+            if segChecked[Seg.cs] && t > UInt64(segs[Seg.cs].limit) { throw Fault.GP(0) }
+            rip = t
+        default:
+            let t = target & 0xFFFF
+            if segChecked[Seg.cs] && t > UInt64(segs[Seg.cs].limit) { throw Fault.GP(0) }
+            rip = t
+        }
+    }
+
+    // MARK: The dispatch
+
+    /// Execute one decoded instruction. On entry `rip` already points past it.
+    @inline(__always) func execute(_ i: UnsafePointer<Insn>) throws(Fault) {
+        let osz = i.pointee.osz
+        switch i.pointee.op {
+        case .movGE:
+            let v = try readRM(i, osz)
+            setReg(osz, i.pointee.reg, v)
+        case .movEG:
+            try writeRM(i, osz, getReg(osz, i.pointee.reg))
+        case .movEI:
+            try writeRM(i, osz, i.pointee.imm & CPU.mask(osz))
+        case .lea:
+            setReg(osz, i.pointee.reg, ea(i))
+        case .aluEG:
+            let b = getReg(osz, i.pointee.reg)
+            if i.pointee.mem {
+                let off = ea(i), seg = Int(i.pointee.seg)
+                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return }
+                try probeWrite(osz, seg, off)
+                let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
+                try writeMem(osz, seg, off, r)
+            } else {
+                let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.rm), b)
+                if i.pointee.sub != 7 { setReg(osz, i.pointee.rm, r) }
+            }
+        case .aluGE:
+            let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.reg), try readRM(i, osz))
+            if i.pointee.sub != 7 { setReg(osz, i.pointee.reg, r) }
+        case .aluEI:
+            let b = i.pointee.imm & CPU.mask(osz)
+            if i.pointee.mem {
+                let off = ea(i), seg = Int(i.pointee.seg)
+                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return }
+                try probeWrite(osz, seg, off)
+                let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
+                try writeMem(osz, seg, off, r)
+            } else {
+                let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.rm), b)
+                if i.pointee.sub != 7 { setReg(osz, i.pointee.rm, r) }
+            }
+        case .testEG:
+            let r = try readRM(i, osz) & getReg(osz, i.pointee.reg)
+            setLazy(.logic, osz, r, 0, 0)
+        case .testEI:
+            let r = try readRM(i, osz) & i.pointee.imm & CPU.mask(osz)
+            setLazy(.logic, osz, r, 0, 0)
+        case .jcc:
+            if condition(i.pointee.sub) { try branch(rip &+ i.pointee.imm, osz) }
+        case .jmpRel:
+            try branch(rip &+ i.pointee.imm, osz)
+        case .callRel:
+            let target = rip &+ i.pointee.imm
+            let rsp0 = regs[Reg.rsp]
+            try push(osz, rip)
+            do { try branch(target, osz) } catch { regs[Reg.rsp] = rsp0; throw error }
+        case .ret:
+            let rsp0 = regs[Reg.rsp]
+            let t = try pop(osz)
+            do { try branch(t, osz) } catch { regs[Reg.rsp] = rsp0; throw error }
+            if i.pointee.imm != 0 { adjustSP(i.pointee.imm) }
+        case .push:
+            try push(osz, getReg(osz, i.pointee.rm))
+        case .pop:
+            let v = try pop(osz)
+            setReg(osz, i.pointee.rm, v)
+        case .pushI:
+            try push(osz, i.pointee.imm)
+        case .incE, .decE:
+            let inc = i.pointee.op == .incE
+            if i.pointee.mem {
+                let off = ea(i), seg = Int(i.pointee.seg)
+                try probeWrite(osz, seg, off)
+                let a = try readMem(osz, seg, off)
+                let r = (inc ? a &+ 1 : a &- 1) & CPU.mask(osz)
+                setIncDec(inc ? .inc : .dec, osz, r, a)
+                try writeMem(osz, seg, off, r)
+            } else {
+                let a = getReg(osz, i.pointee.rm)
+                let r = (inc ? a &+ 1 : a &- 1) & CPU.mask(osz)
+                setIncDec(inc ? .inc : .dec, osz, r, a)
+                setReg(osz, i.pointee.rm, r)
+            }
+        case .movzx:
+            let v = try readRM(i, UInt8(i.pointee.imm2))
+            setReg(osz, i.pointee.reg, v)
+        case .movsx:
+            let s = UInt8(i.pointee.imm2)
+            let v = try readRM(i, s)
+            setReg(osz, i.pointee.reg, signExtend(v, s) & CPU.mask(osz))
+        case .movsxd:
+            let v = try readRM(i, 2)
+            setReg(osz, i.pointee.reg, osz == 3 ? signExtend(v, 2) : v)
+        case .cmovcc:
+            let v = try readRM(i, osz)
+            if condition(i.pointee.sub) { setReg(osz, i.pointee.reg, v) }
+            else if osz == 2 { setReg(2, i.pointee.reg, getReg(2, i.pointee.reg)) }   // 32-bit CMOV zero-extends even when false
+        case .setcc:
+            try writeRM(i, 0, condition(i.pointee.sub) ? 1 : 0)
+        case .shiftE:
+            try shiftInsn(i)
+        case .nop, .pause:
+            break
+        default:
+            try executeRest(i)
+        }
+    }
+
+    @inline(__always) func signExtend(_ v: UInt64, _ size: UInt8) -> UInt64 {
+        switch size {
+        case 0: return UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: v)))
+        case 1: return UInt64(bitPattern: Int64(Int16(truncatingIfNeeded: v)))
+        case 2: return UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v)))
+        default: return v
+        }
+    }
+
+    /// The eight classic ALU operations; records flags, returns the (masked) result.
+    @inline(__always) func alu(_ op: UInt8, _ size: UInt8, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        let m = CPU.mask(size)
+        switch op {
+        case 0: let r = (a &+ b) & m; setLazy(.add, size, r, a, b); return r
+        case 1: let r = a | b; setLazy(.logic, size, r, 0, 0); return r
+        case 4: let r = a & b; setLazy(.logic, size, r, 0, 0); return r
+        case 5, 7: let r = (a &- b) & m; setLazy(.sub, size, r, a, b); return r
+        case 6: let r = a ^ b; setLazy(.logic, size, r, 0, 0); return r
+        case 2: return adc(size, a, b)
+        default: return sbb(size, a, b)
+        }
+    }
+
+    @inline(never) func adc(_ size: UInt8, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        let m = CPU.mask(size), sb = CPU.signBit(size)
+        let c: UInt64 = cf ? 1 : 0
+        let r = (a &+ b &+ c) & m
+        var f: UInt64 = 0
+        // Carry out of the top bit: compare in a wider domain for 64-bit operands.
+        let carry: Bool
+        if size == 3 { let (s1, o1) = a.addingReportingOverflow(b); let (_, o2) = s1.addingReportingOverflow(c); carry = o1 || o2 }
+        else { carry = (a & m) + (b & m) + c > m }
+        if carry { f |= RFLAGS.cf }
+        if (a ^ r) & (b ^ r) & sb != 0 { f |= RFLAGS.of }
+        f |= szp(size, r) | ((a ^ b ^ r) & 0x10)
+        setArith(f)
+        return r
+    }
+
+    @inline(never) func sbb(_ size: UInt8, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        let m = CPU.mask(size), sb = CPU.signBit(size)
+        let c: UInt64 = cf ? 1 : 0
+        let r = (a &- b &- c) & m
+        var f: UInt64 = 0
+        let borrow: Bool
+        if size == 3 { let (s1, o1) = a.subtractingReportingOverflow(b); let (_, o2) = s1.subtractingReportingOverflow(c); borrow = o1 || o2 }
+        else { borrow = (a & m) < (b & m) + c }
+        if borrow { f |= RFLAGS.cf }
+        if (a ^ b) & (a ^ r) & sb != 0 { f |= RFLAGS.of }
+        f |= szp(size, r) | ((a ^ b ^ r) & 0x10)
+        setArith(f)
+        return r
+    }
+
+    /// SF, ZF and PF of a result.
+    @inline(__always) func szp(_ size: UInt8, _ r: UInt64) -> UInt64 {
+        var f: UInt64 = 0
+        let m = CPU.mask(size)
+        if r & m == 0 { f |= RFLAGS.zf }
+        if r & CPU.signBit(size) != 0 { f |= RFLAGS.sf }
+        if UInt8(truncatingIfNeeded: r).nonzeroBitCount & 1 == 0 { f |= RFLAGS.pf }
+        return f
+    }
+
+    /// Shifts and rotates (SDM Vol. 2 "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR"). A masked count of
+    /// zero changes neither the operand nor the flags. OF is defined for counts of 1; for larger
+    /// counts Intel silicon computes it the same way, which we follow.
+    @inline(never) func shiftInsn(_ i: UnsafePointer<Insn>) throws(Fault) {
+        let osz = i.pointee.osz
+        let bits = UInt64(8) << UInt64(osz)
+        let raw: UInt64
+        switch i.pointee.imm2 {
+        case 0: raw = 1
+        case 1: raw = regs[Reg.rcx] & 0xFF
+        default: raw = i.pointee.imm
+        }
+        let count = raw & (osz == 3 ? 0x3F : 0x1F)
+        if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
+        let a = try readRM(i, osz)
+        if count == 0 { return }
+        let m = CPU.mask(osz), sb = CPU.signBit(osz)
+        var r: UInt64 = 0
+        var f = arithFlags()
+        var c = false, o = false
+        switch i.pointee.sub {
+        case 0: // ROL
+            let n = count % bits
+            r = n == 0 ? a : ((a << n) | (a >> (bits - n))) & m
+            c = r & 1 != 0
+            o = (r & sb != 0) != c
+            f = (f & ~(RFLAGS.cf | RFLAGS.of)) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0)
+            setArith(f); try writeRM(i, osz, r); return
+        case 1: // ROR
+            let n = count % bits
+            r = n == 0 ? a : ((a >> n) | (a << (bits - n))) & m
+            c = r & sb != 0
+            o = (r & sb != 0) != (r & (sb >> 1) != 0)
+            f = (f & ~(RFLAGS.cf | RFLAGS.of)) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0)
+            setArith(f); try writeRM(i, osz, r); return
+        case 2, 3: // RCL, RCR through CF: a (bits+1)-bit rotation
+            let n = count % (bits + 1)
+            var v = a, carry = f & 1 != 0
+            for _ in 0..<n {
+                if i.pointee.sub == 2 {
+                    let out = v & sb != 0
+                    v = ((v << 1) | (carry ? 1 : 0)) & m
+                    carry = out
+                } else {
+                    let out = v & 1 != 0
+                    v = (v >> 1) | (carry ? sb : 0)
+                    carry = out
+                }
+            }
+            r = v
+            if i.pointee.sub == 2 { o = (r & sb != 0) != carry } else { o = (r & sb != 0) != (r & (sb >> 1) != 0) }
+            f = (f & ~(RFLAGS.cf | RFLAGS.of)) | (carry ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0)
+            setArith(f); try writeRM(i, osz, r); return
+        case 4, 6: // SHL/SAL
+            r = count >= 64 ? 0 : (a << count) & m
+            c = count <= bits ? (a >> (bits - count)) & 1 != 0 : false
+            o = (r & sb != 0) != c
+        case 5: // SHR
+            r = count >= 64 ? 0 : (a >> count)
+            c = (a >> (count - 1)) & 1 != 0
+            o = a & sb != 0
+        default: // SAR
+            let s = Int64(bitPattern: signExtend(a, osz))
+            r = UInt64(bitPattern: s >> Int64(min(count, 63))) & m
+            c = (s >> Int64(min(count - 1, 63))) & 1 != 0
+            o = false
+        }
+        // AF is undefined for shifts; Intel silicon leaves it clear.
+        f = szp(osz, r) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0)
+        setArith(f)
+        try writeRM(i, osz, r)
+    }
+}

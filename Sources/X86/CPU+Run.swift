@@ -1,0 +1,210 @@
+/// The run loop and the decoded-block cache (PERFORMANCE.md: "Decode once", "Exit checks batched").
+///
+/// A block is a run of decoded instructions starting at one physical address, ending at a
+/// control transfer, a system instruction, a page boundary or 32 instructions. Blocks are kept in
+/// a direct-mapped table keyed by (physical address, decode mode) and validated against the
+/// generation of their code page(s), which any write to such a page bumps — so self-modifying
+/// code is seen at the next block, and the hot loop never checks for it.
+
+@usableFromInline final class BlockCache {
+    static let sets = 8192
+    static let maxLen = 32
+    /// The extra slot `sets` holds uncacheable blocks (unbacked memory, non-flat CS).
+    static let scratch = sets
+    static let invalid: UInt64 = ~0
+    let key: UnsafeMutablePointer<UInt64>
+    let gen: UnsafeMutablePointer<UInt32>
+    /// Physical page number + 1 of a second page an instruction spills into (0 = none).
+    let page2: UnsafeMutablePointer<UInt32>
+    let gen2: UnsafeMutablePointer<UInt32>
+    let count: UnsafeMutablePointer<Int32>
+    let insns: UnsafeMutablePointer<Insn>
+
+    init() {
+        let n = BlockCache.sets + 1
+        key = .allocate(capacity: n); key.initialize(repeating: BlockCache.invalid, count: n)
+        gen = .allocate(capacity: n); gen.initialize(repeating: 0, count: n)
+        page2 = .allocate(capacity: n); page2.initialize(repeating: 0, count: n)
+        gen2 = .allocate(capacity: n); gen2.initialize(repeating: 0, count: n)
+        count = .allocate(capacity: n); count.initialize(repeating: 0, count: n)
+        insns = .allocate(capacity: n * BlockCache.maxLen)
+        insns.initialize(repeating: Insn(), count: n * BlockCache.maxLen)
+    }
+    deinit {
+        key.deallocate(); gen.deallocate(); page2.deallocate(); gen2.deallocate(); count.deallocate(); insns.deallocate()
+    }
+
+    func flush() { key.update(repeating: BlockCache.invalid, count: BlockCache.sets + 1) }
+
+    @inline(__always) static func slot(_ phys: UInt64) -> Int {
+        Int(truncatingIfNeeded: (phys ^ (phys >> 13)) & UInt64(sets - 1))
+    }
+}
+
+extension CPU {
+    /// The bytes of the instruction at `currentRip` (up to 15, as far as readable), for reports.
+    public func currentInstructionBytes() -> [UInt8] {
+        let lin = codeMode == 2 ? currentRip : (segBase[Seg.cs] &+ currentRip) & 0xFFFF_FFFF
+        return debugRead(linear: lin, count: 15)
+    }
+
+    /// Linear address of RIP in the current code segment.
+    @inline(__always) var ripLinear: UInt64 {
+        codeMode == 2 ? rip : (segBase[Seg.cs] &+ rip) & 0xFFFF_FFFF
+    }
+
+    /// Run until something stops the CPU or `budget` instructions have retired.
+    /// Exceptions the guest handles are delivered inside; only stops come back.
+    public func run(budget: UInt64) -> StopCause {
+        var remaining = budget
+        pendingStop = nil
+        var firstInsn = true
+        while true {
+            if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
+            if remaining == 0 { return .budget }
+            currentRip = rip
+            // Find (or build) the block at RIP.
+            let slot: Int
+            do {
+                slot = try blockAt()
+            } catch let f {
+                if let stop = handle(f, start: rip) { return stop }
+                continue
+            }
+            let base = blocks.insns + slot * BlockCache.maxLen
+            let n = min(Int(blocks.count[slot]), remaining < UInt64(Int32.max) ? Int(remaining) : Int(Int32.max))
+            var k = 0
+            var start = rip
+            do {
+                if !hasBreakpoints {
+                    while k < n {
+                        let p = UnsafePointer(base + k)
+                        start = rip
+                        rip &+= UInt64(p.pointee.len)
+                        try execute(p)
+                        k &+= 1
+                    }
+                } else {
+                    while k < n {
+                        let p = UnsafePointer(base + k)
+                        start = rip
+                        if !firstInsn && breakpoints.contains(ripLinear) {
+                            instructions &+= UInt64(k)
+                            return .breakpoint(rip: rip)
+                        }
+                        firstInsn = false
+                        rip &+= UInt64(p.pointee.len)
+                        try execute(p)
+                        k &+= 1
+                    }
+                }
+            } catch let f {
+                currentRip = start
+                let retired = f.trap ? k + 1 : k
+                instructions &+= UInt64(retired)
+                remaining &-= UInt64(retired)
+                if let stop = handle(f, start: start) { return stop }
+                firstInsn = false
+                continue
+            }
+            firstInsn = false
+            instructions &+= UInt64(n)
+            remaining &-= UInt64(n)
+        }
+    }
+
+    /// Deliver a fault or turn a stop into a `StopCause`.
+    func handle(_ f: Fault, start: UInt64) -> StopCause? {
+        if f.kind == .stop {
+            if !f.trap && !halted { rip = start }
+            let s = pendingStop ?? .unimplemented(what: "unknown stop", bytes: [], rip: start, mode: modeDescription)
+            pendingStop = nil
+            return s
+        }
+        if !f.trap { rip = start }
+        currentRip = start
+        return deliver(f)
+    }
+
+    /// The block for the current RIP, decoding it if needed. Throws the fault of the first
+    /// instruction's fetch or decode.
+    @inline(__always) func blockAt() throws(Fault) -> Int {
+        let csChecked = segChecked[Seg.cs]
+        if csChecked && rip > UInt64(segs[Seg.cs].limit) { throw Fault.GP(0) }
+        let lin = ripLinear
+        let phys = try fetchPhys(lin)
+        let key = phys | UInt64(codeMode) << 60
+        let slot = BlockCache.slot(phys)
+        if !csChecked && blocks.key[slot] == key && phys < ramSize
+            && blocks.gen[slot] == pageInfo[Int(phys >> 12)] {
+            let p2 = blocks.page2[slot]
+            if p2 == 0 || blocks.gen2[slot] == pageInfo[Int(p2 - 1)] { return slot }
+        }
+        let cacheable = !csChecked && phys < ramSize && (phys | 0xFFF) < ramSize
+        return try buildBlock(lin: lin, phys: phys, slot: cacheable ? slot : BlockCache.scratch, key: key)
+    }
+
+    @inline(never) func buildBlock(lin: UInt64, phys: UInt64, slot: Int, key: UInt64) throws(Fault) -> Int {
+        let base = blocks.insns + slot * BlockCache.maxLen
+        var k = 0
+        var a = lin
+        var off = rip
+        var page2: UInt32 = 0
+        let csChecked = segChecked[Seg.cs]
+        let limit = UInt64(segs[Seg.cs].limit)
+        while k < BlockCache.maxLen {
+            let insn: Insn
+            do {
+                insn = try decode(at: a)
+            } catch {
+                if k == 0 { throw error }
+                break
+            }
+            if csChecked && off &+ UInt64(insn.len) &- 1 > limit {
+                if k == 0 { throw Fault.GP(0) }
+                break
+            }
+            // An instruction spilling into the next page ties the block to that page too.
+            let last = a &+ UInt64(insn.len) &- 1
+            if last & ~0xFFF != lin & ~0xFFF {
+                if let p = try? fetchPhys(codeMode == 2 ? last : last & 0xFFFF_FFFF), p < ramSize {
+                    page2 = UInt32(p >> 12) + 1
+                } else if slot != BlockCache.scratch {
+                    // Spills into unbacked memory: don't cache.
+                    return try buildBlock(lin: lin, phys: phys, slot: BlockCache.scratch, key: key)
+                }
+            }
+            base[k] = insn
+            k += 1
+            if insn.op.endsBlock || page2 != 0 { break }
+            a &+= UInt64(insn.len)
+            off &+= UInt64(insn.len)
+            if codeMode != 2 { a &= 0xFFFF_FFFF }
+            if a & ~0xFFF != lin & ~0xFFF { break }
+        }
+        blocks.count[slot] = Int32(k)
+        if slot == BlockCache.scratch { blocks.key[slot] = BlockCache.invalid; return slot }
+        blocks.key[slot] = key
+        blocks.gen[slot] = markCode(phys >> 12)
+        blocks.page2[slot] = page2
+        if page2 != 0 { blocks.gen2[slot] = markCode(UInt64(page2 - 1)) }
+        return slot
+    }
+
+    /// Mark a physical page as holding cached code; returns its generation word.
+    func markCode(_ page: UInt64) -> UInt32 {
+        let pg = Int(page)
+        let info = pageInfo[pg]
+        if info & 1 == 0 {
+            pageInfo[pg] = info | 1
+            tlb.evictWrites(physPage: page << 12)
+        }
+        return pageInfo[pg]
+    }
+
+    /// Drop all decoded blocks (e.g. after the debugger or a loader changed memory wholesale).
+    public func flushDecodedBlocks() {
+        blocks.flush()
+        tlb.flush()
+    }
+}

@@ -1,0 +1,397 @@
+/// System instructions: descriptor tables, control/debug registers, MSRs, CPUID, SYSCALL/SYSRET,
+/// TSC, cache control (SDM Vol. 2 per instruction; Vol. 3A ch. 2 "System Architecture Overview").
+
+/// The model-specific registers the CPU implements. Anything else: RDMSR/WRMSR #GP(0)
+/// (SDM Vol. 4, and Vol. 2 "RDMSR": "If the value in ECX specifies a reserved or unimplemented MSR address").
+public struct MSRFile: Sendable {
+    public var apicBase: UInt64 = 0xFEE0_0900      // BSP, enabled (reset value, SDM Vol. 3A §11.4.4)
+    public var featureControl: UInt64 = 0          // no firmware: unlocked, all clear
+    public var sysenterCS: UInt64 = 0, sysenterESP: UInt64 = 0, sysenterEIP: UInt64 = 0
+    public var pat: UInt64 = 0x0007_0406_0007_0406 // reset value (SDM Vol. 3A §12.12.4)
+    public var miscEnable: UInt64 = 0x1            // fast strings
+    public var star: UInt64 = 0, lstar: UInt64 = 0, cstar: UInt64 = 0, fmask: UInt64 = 0
+    public var kernelGSBase: UInt64 = 0
+    public var tscAux: UInt64 = 0
+    public var mtrrDefType: UInt64 = 0
+    public var mtrrFixed = [UInt64](repeating: 0, count: 11)
+    public var mtrrVar = [UInt64](repeating: 0, count: 20)
+    public var ucodeRev: UInt64 = 0
+    public init() {}
+}
+
+public enum MSR {
+    public static let tsc: UInt32 = 0x10, apicBase: UInt32 = 0x1B, featureControl: UInt32 = 0x3A
+    public static let biosSignId: UInt32 = 0x8B, mtrrcap: UInt32 = 0xFE
+    public static let sysenterCS: UInt32 = 0x174, sysenterESP: UInt32 = 0x175, sysenterEIP: UInt32 = 0x176
+    public static let pat: UInt32 = 0x277, mtrrDefType: UInt32 = 0x2FF, miscEnable: UInt32 = 0x1A0
+    public static let efer: UInt32 = 0xC000_0080, star: UInt32 = 0xC000_0081, lstar: UInt32 = 0xC000_0082
+    public static let cstar: UInt32 = 0xC000_0083, fmask: UInt32 = 0xC000_0084
+    public static let fsBase: UInt32 = 0xC000_0100, gsBase: UInt32 = 0xC000_0101, kernelGSBase: UInt32 = 0xC000_0102
+    public static let tscAux: UInt32 = 0xC000_0103
+    public static let names: [UInt32: String] = [
+        tsc: "IA32_TIME_STAMP_COUNTER", apicBase: "IA32_APIC_BASE", featureControl: "IA32_FEATURE_CONTROL",
+        biosSignId: "IA32_BIOS_SIGN_ID", mtrrcap: "IA32_MTRRCAP", sysenterCS: "IA32_SYSENTER_CS",
+        sysenterESP: "IA32_SYSENTER_ESP", sysenterEIP: "IA32_SYSENTER_EIP", pat: "IA32_PAT",
+        mtrrDefType: "IA32_MTRR_DEF_TYPE", miscEnable: "IA32_MISC_ENABLE", efer: "IA32_EFER", star: "IA32_STAR",
+        lstar: "IA32_LSTAR", cstar: "IA32_CSTAR", fmask: "IA32_FMASK", fsBase: "IA32_FS_BASE",
+        gsBase: "IA32_GS_BASE", kernelGSBase: "IA32_KERNEL_GS_BASE", tscAux: "IA32_TSC_AUX",
+    ]
+}
+
+extension CPU {
+    @inline(never) func executeSystem(_ i: UnsafePointer<Insn>) throws(Fault) {
+        let osz = i.pointee.osz
+        switch i.pointee.op {
+        case .lgdt, .lidt:
+            if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
+            if !i.pointee.mem { throw Fault.UD() }
+            let off = ea(i), seg = Int(i.pointee.seg)
+            let limit = try readMem(1, seg, off)
+            var base: UInt64
+            if codeMode == 2 { base = try readMem(3, seg, off &+ 2) }
+            else { base = try readMem(2, seg, off &+ 2); if osz == 1 { base &= 0xFF_FFFF } }
+            if codeMode == 2 && UInt64(bitPattern: (Int64(bitPattern: base) << 16) >> 16) != base { throw Fault.GP(0) }
+            if i.pointee.op == .lgdt { gdtrBase = base; gdtrLimit = UInt32(limit) } else { idtrBase = base; idtrLimit = UInt32(limit) }
+        case .sgdt, .sidt:
+            if !i.pointee.mem { throw Fault.UD() }
+            let off = ea(i), seg = Int(i.pointee.seg)
+            let (base, limit) = i.pointee.op == .sgdt ? (gdtrBase, gdtrLimit) : (idtrBase, idtrLimit)
+            try probeWrite(1, seg, off)
+            try writeMem(1, seg, off, UInt64(limit))
+            if codeMode == 2 { try writeMem(3, seg, off &+ 2, base) } else { try writeMem(2, seg, off &+ 2, base & 0xFFFF_FFFF) }
+        case .lldt, .ltr:
+            if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            let sel = UInt16(truncatingIfNeeded: try readRM(i, 1))
+            if i.pointee.op == .lldt { try loadLDT(sel) } else { try loadTR(sel) }
+        case .sldt, .str:
+            if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            let sel = UInt64(segs[i.pointee.op == .sldt ? Seg.ldtr : Seg.tr].selector)
+            if i.pointee.mem { try writeRM(i, 1, sel) } else { setReg(osz, i.pointee.rm, sel) }
+        case .smsw:
+            if i.pointee.mem { try writeRM(i, 1, cr0 & 0xFFFF) } else { setReg(osz, i.pointee.rm, cr0 & CPU.mask(osz)) }
+        case .lmsw:
+            if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
+            // LMSW changes PE, MP, EM, TS only and cannot clear PE (SDM Vol. 2 "LMSW").
+            let v = try readRM(i, 1)
+            var n = (cr0 & ~0xE) | (v & 0xF)
+            if cr0 & CR0.pe != 0 { n |= CR0.pe }
+            try writeCR0(n)
+        case .invlpg:
+            if cpl != 0 { throw Fault.GP(0) }
+            if !i.pointee.mem { throw Fault.UD() }
+            let lin = try linear(Int(i.pointee.seg), ea(i), 1, .read)
+            tlb.flush(page: lin)
+            tlb.flush()   // large pages may cover more than one 4 KiB TLB entry
+        case .swapgs:
+            if cpl != 0 { throw Fault.GP(0) }
+            let g = segs[Seg.gs].base
+            segs[Seg.gs].base = msrs.kernelGSBase
+            msrs.kernelGSBase = g
+            refreshSegmentCache(Seg.gs)
+        case .rdtsc, .rdtscp:
+            if cr4 & CR4.tsd != 0 && cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
+            let t = tsc
+            regs[Reg.rax] = t & 0xFFFF_FFFF
+            regs[Reg.rdx] = t >> 32
+            if i.pointee.op == .rdtscp { regs[Reg.rcx] = msrs.tscAux & 0xFFFF_FFFF }
+        case .rdpid:
+            regs[Reg.rax] = codeMode == 2 ? msrs.tscAux : msrs.tscAux & 0xFFFF_FFFF
+        case .rdpmc:
+            // No performance counters are modeled (CPUID.0AH reports version 0): every index is invalid.
+            throw Fault.GP(0)
+        case .movFromCR:
+            if cpl != 0 { throw Fault.GP(0) }
+            let v: UInt64
+            switch i.pointee.reg {
+            case 0: v = cr0
+            case 2: v = cr2
+            case 3: v = cr3
+            case 4: v = cr4
+            default: v = cr8
+            }
+            setReg(osz, i.pointee.rm, codeMode == 2 ? v : v & 0xFFFF_FFFF)
+        case .movToCR:
+            if cpl != 0 { throw Fault.GP(0) }
+            let v = getReg(osz, i.pointee.rm)
+            switch i.pointee.reg {
+            case 0: try writeCR0(v)
+            case 2: cr2 = v
+            case 3: try writeCR3(v)
+            case 4: try writeCR4(v)
+            default:
+                if v & ~0xF != 0 { throw Fault.GP(0) }
+                cr8 = v
+            }
+        case .movFromDR, .movToDR:
+            if cpl != 0 { throw Fault.GP(0) }
+            var r = i.pointee.reg
+            // DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD) (SDM Vol. 3A §17.2.2).
+            if r == 4 || r == 5 { if cr4 & CR4.de != 0 { throw Fault.UD() }; r += 2 }
+            if i.pointee.op == .movFromDR {
+                let v: UInt64
+                switch r {
+                case 0: v = dr.0
+                case 1: v = dr.1
+                case 2: v = dr.2
+                case 3: v = dr.3
+                case 6: v = dr6
+                default: v = dr7
+                }
+                setReg(osz, i.pointee.rm, v)
+            } else {
+                let v = getReg(osz, i.pointee.rm)
+                switch r {
+                case 0: dr.0 = v
+                case 1: dr.1 = v
+                case 2: dr.2 = v
+                case 3: dr.3 = v
+                case 6:
+                    if v >> 32 != 0 { throw Fault.GP(0) }
+                    dr6 = (v & 0x0001_E00F) | 0xFFFF_0FF0
+                default:
+                    if v >> 32 != 0 { throw Fault.GP(0) }
+                    // Hardware breakpoints through DR7 are issue 3; refuse to arm them silently.
+                    if v & 0xFF != 0 { throw unimplementedStop("MOV DR7 enabling hardware breakpoints (DR7=0x\(hex(v)))") }
+                    dr7 = (v & 0xFFFF_2BFF) | 0x400
+                }
+            }
+        case .rdmsr:
+            if cpl != 0 { throw Fault.GP(0) }
+            let v = try readMSR(UInt32(truncatingIfNeeded: regs[Reg.rcx]))
+            regs[Reg.rax] = v & 0xFFFF_FFFF
+            regs[Reg.rdx] = v >> 32
+        case .wrmsr:
+            if cpl != 0 { throw Fault.GP(0) }
+            let v = (regs[Reg.rdx] & 0xFFFF_FFFF) << 32 | (regs[Reg.rax] & 0xFFFF_FFFF)
+            try writeMSR(UInt32(truncatingIfNeeded: regs[Reg.rcx]), v)
+        case .cpuid:
+            let (a, b, c, d) = CPUModel.cpuid(leaf: UInt32(truncatingIfNeeded: regs[Reg.rax]), subleaf: UInt32(truncatingIfNeeded: regs[Reg.rcx]), cpu: self)
+            regs[Reg.rax] = UInt64(a); regs[Reg.rbx] = UInt64(b); regs[Reg.rcx] = UInt64(c); regs[Reg.rdx] = UInt64(d)
+        case .syscall:
+            try syscall()
+        case .sysret:
+            try sysret(osz)
+        case .clts:
+            if cpl != 0 { throw Fault.GP(0) }
+            cr0 &= ~CR0.ts
+        case .invd, .wbinvd:
+            if cpl != 0 { throw Fault.GP(0) }   // caches are not modeled: nothing to write back
+        case .clflush:
+            _ = try readMem(0, Int(i.pointee.seg), ea(i))   // faults like a byte load; no cache to flush
+        case .rdrand:
+            // Not advertised (CPUID.1:ECX.RDRAND = 0): #UD, as the SDM says for that case.
+            throw Fault.UD()
+        case .lar, .lsl, .verr, .verw:
+            try accessRightsQuery(i)
+        default:
+            throw unimplementedStop("op \(i.pointee.op)")
+        }
+    }
+
+    /// TSC: derived from retired instructions so runs are reproducible (1 instruction = 1 tick).
+    public var tsc: UInt64 { instructions &+ tscOffset }
+
+    // MARK: Control registers (SDM Vol. 3A §2.5 "Control Registers", Vol. 2 "MOV—Move to/from Control Registers")
+
+    @usableFromInline func writeCR0(_ raw: UInt64) throws(Fault) {
+        var v = raw
+        if v >> 32 != 0 { throw Fault.GP(0) }
+        if v & CR0.pg != 0 && v & CR0.pe == 0 { throw Fault.GP(0) }
+        if v & CR0.nw != 0 && v & CR0.cd == 0 { throw Fault.GP(0) }
+        // Enabling paging with EFER.LME=1 requires CR4.PAE=1 (§9.8.5); clearing PG in 64-bit code is #GP.
+        if v & CR0.pg != 0 && cr0 & CR0.pg == 0 && efer & EFER.lme != 0 {
+            if cr4 & CR4.pae == 0 { throw Fault.GP(0) }
+            if segs[Seg.cs].attr & SegAttr.l != 0 { throw Fault.GP(0) }
+        }
+        if v & CR0.pg == 0 && codeMode == 2 { throw Fault.GP(0) }
+        v |= CR0.et      // ET is hardwired to 1
+        v &= 0xE005_003F // reserved bits read as written? No: bits outside these are reserved and read 0
+        let enablingPAE = v & CR0.pg != 0 && (cr0 & CR0.pg == 0 || (v ^ cr0) & (CR0.cd | CR0.nw) != 0)
+        if enablingPAE && cr4 & CR4.pae != 0 && efer & EFER.lme == 0 { try loadPDPTEs(cr3) }
+        cr0 = v
+        modeChanged()
+    }
+
+    @usableFromInline func writeCR3(_ v: UInt64) throws(Fault) {
+        if longMode && v & ~((1 << maxPhysAddrBits) - 1) != 0 { throw Fault.GP(0) }
+        if pagingMode == 2 { try loadPDPTEs(v) }
+        cr3 = longMode ? v : v & 0xFFFF_FFFF
+        tlb.flush()
+    }
+
+    /// CR4 bits this CPU supports (everything else is reserved: #GP on set).
+    /// Matches the CPUID model: no VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP/SMAP, VMX yet.
+    public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce
+
+    @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
+        if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }
+        if longMode && v & CR4.pae == 0 { throw Fault.GP(0) }
+        if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
+            try loadPDPTEs(cr3)
+        }
+        cr4 = v
+        modeChanged()
+    }
+
+    /// Load the four PDPTEs for PAE paging, #GP(0) if a present one sets reserved bits
+    /// (SDM Vol. 3A §4.4.1 "PDPTE Registers").
+    func loadPDPTEs(_ cr3v: UInt64) throws(Fault) {
+        let base = cr3v & 0xFFFF_FFE0
+        var e: [UInt64] = []
+        for k in 0..<4 {
+            let v = readPhys(base + UInt64(k * 8), 8)
+            if v & 1 != 0 && v & (0x1E6 | ~((1 << maxPhysAddrBits) - 1)) != 0 { throw Fault.GP(0) }
+            e.append(v)
+        }
+        pdpte = (e[0], e[1], e[2], e[3])
+    }
+
+    // MARK: MSRs
+
+    public func readMSR(_ index: UInt32) throws(Fault) -> UInt64 {
+        switch index {
+        case MSR.tsc: return tsc
+        case MSR.apicBase: return msrs.apicBase
+        case MSR.featureControl: return msrs.featureControl
+        case MSR.biosSignId: return msrs.ucodeRev
+        case MSR.mtrrcap: return 0x0D0A        // 10 variable ranges, fixed ranges, WC (SDM Vol. 3A §12.11.2.1)
+        case MSR.sysenterCS: return msrs.sysenterCS
+        case MSR.sysenterESP: return msrs.sysenterESP
+        case MSR.sysenterEIP: return msrs.sysenterEIP
+        case MSR.pat: return msrs.pat
+        case MSR.miscEnable: return msrs.miscEnable
+        case MSR.mtrrDefType: return msrs.mtrrDefType
+        case 0x200...0x213: return msrs.mtrrVar[Int(index - 0x200)]
+        case 0x250: return msrs.mtrrFixed[0]
+        case 0x258, 0x259: return msrs.mtrrFixed[Int(index - 0x258) + 1]
+        case 0x268...0x26F: return msrs.mtrrFixed[Int(index - 0x268) + 3]
+        case MSR.efer: return efer
+        case MSR.star: return msrs.star
+        case MSR.lstar: return msrs.lstar
+        case MSR.cstar: return msrs.cstar
+        case MSR.fmask: return msrs.fmask
+        case MSR.fsBase: return segs[Seg.fs].base
+        case MSR.gsBase: return segs[Seg.gs].base
+        case MSR.kernelGSBase: return msrs.kernelGSBase
+        case MSR.tscAux: return msrs.tscAux
+        default: throw Fault.GP(0)
+        }
+    }
+
+    @inline(__always) func isCanonical(_ v: UInt64) -> Bool {
+        UInt64(bitPattern: (Int64(bitPattern: v) << 16) >> 16) == v
+    }
+
+    public func writeMSR(_ index: UInt32, _ v: UInt64) throws(Fault) {
+        switch index {
+        case MSR.tsc: tscOffset = v &- instructions
+        case MSR.apicBase:
+            if v & ~(0xF_FFFF_FFFF_F000 | 0x900 | 0x400) != 0 { throw Fault.GP(0) }
+            if v & 0x400 != 0 { throw unimplementedStop("WRMSR IA32_APIC_BASE enabling x2APIC (not advertised)") }
+            msrs.apicBase = (v & ~0x100) | (msrs.apicBase & 0x100)
+        case MSR.featureControl:
+            // Locked: any write #GP (SDM Vol. 3C §24.7 "Enabling and Entering VMX Operation").
+            if msrs.featureControl & 1 != 0 { throw Fault.GP(0) }
+            // Defined bits: lock (0), VMX in SMX (1), VMX outside SMX (2); others reserved here.
+            if v & ~0x7 != 0 { throw Fault.GP(0) }
+            msrs.featureControl = v
+        case MSR.biosSignId: msrs.ucodeRev = 0
+        case MSR.sysenterCS: msrs.sysenterCS = v & 0xFFFF_FFFF
+        case MSR.sysenterESP: if !isCanonical(v) { throw Fault.GP(0) }; msrs.sysenterESP = v
+        case MSR.sysenterEIP: if !isCanonical(v) { throw Fault.GP(0) }; msrs.sysenterEIP = v
+        case MSR.pat:
+            // Each byte must be a valid memory type: 0, 1, 4, 5, 6, 7 (SDM Vol. 3A §12.12.2).
+            for k in 0..<8 { let t = (v >> (8 * UInt64(k))) & 0xFF; if t > 7 || t == 2 || t == 3 { throw Fault.GP(0) } }
+            msrs.pat = v
+        case MSR.miscEnable: msrs.miscEnable = v & 0x1   // only fast-strings is writable here
+        case MSR.mtrrDefType: if v & ~0xCFF != 0 { throw Fault.GP(0) }; msrs.mtrrDefType = v
+        case 0x200...0x213: msrs.mtrrVar[Int(index - 0x200)] = v
+        case 0x250: msrs.mtrrFixed[0] = v
+        case 0x258, 0x259: msrs.mtrrFixed[Int(index - 0x258) + 1] = v
+        case 0x268...0x26F: msrs.mtrrFixed[Int(index - 0x268) + 3] = v
+        case MSR.efer:
+            // SCE, LME, NXE writable; LMA read-only (SDM Vol. 3A §2.2.1 "Extended Feature Enable Register").
+            if v & ~(EFER.sce | EFER.lme | EFER.lma | EFER.nxe) != 0 { throw Fault.GP(0) }
+            if cr0 & CR0.pg != 0 && (v ^ efer) & EFER.lme != 0 { throw Fault.GP(0) }
+            efer = (v & ~EFER.lma) | (efer & EFER.lma)
+            modeChanged()
+        case MSR.star: msrs.star = v
+        case MSR.lstar: if !isCanonical(v) { throw Fault.GP(0) }; msrs.lstar = v
+        case MSR.cstar: if !isCanonical(v) { throw Fault.GP(0) }; msrs.cstar = v
+        case MSR.fmask: msrs.fmask = v & 0xFFFF_FFFF
+        case MSR.fsBase: if !isCanonical(v) { throw Fault.GP(0) }; segs[Seg.fs].base = v; refreshSegmentCache(Seg.fs)
+        case MSR.gsBase: if !isCanonical(v) { throw Fault.GP(0) }; segs[Seg.gs].base = v; refreshSegmentCache(Seg.gs)
+        case MSR.kernelGSBase: if !isCanonical(v) { throw Fault.GP(0) }; msrs.kernelGSBase = v
+        case MSR.tscAux: if v >> 32 != 0 { throw Fault.GP(0) }; msrs.tscAux = v
+        default: throw Fault.GP(0)
+        }
+    }
+
+    // MARK: SYSCALL / SYSRET (SDM Vol. 2 "SYSCALL", "SYSRET")
+
+    func syscall() throws(Fault) {
+        if efer & EFER.sce == 0 { throw Fault.UD() }
+        regs[Reg.rcx] = rip
+        regs[Reg.r11] = flags() & ~RFLAGS.rf
+        let sel = UInt16(truncatingIfNeeded: msrs.star >> 32) & ~3
+        commitCS(SegmentRegister(selector: sel, base: 0, limit: 0xFFFF_FFFF, attr: 0xA09B), cpl: 0)
+        segs[Seg.ss] = SegmentRegister(selector: sel &+ 8, base: 0, limit: 0xFFFF_FFFF, attr: 0xC093)
+        refreshSegmentCache(Seg.ss)
+        setFlags(flags() & ~msrs.fmask & ~RFLAGS.rf)
+        rip = msrs.lstar
+    }
+
+    func sysret(_ osz: UInt8) throws(Fault) {
+        if efer & EFER.sce == 0 { throw Fault.UD() }
+        if cpl != 0 { throw Fault.GP(0) }
+        let base = UInt16(truncatingIfNeeded: msrs.star >> 48)
+        let to64 = osz == 3
+        if to64 && !isCanonical(regs[Reg.rcx]) { throw Fault.GP(0) }
+        setFlags((regs[Reg.r11] & 0x3C_7FD7) | 2)
+        if to64 {
+            commitCS(SegmentRegister(selector: (base &+ 16) | 3, base: 0, limit: 0xFFFF_FFFF, attr: 0xA0FB), cpl: 3)
+            rip = regs[Reg.rcx]
+        } else {
+            commitCS(SegmentRegister(selector: base | 3, base: 0, limit: 0xFFFF_FFFF, attr: 0xC0FB), cpl: 3)
+            rip = regs[Reg.rcx] & 0xFFFF_FFFF
+        }
+        // SS.selector = base + 8 with RPL 3; its attributes are fixed, not loaded from the GDT.
+        segs[Seg.ss].selector = (base &+ 8) | 3
+        segs[Seg.ss].attr = 0xC0F3
+        segs[Seg.ss].limit = 0xFFFF_FFFF
+        refreshSegmentCache(Seg.ss)
+    }
+
+    /// LAR, LSL, VERR, VERW (SDM Vol. 2): ZF reports whether the selector passes the checks.
+    func accessRightsQuery(_ i: UnsafePointer<Insn>) throws(Fault) {
+        if cr0 & CR0.pe == 0 { throw Fault.UD() }
+        let sel = UInt16(truncatingIfNeeded: try readRM(i, 1))
+        var ok = false
+        var d: Descriptor? = nil
+        if sel & ~3 != 0 { d = try? fetchDescriptor(sel) }
+        if let d {
+            let rpl = UInt8(sel & 3)
+            let privOK = d.conforming || (d.dpl >= cpl && d.dpl >= rpl)
+            switch i.pointee.op {
+            case .lar:
+                let validSys: Set<UInt32> = longMode ? [2, 9, 0xB, 0xC] : [1, 2, 3, 4, 5, 9, 0xB, 0xC]
+                ok = privOK && (!d.isSystem || validSys.contains(d.type))
+                if ok { setReg(i.pointee.osz, i.pointee.reg, UInt64(d.hi) & 0x00F0_FF00 & CPU.mask(i.pointee.osz)) }
+            case .lsl:
+                let validSys: Set<UInt32> = longMode ? [2, 9, 0xB] : [1, 2, 3, 9, 0xB]
+                ok = privOK && (!d.isSystem || validSys.contains(d.type))
+                if ok { setReg(i.pointee.osz, i.pointee.reg, UInt64(d.limit) & CPU.mask(i.pointee.osz)) }
+            case .verr:
+                ok = !d.isSystem && privOK && d.readable
+            default:
+                ok = !d.isSystem && !d.isCode && d.writableData && d.dpl >= cpl && d.dpl >= rpl
+            }
+        }
+        let f = arithFlags()
+        setArith(ok ? f | RFLAGS.zf : f & ~RFLAGS.zf)
+    }
+}
+
+extension Reg {
+    public static let r11 = 11
+}

@@ -1,0 +1,58 @@
+/// The one description of the modeled CPU (DESIGN.md: "Capability MSRs describe one coherent CPU").
+///
+/// A Skylake-SP-class Intel Xeon signature (family 6, model 0x55, stepping 4), reporting
+/// **only the features this core implements** — nothing is advertised that the core would
+/// ignore. x87/SSE (issue 3) and VMX (issue 5) are added here as they land.
+public enum CPUModel {
+    public static let vendor = "GenuineIntel"
+    public static let brand = "vmxemu virtual CPU (Skylake-SP class)"
+    /// CPUID.1:EAX — family 6, model 0x55, stepping 4 (SDM Vol. 2 "CPUID", Figure 3-6).
+    public static let signature: UInt32 = 0x0005_0654
+    public static let maxBasicLeaf: UInt32 = 0x7
+    public static let maxExtendedLeaf: UInt32 = 0x8000_0008
+
+    /// CPUID.1:ECX feature bits.
+    public static let leaf1ECX: UInt32 = (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
+    /// CPUID.1:EDX feature bits.
+    public static let leaf1EDX: UInt32 = (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */
+        | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
+        | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
+        | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */
+    /// CPUID.(EAX=7,ECX=0):ECX — RDPID.
+    public static let leaf7ECX: UInt32 = 1 << 22
+    /// CPUID.80000001H:ECX — LAHF/SAHF in 64-bit mode, LZCNT.
+    public static let ext1ECX: UInt32 = (1 << 0) | (1 << 5)
+    /// CPUID.80000001H:EDX — SYSCALL, NX, 1-GByte pages, RDTSCP, Intel 64.
+    public static let ext1EDX: UInt32 = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29)
+
+    static func chars(_ s: String, _ k: Int) -> UInt32 {
+        let b = Array(s.utf8)
+        var v: UInt32 = 0
+        for j in 0..<4 { let idx = k * 4 + j; v |= UInt32(idx < b.count ? b[idx] : 0) << (8 * UInt32(j)) }
+        return v
+    }
+
+    /// CPUID for `leaf`/`subleaf` (SDM Vol. 2 "CPUID—CPU Identification").
+    public static func cpuid(leaf: UInt32, subleaf: UInt32, cpu: CPU?) -> (UInt32, UInt32, UInt32, UInt32) {
+        var leaf = leaf
+        // Leaves above the maximum return the highest basic leaf's data (Intel behaviour).
+        if leaf >= 0x8000_0000 { if leaf > maxExtendedLeaf { leaf = maxBasicLeaf } }
+        else if leaf > maxBasicLeaf { leaf = maxBasicLeaf }
+        switch leaf {
+        case 0: return (maxBasicLeaf, chars(vendor, 0), chars(vendor, 2), chars(vendor, 1))
+        case 1:
+            // EBX: CLFLUSH line size 8×8 bytes, one logical processor, initial APIC ID 0.
+            return (signature, (8 << 8) | (1 << 16), leaf1ECX, leaf1EDX)
+        case 7: return subleaf == 0 ? (0, 0, leaf7ECX, 0) : (0, 0, 0, 0)
+        case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)
+        case 0x8000_0001: return (0, 0, ext1ECX, ext1EDX)
+        case 0x8000_0002, 0x8000_0003, 0x8000_0004:
+            let k = Int(leaf - 0x8000_0002) * 4
+            let padded = brand
+            return (chars(padded, k), chars(padded, k + 1), chars(padded, k + 2), chars(padded, k + 3))
+        case 0x8000_0006: return (0, 0, 0x0100_6040, 0)   // 1 MiB L2, 64-byte lines
+        case 0x8000_0008: return (UInt32((48 << 8) | maxPhysAddrBits), 0, 0, 0)
+        default: return (0, 0, 0, 0)
+        }
+    }
+}

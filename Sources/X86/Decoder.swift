@@ -1,0 +1,543 @@
+/// The instruction decoder (SDM Vol. 2 ch. 2 "Instruction Format" and Appendix A "Opcode Map").
+///
+/// An instruction is decoded once into an `Insn` — a small value with everything execution
+/// needs (operation, operand size, ModRM operands, displacement, immediates) — and cached by
+/// physical address in blocks (`BlockCache`). Execution never looks at instruction bytes again.
+
+/// Operations. Forms that share semantics share an op; `sub` selects the variant
+/// (ALU operation, condition code, group member).
+public enum Op: UInt16, Sendable {
+    case unimplemented, ud
+    // Integer ALU: sub = 0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP
+    case aluEG, aluGE, aluEI
+    case testEG, testEI
+    case incE, decE, notE, negE, mulE, imul1E, divE, idivE, imulGE, imulGEI
+    case movEG, movGE, movEI, movES, movSE, lea, movzx, movsx, movsxd, movbeGM, movbeMG
+    case xchgEG
+    case push, pop, pushI, pushE, popE, pushSeg, popSeg, pusha, popa, pushf, popf
+    case cbw, cwd, lahf, sahf
+    // Shifts: sub = 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL(=SHL), 7 SAR; imm2 = 0 count 1, 1 CL, 2 imm
+    case shiftE, shld, shrd
+    case jcc, jmpRel, callRel, ret, jmpE, callE, jmpFar, jmpFarE, callFar, callFarE, retFar, iret
+    case loop, jcxz
+    case int3, intN, into, int1, hlt, cmc, clc, stc, cli, sti, cld, std, nop, pause
+    case setcc, cmovcc, btE, bsf, bsr, tzcnt, lzcnt, popcnt, bswap, xadd, cmpxchg, cmpxchg8b
+    case movs, cmps, stos, lods, scas, ins, outs
+    case inPort, outPort
+    case enter, leave, xlat
+    // System
+    case lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, smsw, lmsw, invlpg, swapgs, rdtscp, rdpid
+    case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
+    case syscall, sysret, clts, invd, wbinvd, lar, lsl, verr, verw
+    case clflush, rdrand
+}
+
+/// One decoded instruction. `reg`/`rm` hold register numbers; for byte operands without a REX
+/// prefix, 16…19 stand for AH, CH, DH, BH.
+public struct Insn: Sendable {
+    public var op: Op = .unimplemented
+    public var len: UInt8 = 0
+    /// Operand size code: 0 = 8, 1 = 16, 2 = 32, 3 = 64 bits.
+    public var osz: UInt8 = 2
+    /// Address size code: 1 = 16, 2 = 32, 3 = 64 bits.
+    public var asz: UInt8 = 2
+    /// Segment of the memory operand (default already resolved).
+    public var seg: UInt8 = 3
+    /// 0 none, 1 REP/REPE (F3), 2 REPNE (F2)
+    public var rep: UInt8 = 0
+    public var reg: UInt8 = 0
+    public var rm: UInt8 = 0
+    public var mem: Bool = false
+    /// 0…15, 16 = none, 17 = RIP-relative
+    public var base: UInt8 = 16
+    /// 0…15, 16 = none
+    public var index: UInt8 = 16
+    public var scale: UInt8 = 0
+    public var sub: UInt8 = 0
+    public var lock: Bool = false
+    public var disp: UInt64 = 0
+    public var imm: UInt64 = 0
+    public var imm2: UInt64 = 0
+    public init() {}
+}
+
+/// Why decoding could not produce an instruction.
+@usableFromInline enum DecodeStop: Error { case fault(Fault) }
+
+/// Reads instruction bytes; returns nil (with the fault) if the byte cannot be fetched.
+@usableFromInline struct ByteSource {
+    let cpu: CPU
+    let start: UInt64         // linear address of the first byte
+    var pos: Int = 0
+    var fault: Fault? = nil
+
+    @inline(__always) mutating func next() throws(Fault) -> UInt8 {
+        if pos >= 15 { throw Fault.GP(0) }    // SDM Vol. 2 §2.3.11: instructions are at most 15 bytes
+        var lin = start &+ UInt64(pos)
+        if cpu.codeMode != 2 { lin &= 0xFFFF_FFFF }
+        let pa = try cpu.fetchPhys(lin)
+        pos += 1
+        return UInt8(truncatingIfNeeded: cpu.readPhys(pa, 1))
+    }
+}
+
+extension CPU {
+    /// Decode the instruction at linear address `lin` in the current mode.
+    /// Throws the fault the fetch or decode raises (#PF, #GP for > 15 bytes); invalid
+    /// encodings decode to `.ud`.
+    @usableFromInline func decode(at lin: UInt64, csLimitCheck: Bool = true) throws(Fault) -> Insn {
+        var src = ByteSource(cpu: self, start: lin)
+        var i = Insn()
+        let mode = codeMode
+        var opsize16 = false, addr67 = false, rex: UInt8 = 0
+        var segOverride: UInt8 = 0xFF
+        var b: UInt8
+        // Legacy prefixes (SDM Vol. 2 §2.1.1), then REX in 64-bit mode (§2.2.1).
+        prefixes: while true {
+            b = try src.next()
+            switch b {
+            case 0x66: opsize16 = true; rex = 0
+            case 0x67: addr67 = true; rex = 0
+            case 0x26: segOverride = 0; rex = 0
+            case 0x2E: segOverride = 1; rex = 0
+            case 0x36: segOverride = 2; rex = 0
+            case 0x3E: segOverride = 3; rex = 0
+            case 0x64: segOverride = 4; rex = 0
+            case 0x65: segOverride = 5; rex = 0
+            case 0xF0: i.lock = true; rex = 0
+            case 0xF2: i.rep = 2; rex = 0
+            case 0xF3: i.rep = 1; rex = 0
+            case 0x40...0x4F where mode == 2: rex = b   // a REX not immediately before the opcode is ignored
+            default: break prefixes
+            }
+        }
+        let rexW = rex & 8 != 0, rexR = (rex >> 2) & 1, rexX = (rex >> 1) & 1, rexB = rex & 1
+        // Operand and address sizes (SDM Vol. 1 §3.6 "Operand-size and Address-size Attributes").
+        let defOsz: UInt8 = mode == 0 ? 1 : 2
+        let osz: UInt8 = rexW ? 3 : (opsize16 ? (defOsz == 1 ? 2 : 1) : defOsz)
+        let asz: UInt8
+        switch mode {
+        case 2: asz = addr67 ? 2 : 3
+        case 1: asz = addr67 ? 1 : 2
+        default: asz = addr67 ? 2 : 1
+        }
+        i.osz = osz; i.asz = asz
+        // Stack-width operations default to 64 bits in 64-bit mode (§2.2.1.7).
+        let osz64: UInt8 = mode == 2 ? (opsize16 ? 1 : 3) : osz
+        let hasRex = rex != 0
+
+        @inline(__always) func reg8(_ r: UInt8) -> UInt8 { (!hasRex && r >= 4 && r < 8) ? r + 12 : r }
+
+        // ModRM / SIB / displacement (§2.1.5, Tables 2-1…2-3).
+        func modrm(_ byteOp: Bool) throws(Fault) {
+            let m = try src.next()
+            let mod = m >> 6, regf = (m >> 3) & 7, rmf = m & 7
+            i.reg = regf | (rexR << 3)
+            if byteOp { i.reg = reg8(i.reg) }
+            i.sub = regf
+            if mod == 3 {
+                i.mem = false
+                i.rm = rmf | (rexB << 3)
+                if byteOp { i.rm = reg8(i.rm) }
+                return
+            }
+            i.mem = true
+            var defSeg: UInt8 = 3
+            if asz == 1 {
+                // 16-bit addressing forms.
+                let bases: [UInt8] = [3, 3, 5, 5, 6, 7, 5, 3]
+                let idxs: [UInt8] = [6, 7, 6, 7, 16, 16, 16, 16]
+                if mod == 0 && rmf == 6 {
+                    i.base = 16; i.index = 16
+                    i.disp = UInt64(try src.next()) | UInt64(try src.next()) << 8
+                } else {
+                    i.base = bases[Int(rmf)]
+                    i.index = idxs[Int(rmf)]
+                    if rmf == 2 || rmf == 3 || rmf == 6 { defSeg = 2 }
+                    if mod == 1 { i.disp = UInt64(bitPattern: Int64(Int8(bitPattern: try src.next()))) }
+                    if mod == 2 { i.disp = UInt64(bitPattern: Int64(Int16(bitPattern: UInt16(try src.next()) | UInt16(try src.next()) << 8))) }
+                }
+            } else {
+                var baseReg: UInt8
+                if rmf == 4 {
+                    let sib = try src.next()
+                    let ss = sib >> 6, idx = ((sib >> 3) & 7) | (rexX << 3), bs = sib & 7
+                    i.scale = ss
+                    i.index = idx == 4 ? 16 : idx
+                    if bs == 5 && mod == 0 {
+                        baseReg = 16
+                        i.disp = UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32())))
+                    } else {
+                        baseReg = bs | (rexB << 3)
+                    }
+                } else if rmf == 5 && mod == 0 {
+                    baseReg = mode == 2 ? 17 : 16
+                    i.disp = UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32())))
+                } else {
+                    baseReg = rmf | (rexB << 3)
+                }
+                i.base = baseReg
+                if baseReg == 4 || baseReg == 5 { defSeg = 2 }
+                if mod == 1 { i.disp = UInt64(bitPattern: Int64(Int8(bitPattern: try src.next()))) }
+                if mod == 2 { i.disp = UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32()))) }
+            }
+            i.seg = segOverride != 0xFF ? segOverride : defSeg
+        }
+        func immN(_ size: UInt8) throws(Fault) -> UInt64 {     // imm8/16/32, sign-extended to 64
+            switch size {
+            case 0: return UInt64(bitPattern: Int64(Int8(bitPattern: try src.next())))
+            case 1: return UInt64(bitPattern: Int64(Int16(bitPattern: UInt16(try src.next()) | UInt16(try src.next()) << 8)))
+            default: return UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32())))
+            }
+        }
+        /// Iz: 16 or 32 bits (64-bit operands take a sign-extended imm32).
+        func immZ(_ size: UInt8) throws(Fault) -> UInt64 { try immN(size == 1 ? 1 : 2) }
+
+        i.seg = segOverride != 0xFF ? segOverride : 3
+        var opc = b
+        if b != 0x0F {
+            switch opc {
+            case 0x00...0x3F where opc & 7 < 6:
+                // ALU ops: 00-05 ADD, 08 OR, 10 ADC, 18 SBB, 20 AND, 28 SUB, 30 XOR, 38 CMP.
+                i.sub = opc >> 3
+                let form = opc & 7
+                let byteOp = form & 1 == 0
+                i.osz = byteOp ? 0 : osz
+                switch form {
+                case 0, 1: i.op = .aluEG; try modrm(byteOp); i.sub = opc >> 3
+                case 2, 3: i.op = .aluGE; try modrm(byteOp); i.sub = opc >> 3
+                default: i.op = .aluEI; i.mem = false; i.rm = 0; i.imm = byteOp ? try immN(0) : try immZ(osz)
+                }
+            case 0x06, 0x07, 0x0E, 0x16, 0x17, 0x1E, 0x1F:
+                if mode == 2 { i.op = .ud } else {
+                    i.op = opc & 1 == 0 ? .pushSeg : .popSeg
+                    if opc == 0x0E { i.op = .pushSeg }
+                    i.sub = opc >> 3; i.osz = osz
+                }
+            case 0x27, 0x2F, 0x37, 0x3F:
+                i.op = mode == 2 ? .ud : .unimplemented
+            case 0x40...0x4F:   // INC/DEC r (not 64-bit mode: there they are REX)
+                i.op = opc < 0x48 ? .incE : .decE; i.mem = false; i.rm = opc & 7; i.osz = osz
+            case 0x50...0x57: i.op = .push; i.rm = (opc & 7) | (rexB << 3); i.osz = osz64
+            case 0x58...0x5F: i.op = .pop; i.rm = (opc & 7) | (rexB << 3); i.osz = osz64
+            case 0x60: i.op = mode == 2 ? .ud : .pusha; i.osz = osz
+            case 0x61: i.op = mode == 2 ? .ud : .popa; i.osz = osz
+            case 0x62: i.op = mode == 2 ? .ud : .unimplemented   // BOUND / EVEX
+            case 0x63:
+                if mode == 2 { i.op = .movsxd; i.osz = osz; try modrm(false) } else { i.op = .unimplemented; try modrm(false) }  // ARPL
+            case 0x68: i.op = .pushI; i.osz = osz64; i.imm = try immZ(osz64)
+            case 0x6A: i.op = .pushI; i.osz = osz64; i.imm = try immN(0)
+            case 0x69: i.op = .imulGEI; i.osz = osz; try modrm(false); i.imm = try immZ(osz)
+            case 0x6B: i.op = .imulGEI; i.osz = osz; try modrm(false); i.imm = try immN(0)
+            case 0x6C, 0x6D: i.op = .ins; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
+            case 0x6E, 0x6F: i.op = .outs; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
+            case 0x70...0x7F:
+                i.op = .jcc; i.sub = opc & 0xF; i.osz = osz64; i.imm = try immN(0)
+            case 0x80, 0x81, 0x82, 0x83:
+                if opc == 0x82 && mode == 2 { i.op = .ud; break }
+                let byteOp = opc != 0x81 && opc != 0x83
+                i.osz = byteOp ? 0 : osz
+                i.op = .aluEI; try modrm(byteOp)
+                i.imm = opc == 0x81 ? try immZ(osz) : try immN(0)
+            case 0x84, 0x85: i.op = .testEG; i.osz = opc == 0x84 ? 0 : osz; try modrm(opc == 0x84)
+            case 0x86, 0x87: i.op = .xchgEG; i.osz = opc == 0x86 ? 0 : osz; try modrm(opc == 0x86)
+            case 0x88, 0x89: i.op = .movEG; i.osz = opc == 0x88 ? 0 : osz; try modrm(opc == 0x88)
+            case 0x8A, 0x8B: i.op = .movGE; i.osz = opc == 0x8A ? 0 : osz; try modrm(opc == 0x8A)
+            case 0x8C: i.op = .movES; i.osz = osz; try modrm(false); if i.sub > 5 { i.op = .ud }
+            case 0x8D: i.op = .lea; i.osz = osz; try modrm(false); if !i.mem { i.op = .ud }
+            case 0x8E: i.op = .movSE; i.osz = 1; try modrm(false); if i.sub > 5 || i.sub == 1 { i.op = .ud }
+            case 0x8F: i.op = .popE; i.osz = osz64; try modrm(false); if i.sub != 0 { i.op = .unimplemented }  // XOP
+            case 0x90:
+                if i.rep == 1 { i.op = .pause } else if rexB != 0 { i.op = .xchgEG; i.osz = osz; i.mem = false; i.reg = 0; i.rm = 8 }
+                else { i.op = .nop }
+            case 0x91...0x97: i.op = .xchgEG; i.osz = osz; i.mem = false; i.reg = 0; i.rm = (opc & 7) | (rexB << 3)
+            case 0x98: i.op = .cbw; i.osz = osz
+            case 0x99: i.op = .cwd; i.osz = osz
+            case 0x9A:
+                if mode == 2 { i.op = .ud } else {
+                    i.op = .callFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
+                    i.imm2 = try immN(1) & 0xFFFF
+                }
+            case 0x9B: i.op = .nop   // FWAIT: no x87 exceptions pending
+            case 0x9C: i.op = .pushf; i.osz = osz64
+            case 0x9D: i.op = .popf; i.osz = osz64
+            case 0x9E: i.op = .sahf
+            case 0x9F: i.op = .lahf
+            case 0xA0...0xA3:
+                // MOV AL/rAX, moffs and back: an address-size-wide offset, no ModRM.
+                i.op = opc < 0xA2 ? .movGE : .movEG
+                i.osz = opc & 1 == 0 ? 0 : osz
+                i.mem = true; i.reg = 0; i.base = 16; i.index = 16
+                switch asz {
+                case 1: i.disp = try immN(1) & 0xFFFF
+                case 2: i.disp = UInt64(try src.read32())
+                default: i.disp = UInt64(try src.read32()) | UInt64(try src.read32()) << 32
+                }
+            case 0xA4, 0xA5: i.op = .movs; i.osz = opc == 0xA4 ? 0 : osz
+            case 0xA6, 0xA7: i.op = .cmps; i.osz = opc == 0xA6 ? 0 : osz
+            case 0xA8: i.op = .testEI; i.osz = 0; i.mem = false; i.rm = 0; i.imm = try immN(0)
+            case 0xA9: i.op = .testEI; i.osz = osz; i.mem = false; i.rm = 0; i.imm = try immZ(osz)
+            case 0xAA, 0xAB: i.op = .stos; i.osz = opc == 0xAA ? 0 : osz
+            case 0xAC, 0xAD: i.op = .lods; i.osz = opc == 0xAC ? 0 : osz
+            case 0xAE, 0xAF: i.op = .scas; i.osz = opc == 0xAE ? 0 : osz
+            case 0xB0...0xB7:
+                i.op = .movEI; i.osz = 0; i.mem = false; i.rm = reg8((opc & 7) | (rexB << 3)); i.imm = try immN(0) & 0xFF
+            case 0xB8...0xBF:
+                i.op = .movEI; i.osz = osz; i.mem = false; i.rm = (opc & 7) | (rexB << 3)
+                switch osz {
+                case 1: i.imm = try immN(1) & 0xFFFF
+                case 2: i.imm = UInt64(try src.read32())
+                default: i.imm = UInt64(try src.read32()) | UInt64(try src.read32()) << 32
+                }
+            case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
+                let byteOp = opc & 1 == 0
+                i.op = .shiftE; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
+                if opc <= 0xC1 { i.imm2 = 2; i.imm = try immN(0) & 0xFF } else if opc <= 0xD1 { i.imm2 = 0 } else { i.imm2 = 1 }
+            case 0xC2: i.op = .ret; i.osz = osz64; i.imm = try immN(1) & 0xFFFF
+            case 0xC3: i.op = .ret; i.osz = osz64; i.imm = 0
+            case 0xC4, 0xC5:
+                // LES/LDS outside 64-bit mode with a memory operand; otherwise a VEX prefix.
+                // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD.
+                i.op = .ud
+                if mode != 2 { let save = src.pos; let m = try src.next(); src.pos = save; if m < 0xC0 { i.op = .unimplemented; try modrm(false) } }
+            case 0xC6, 0xC7:
+                let byteOp = opc == 0xC6
+                i.op = .movEI; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
+                if i.sub != 0 { i.op = .ud } else { i.imm = byteOp ? try immN(0) & 0xFF : try immZ(osz) }
+                if !i.mem && i.sub == 0 { /* register form */ }
+            case 0xC8: i.op = .enter; i.osz = osz64; i.imm = try immN(1) & 0xFFFF; i.imm2 = UInt64(try src.next())
+            case 0xC9: i.op = .leave; i.osz = osz64
+            case 0xCA: i.op = .retFar; i.osz = osz; i.imm = try immN(1) & 0xFFFF
+            case 0xCB: i.op = .retFar; i.osz = osz; i.imm = 0
+            case 0xCC: i.op = .int3
+            case 0xCD: i.op = .intN; i.imm = UInt64(try src.next())
+            case 0xCE: i.op = mode == 2 ? .ud : .into
+            case 0xCF: i.op = .iret; i.osz = osz
+            case 0xD4, 0xD5, 0xD6: i.op = mode == 2 ? .ud : .unimplemented
+            case 0xD7: i.op = .xlat
+            case 0xD8...0xDF: i.op = .unimplemented; try modrm(false)   // x87: issue 3
+            case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = osz64; i.imm = try immN(0)
+            case 0xE3: i.op = .jcxz; i.osz = osz64; i.imm = try immN(0)
+            case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
+            case 0xE6, 0xE7: i.op = .outPort; i.osz = opc == 0xE6 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
+            case 0xEC, 0xED: i.op = .inPort; i.osz = opc == 0xEC ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
+            case 0xEE, 0xEF: i.op = .outPort; i.osz = opc == 0xEE ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
+            case 0xE8: i.op = .callRel; i.osz = osz64; i.imm = try immZ(osz64 == 1 ? 1 : 2)
+            case 0xE9: i.op = .jmpRel; i.osz = osz64; i.imm = try immZ(osz64 == 1 ? 1 : 2)
+            case 0xEA:
+                if mode == 2 { i.op = .ud } else {
+                    i.op = .jmpFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
+                    i.imm2 = try immN(1) & 0xFFFF
+                }
+            case 0xEB: i.op = .jmpRel; i.osz = osz64; i.imm = try immN(0)
+            case 0xF1: i.op = .int1
+            case 0xF4: i.op = .hlt
+            case 0xF5: i.op = .cmc
+            case 0xF6, 0xF7:
+                let byteOp = opc == 0xF6
+                i.osz = byteOp ? 0 : osz; try modrm(byteOp)
+                switch i.sub {
+                case 0, 1: i.op = .testEI; i.imm = byteOp ? try immN(0) : try immZ(osz)
+                case 2: i.op = .notE
+                case 3: i.op = .negE
+                case 4: i.op = .mulE
+                case 5: i.op = .imul1E
+                case 6: i.op = .divE
+                default: i.op = .idivE
+                }
+            case 0xF8: i.op = .clc
+            case 0xF9: i.op = .stc
+            case 0xFA: i.op = .cli
+            case 0xFB: i.op = .sti
+            case 0xFC: i.op = .cld
+            case 0xFD: i.op = .std
+            case 0xFE:
+                i.osz = 0; try modrm(true)
+                i.op = i.sub == 0 ? .incE : i.sub == 1 ? .decE : .ud
+            case 0xFF:
+                try modrm(false)
+                switch i.sub {
+                case 0: i.op = .incE; i.osz = osz
+                case 1: i.op = .decE; i.osz = osz
+                case 2: i.op = .callE; i.osz = osz64
+                case 3: i.op = i.mem ? .callFarE : .ud; i.osz = osz
+                case 4: i.op = .jmpE; i.osz = osz64
+                case 5: i.op = i.mem ? .jmpFarE : .ud; i.osz = osz
+                case 6: i.op = .pushE; i.osz = osz64
+                default: i.op = .ud
+                }
+            default:
+                i.op = .ud
+            }
+        } else {
+            opc = try src.next()
+            switch opc {
+            case 0x00:
+                try modrm(false)
+                switch i.sub {
+                case 0: i.op = .sldt
+                case 1: i.op = .str
+                case 2: i.op = .lldt
+                case 3: i.op = .ltr
+                case 4: i.op = .verr
+                case 5: i.op = .verw
+                default: i.op = .ud
+                }
+                i.osz = i.mem ? 1 : osz
+            case 0x01:
+                let save = src.pos
+                let m = try src.next()
+                if m >= 0xC0 {
+                    switch m {
+                    case 0xF8: i.op = mode == 2 ? .swapgs : .ud
+                    case 0xF9: i.op = .rdtscp
+                    case 0xC8, 0xC9: i.op = .unimplemented      // MONITOR/MWAIT: issue 3
+                    case 0xD0, 0xD1: i.op = .unimplemented      // XGETBV/XSETBV: issue 3
+                    case 0xC1...0xC4, 0xD4: i.op = .ud          // VMX instructions: VMX is not advertised yet (CPUID.1:ECX.VMX = 0)
+                    case 0xCA, 0xCB: i.op = .ud                 // CLAC/STAC: SMAP not advertised
+                    default:
+                        src.pos = save
+                        try modrm(false)
+                        switch i.sub {
+                        case 4: i.op = .smsw; i.osz = osz
+                        case 6: i.op = .lmsw; i.osz = 1
+                        default: i.op = .ud
+                        }
+                    }
+                } else {
+                    src.pos = save
+                    try modrm(false)
+                    switch i.sub {
+                    case 0: i.op = .sgdt
+                    case 1: i.op = .sidt
+                    case 2: i.op = .lgdt
+                    case 3: i.op = .lidt
+                    case 4: i.op = .smsw; i.osz = 1
+                    case 6: i.op = .lmsw; i.osz = 1
+                    case 7: i.op = .invlpg
+                    default: i.op = .ud
+                    }
+                    if i.op != .smsw && i.op != .lmsw { i.osz = osz }
+                }
+            case 0x02: i.op = .lar; i.osz = osz; try modrm(false)
+            case 0x03: i.op = .lsl; i.osz = osz; try modrm(false)
+            case 0x05: i.op = mode == 2 ? .syscall : .ud
+            case 0x06: i.op = .clts
+            case 0x07: i.op = mode == 2 ? .sysret : .ud; i.osz = osz
+            case 0x08: i.op = .invd
+            case 0x09: i.op = .wbinvd
+            case 0x0B: i.op = .ud                                       // UD2
+            case 0x0D: i.op = .nop; try modrm(false)                   // PREFETCHW
+            case 0x18...0x1F: i.op = .nop; try modrm(false)            // hint NOPs, NOP Ev
+            case 0x20, 0x21, 0x22, 0x23:
+                // MOV to/from control/debug registers: always register operands (mod ignored).
+                try modrm(false)
+                i.mem = false
+                i.osz = mode == 2 ? 3 : 2
+                if opc == 0x20 || opc == 0x22 {
+                    i.op = opc == 0x20 ? .movFromCR : .movToCR
+                    if i.lock && mode != 2 { i.reg |= 8 }               // LOCK MOV CR0 = CR8 (AMD; not Intel)
+                    if ![0, 2, 3, 4, 8].contains(i.reg) || i.lock { i.op = .ud }
+                } else {
+                    i.op = opc == 0x21 ? .movFromDR : .movToDR
+                    if i.reg > 7 { i.op = .ud }
+                }
+            case 0x30: i.op = .wrmsr
+            case 0x31: i.op = .rdtsc
+            case 0x32: i.op = .rdmsr
+            case 0x33: i.op = .rdpmc
+            case 0x40...0x4F: i.op = .cmovcc; i.osz = osz; i.sub = opc & 0xF; try modrm(false); i.sub = opc & 0xF
+            case 0x80...0x8F: i.op = .jcc; i.osz = osz64; i.sub = opc & 0xF; i.imm = try immZ(osz64 == 1 ? 1 : 2)
+            case 0x90...0x9F: i.op = .setcc; i.osz = 0; try modrm(true); i.sub = opc & 0xF
+            case 0xA0, 0xA8: i.op = .pushSeg; i.sub = opc == 0xA0 ? 4 : 5; i.osz = osz64
+            case 0xA1, 0xA9: i.op = .popSeg; i.sub = opc == 0xA1 ? 4 : 5; i.osz = osz64
+            case 0xA2: i.op = .cpuid
+            case 0xA3, 0xAB, 0xB3, 0xBB:
+                i.op = .btE; i.osz = osz; try modrm(false)
+                i.sub = [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][opc]!; i.imm2 = 0   // register bit offset
+            case 0xBA:
+                i.op = .btE; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 1
+                if i.sub < 4 { i.op = .ud }
+            case 0xA4: i.op = .shld; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 2
+            case 0xA5: i.op = .shld; i.osz = osz; try modrm(false); i.imm2 = 1
+            case 0xAC: i.op = .shrd; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 2
+            case 0xAD: i.op = .shrd; i.osz = osz; try modrm(false); i.imm2 = 1
+            case 0xAE:
+                try modrm(false)
+                if i.mem {
+                    i.op = i.sub == 7 ? .clflush : .unimplemented      // FXSAVE/LDMXCSR/XSAVE…: issue 3
+                } else {
+                    i.op = i.sub >= 5 ? .nop : .unimplemented          // LFENCE/MFENCE/SFENCE; RDFSBASE…
+                }
+            case 0xAF: i.op = .imulGE; i.osz = osz; try modrm(false)
+            case 0xB0, 0xB1: i.op = .cmpxchg; i.osz = opc == 0xB0 ? 0 : osz; try modrm(opc == 0xB0)
+            case 0xB6, 0xB7: i.op = .movzx; i.osz = osz; try modrm(opc == 0xB6); i.imm2 = opc == 0xB6 ? 0 : 1
+            case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
+            case 0xB8:
+                i.op = i.rep == 1 ? .popcnt : .ud; i.osz = osz; try modrm(false)
+            case 0xBC: i.op = i.rep == 1 ? .tzcnt : .bsf; i.osz = osz; try modrm(false)
+            case 0xBD: i.op = i.rep == 1 ? .lzcnt : .bsr; i.osz = osz; try modrm(false)
+            case 0xC0, 0xC1: i.op = .xadd; i.osz = opc == 0xC0 ? 0 : osz; try modrm(opc == 0xC0)
+            case 0xC7:
+                try modrm(false)
+                if i.sub == 1 && i.mem { i.op = .cmpxchg8b; i.osz = rexW ? 3 : 2 }
+                else if i.sub == 6 && !i.mem { i.op = .rdrand; i.osz = osz }
+                else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
+                else { i.op = .ud }
+            case 0xC8...0xCF: i.op = .bswap; i.osz = osz; i.mem = false; i.rm = (opc & 7) | (rexB << 3)
+            case 0x38:
+                let o3 = try src.next()
+                if o3 == 0xF0 || o3 == 0xF1 {
+                    try modrm(false)
+                    if i.rep == 0 {
+                        // MOVBE Gv,Mv (F0) / Mv,Gv (F1); register forms are #UD.
+                        i.osz = osz
+                        i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
+                    } else { i.op = .unimplemented }                     // CRC32: issue 3
+                } else { i.op = .unimplemented; try modrm(false) }       // SSSE3/SSE4: issue 3
+            case 0x3A: i.op = .unimplemented; _ = try src.next(); try modrm(false); _ = try src.next()
+            case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFF:
+                i.op = .unimplemented; try modrm(false)                 // SSE/MMX: issue 3
+                if opc == 0x70 || opc == 0x71 || opc == 0x72 || opc == 0x73 || opc == 0xC2 || opc == 0xC4 || opc == 0xC5 || opc == 0xC6 { _ = try src.next() }
+            default:
+                i.op = .ud
+            }
+        }
+        // LOCK is allowed only on read-modify-write memory forms (SDM Vol. 2, LOCK: otherwise #UD).
+        if i.lock {
+            let lockable: Bool
+            switch i.op {
+            case .aluEG, .aluEI: lockable = i.mem && i.sub != 7
+            case .incE, .decE, .notE, .negE, .xchgEG, .btE, .xadd, .cmpxchg, .cmpxchg8b:
+                lockable = i.mem && !(i.op == .btE && i.sub == 4)
+            default: lockable = false
+            }
+            if !lockable && i.op != .ud && i.op != .unimplemented { i.op = .ud }
+        }
+        i.len = UInt8(src.pos)
+        return i
+    }
+}
+
+extension ByteSource {
+    @inline(__always) mutating func read32() throws(Fault) -> UInt32 {
+        let a = UInt32(try next()), b = UInt32(try next()), c = UInt32(try next()), d = UInt32(try next())
+        return a | b << 8 | c << 16 | d << 24
+    }
+}
+
+extension Op {
+    /// Instructions after which a block must end: control transfers, anything that can change
+    /// the mode, privilege, paging, interrupt flag or I/O state, and instructions that stop.
+    @inline(__always) var endsBlock: Bool {
+        switch self {
+        case .jcc, .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
+             .iret, .loop, .jcxz, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
+             .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
+             .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr:
+            return true
+        default:
+            return false
+        }
+    }
+}

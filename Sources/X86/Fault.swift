@@ -1,0 +1,100 @@
+/// What can interrupt an instruction: a guest-visible exception, a software interrupt, or a
+/// reason for the machine to stop (the details of a stop are in `CPU.stopCause`).
+///
+/// Faults are values (DESIGN.md): handlers `throw` them with typed throws, the run loop
+/// delivers exceptions through the IDT and returns stops to its caller.
+public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt8, Sendable {
+        /// An exception; RIP is restored to the start of the instruction (faults) unless
+        /// `trap` is set, in which case RIP stays after it (SDM Vol. 3A §6.5 "Exception Classifications").
+        case exception
+        /// INT n / INT3 / INTO: delivered with the DPL check of software interrupts.
+        case software
+        /// The machine stops; see `CPU.stopCause`.
+        case stop
+    }
+    public var kind: Kind
+    public var vector: UInt8
+    public var hasErrorCode: Bool
+    public var errorCode: UInt32
+    /// RIP stays after the instruction (traps, software interrupts).
+    public var trap: Bool
+
+    @inline(__always) public init(kind: Kind = .exception, vector: UInt8, errorCode: UInt32? = nil, trap: Bool = false) {
+        self.kind = kind; self.vector = vector
+        self.hasErrorCode = errorCode != nil; self.errorCode = errorCode ?? 0
+        self.trap = trap
+    }
+
+    public static let stop = Fault(kind: .stop, vector: 0xFF)
+
+    // Exception vectors (SDM Vol. 3A §6.3.1, Table 6-1 "Protected-Mode Exceptions and Interrupts").
+    public static func DE() -> Fault { Fault(vector: 0) }
+    public static func DB() -> Fault { Fault(vector: 1) }
+    public static func UD() -> Fault { Fault(vector: 6) }
+    public static func NM() -> Fault { Fault(vector: 7) }
+    public static func TS(_ e: UInt32) -> Fault { Fault(vector: 10, errorCode: e) }
+    public static func NP(_ e: UInt32) -> Fault { Fault(vector: 11, errorCode: e) }
+    public static func SS(_ e: UInt32) -> Fault { Fault(vector: 12, errorCode: e) }
+    public static func GP(_ e: UInt32) -> Fault { Fault(vector: 13, errorCode: e) }
+    public static func PF(_ e: UInt32) -> Fault { Fault(vector: 14, errorCode: e) }
+    public static func AC() -> Fault { Fault(vector: 17, errorCode: 0) }
+    public static func MF() -> Fault { Fault(vector: 16) }
+    public static func XM() -> Fault { Fault(vector: 19) }
+
+    public static let mnemonics = ["#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO",
+                                   "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+                                   "#VE", "#CP"]
+
+    public var name: String {
+        kind == .stop ? "stop" : (Int(vector) < Fault.mnemonics.count ? Fault.mnemonics[Int(vector)] : "INT \(vector)")
+    }
+
+    public var description: String {
+        if kind == .software { return "INT 0x\(String(vector, radix: 16))" }
+        return hasErrorCode ? "\(name)(0x\(String(errorCode, radix: 16)))" : name
+    }
+}
+
+/// Why `CPU.run` returned.
+public enum StopCause: Equatable, Sendable, CustomStringConvertible {
+    /// The instruction budget given to `run` was used up (not an error: the caller decides).
+    case budget
+    /// `interruptFlag` was set by another thread.
+    case interrupted
+    /// A device asked for the run to end (e.g. the debug-exit port).
+    case deviceRequest
+    /// HLT with nothing that could ever wake the CPU (IF=0, or no interrupt source).
+    case halted(rip: UInt64, interruptsEnabled: Bool)
+    /// A fault while delivering a double fault (SDM Vol. 3A §6.15, "Interrupt 8—Double Fault
+    /// Exception (#DF)": the processor enters shutdown). `chain` lists the exceptions that led there.
+    case tripleFault(chain: [Fault], rip: UInt64)
+    /// An instruction (or a form of one) the core does not implement.
+    case unimplemented(what: String, bytes: [UInt8], rip: UInt64, mode: String)
+    /// A breakpoint from the debugger's table was reached (before executing the instruction).
+    case breakpoint(rip: UInt64)
+    /// A single step completed.
+    case stepped
+
+    public var description: String {
+        switch self {
+        case .budget: return "instruction budget exhausted"
+        case .interrupted: return "interrupted"
+        case .deviceRequest: return "device requested stop"
+        case let .halted(rip, ie):
+            return ie ? "HLT at 0x\(hex(rip)) with interrupts enabled but no interrupt source in this machine"
+                      : "HLT at 0x\(hex(rip)) with interrupts disabled: the CPU can never wake"
+        case let .tripleFault(chain, rip):
+            return "triple fault at rip=0x\(hex(rip)): " + chain.map(\.description).joined(separator: " → ") + " → shutdown"
+        case let .unimplemented(what, bytes, rip, mode):
+            return "unimplemented instruction \(what) at rip=0x\(hex(rip)) [bytes \(bytes.map { hex($0, 2) }.joined(separator: " "))] in \(mode)"
+        case let .breakpoint(rip): return "breakpoint at 0x\(hex(rip))"
+        case .stepped: return "single step done"
+        }
+    }
+}
+
+@inline(never) public func hex<T: BinaryInteger>(_ v: T, _ width: Int = 0) -> String {
+    let s = String(v, radix: 16)
+    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+}
