@@ -29,7 +29,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "vmxemu", dependencies: [
-            "Machine", "X86", "GDBRemote",
+            "Machine", "X86",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,1 +1,132 @@
-// Machine: RAM, devices, loaders, run loop.
+import X86
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A PC-like machine: RAM, the port devices, one CPU, and a booted image.
+///
+/// ```
+///  ┌──────────── Machine ────────────┐
+///  │ PhysicalMemory (guest RAM)      │
+///  │ PortBus: UART 0x3F8, exit 0xF4, │
+///  │          console 0xE9           │
+///  │ CPU (X86)  ── run(budget:) ──►  │ StopCause
+///  └─────────────────────────────────┘
+/// ```
+public final class Machine: @unchecked Sendable {
+    public let memory: PhysicalMemory
+    public let bus: PortBus
+    public let cpu: CPU
+    public private(set) var image: BootImage?
+    public var symbols: SymbolTable { image?.symbols ?? .empty }
+
+    public init(memoryBytes: UInt64 = 128 << 20, console: ConsoleSink = FileDescriptorSink.standardOutput(),
+                qemuExitStatus: Bool = false) {
+        memory = PhysicalMemory(size: memoryBytes)
+        bus = PortBus(console: console, qemuExitStatus: qemuExitStatus)
+        cpu = CPU(memory: memory, io: bus)
+    }
+
+    /// Load a multiboot kernel and put the CPU in the state the Multiboot Specification 0.6.96
+    /// §3.2 "Machine state" prescribes: 32-bit protected mode, flat 4 GiB CS (execute/read) and
+    /// data segments, paging off, interrupts disabled, EAX = 0x2BADB002, EBX = the information
+    /// structure. As in QEMU, GDTR and IDTR are left so the kernel must load its own; we set both
+    /// limits to 0 so a fault before the kernel's IDT exists ends in a clear triple-fault report.
+    public func boot(kernel: [UInt8], commandLine: String = "", modules: [BootModule] = []) throws(LoadError) {
+        let img = try loadMultiboot(image: kernel, into: memory, commandLine: commandLine, modules: modules)
+        image = img
+        cpu.reset()
+        cpu.cr0 = CR0.pe | CR0.et
+        let code = SegmentRegister(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attr: 0xC09B)
+        let data = SegmentRegister(selector: 0x18, base: 0, limit: 0xFFFF_FFFF, attr: 0xC093)
+        for s in [Seg.es, Seg.ss, Seg.ds, Seg.fs, Seg.gs] { cpu.segs[s] = data }
+        cpu.segs[Seg.cs] = code
+        cpu.gdtrBase = 0; cpu.gdtrLimit = 0
+        cpu.idtrBase = 0; cpu.idtrLimit = 0
+        cpu.rflags = 0x2
+        cpu.regs[Reg.rax] = UInt64(img.eax)
+        cpu.regs[Reg.rbx] = UInt64(img.ebx)
+        cpu.regs[Reg.rdx] = 0
+        cpu.rip = UInt64(img.entry)
+        cpu.cpl = 0
+        cpu.modeChanged()
+        cpu.flushDecodedBlocks()
+    }
+
+    /// Why a run of the machine ended.
+    public enum Stop: Equatable, Sendable {
+        /// The guest wrote `status` to the debug-exit port (already mapped for `--qemu-exit-status`).
+        case exit(status: Int32)
+        /// `--max-instructions` reached.
+        case instructionLimit(UInt64)
+        /// `--timeout` reached.
+        case timeout(seconds: Double)
+        /// The CPU stopped for a reason in `StopCause` (triple fault, halt, unimplemented, …).
+        case cpu(StopCause)
+    }
+
+    /// Run until the guest exits, the CPU stops, or a limit is reached.
+    /// - Parameters:
+    ///   - maxInstructions: stop after this many instructions (nil = no limit).
+    ///   - timeout: wall-clock seconds (nil = no limit).
+    public func run(maxInstructions: UInt64? = nil, timeout: Double? = nil) -> Stop {
+        let started = monotonicSeconds()
+        let limit = maxInstructions.map { cpu.instructions &+ $0 }
+        defer { bus.flush() }
+        while true {
+            // Chunks of a few million instructions keep timeout checks cheap and prompt.
+            var budget: UInt64 = 1 << 22
+            if let limit {
+                if cpu.instructions >= limit { return .instructionLimit(maxInstructions ?? 0) }
+                budget = min(budget, limit - cpu.instructions)
+            }
+            let cause = cpu.run(budget: budget)
+            if let req = bus.exitRequest {
+                return .exit(status: Int32(truncatingIfNeeded: req.status))
+            }
+            switch cause {
+            case .budget, .interrupted:
+                if let timeout, monotonicSeconds() - started >= timeout { return .timeout(seconds: timeout) }
+                continue
+            case .deviceRequest:
+                continue
+            default:
+                return .cpu(cause)
+            }
+        }
+    }
+
+    /// A one-paragraph report of where the CPU is, for stop messages (stderr).
+    public func report() -> String {
+        let c = cpu
+        var s = "  rip=0x\(X86.hex(c.rip, 16))"
+        if let sym = symbols.symbolize(c.rip) { s += " <\(sym)>" }
+        s += "  \(c.modeDescription)\n"
+        let names = Reg.names64
+        for row in 0..<4 {
+            s += "  "
+            for col in 0..<4 {
+                let r = row * 4 + col
+                s += names[r].padding(3) + "=0x" + X86.hex(c.regs[r], 16) + " "
+            }
+            s += "\n"
+        }
+        s += "  rflags=0x\(X86.hex(c.rflags, 8)) cr0=0x\(X86.hex(c.cr0, 8)) cr2=0x\(X86.hex(c.cr2)) cr3=0x\(X86.hex(c.cr3)) cr4=0x\(X86.hex(c.cr4)) efer=0x\(X86.hex(c.efer))\n"
+        s += "  instructions retired: \(c.instructions)"
+        return s
+    }
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
+
+/// Seconds from a monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

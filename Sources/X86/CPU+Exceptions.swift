@@ -23,10 +23,10 @@ extension CPU {
         var chain: [Fault] = [first]
         while true {
             do {
-                try deliverOnce(current, external: current.kind == .exception && chain.count > 1 || current.kind == .exception)
+                try deliverOnce(current)
                 return nil
             } catch let second {
-                if second.kind == .stop { return pendingStop ?? .unimplemented(what: "exception delivery", bytes: [], rip: rip, mode: modeDescription) }
+                if second.kind == .stop { return takeStop(currentRip) }
                 chain.append(second)
                 let c1 = CPU.faultClass(current), c2 = CPU.faultClass(second)
                 if c1 == .doubleFault {
@@ -46,8 +46,8 @@ extension CPU {
     }
 
     /// One attempt to deliver an event: IDT lookup, gate checks, stack switch, frame push.
-    /// `external` sets the EXT bit of error codes raised during delivery (§6.13 "Error Code").
-    func deliverOnce(_ f: Fault, external: Bool) throws(Fault) {
+    /// Faults raised while delivering a hardware exception carry the EXT bit (§6.13 "Error Code").
+    func deliverOnce(_ f: Fault) throws(Fault) {
         let vector = UInt64(f.vector)
         let software = f.kind == .software
         let ext: UInt32 = software ? 0 : 1

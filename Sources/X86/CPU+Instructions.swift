@@ -86,6 +86,8 @@ extension CPU {
             }
         case .btE:
             try bitTest(i)
+        case .shld, .shrd:
+            try doubleShift(i)
         case .bsf, .bsr:
             let v = try readRM(i, osz)
             if v == 0 {
@@ -229,9 +231,9 @@ extension CPU {
             if cpl != 0 { throw Fault.GP(0) }
             // No interrupt controller or timer exists in this machine yet, so nothing can wake a
             // halted CPU: stop and say so (issue 2: "a guest that halts … stops the run with a report").
-            pendingStop = .halted(rip: rip, interruptsEnabled: flagsRest & RFLAGS.if != 0)
+            pendingStop = .halted(rip: rip &- UInt64(i.pointee.len), interruptsEnabled: flagsRest & RFLAGS.if != 0)
             halted = true
-            throw Fault.stop
+            throw Fault(kind: .stop, vector: 0xFF, trap: true)
         case .movs, .cmps, .stos, .lods, .scas, .ins, .outs:
             try stringInsn(i)
         case .inPort, .outPort:
@@ -378,6 +380,39 @@ extension CPU {
             default: break
             }
         }
+    }
+
+    /// SHLD/SHRD (SDM Vol. 2 "SHLD—Double Precision Shift Left", "SHRD"). A count larger than
+    /// the operand size (16-bit forms) gives an undefined result; we shift through the 32-bit
+    /// concatenation as Intel silicon does.
+    func doubleShift(_ i: UnsafePointer<Insn>) throws(Fault) {
+        let osz = i.pointee.osz
+        let raw = i.pointee.imm2 == 1 ? regs[Reg.rcx] & 0xFF : i.pointee.imm
+        let count = raw & (osz == 3 ? 63 : 31)
+        if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
+        let a = try readRM(i, osz)
+        if count == 0 { return }
+        let b = getReg(osz, i.pointee.reg)
+        let bits: UInt64 = osz == 1 ? 32 : UInt64(8) << UInt64(osz)
+        let m = CPU.mask(osz), sb = CPU.signBit(osz)
+        // For 16-bit operands build the 32-bit pattern a:b (SHLD) or b:a (SHRD) first.
+        let r: UInt64, c: Bool
+        if i.pointee.op == .shld {
+            let wa = osz == 1 ? (a << 16) | b : a
+            let wb = osz == 1 ? (b << 16) | b : b
+            let full = count >= bits ? 0 : (wa << count) | (wb >> (bits - count))
+            r = osz == 1 ? (full >> 16) & m : full & m
+            c = (wa >> (bits - count)) & 1 != 0
+        } else {
+            let wa = osz == 1 ? (b << 16) | a : a
+            let wb = b
+            let full = (wa >> count) | (count == 0 ? 0 : (wb << (bits - count)))
+            r = full & m
+            c = (wa >> (count - 1)) & 1 != 0
+        }
+        let o = (r ^ a) & sb != 0
+        setArith(szp(osz, r) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0))
+        try writeRM(i, osz, r)
     }
 
     /// POPF (SDM Vol. 2 "POPF/POPFD/POPFQ"): which flags may change depends on CPL and IOPL.

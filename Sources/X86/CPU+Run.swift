@@ -116,14 +116,25 @@ extension CPU {
     /// Deliver a fault or turn a stop into a `StopCause`.
     func handle(_ f: Fault, start: UInt64) -> StopCause? {
         if f.kind == .stop {
-            if !f.trap && !halted { rip = start }
-            let s = pendingStop ?? .unimplemented(what: "unknown stop", bytes: [], rip: start, mode: modeDescription)
-            pendingStop = nil
-            return s
+            if !f.trap { rip = start }
+            return takeStop(start)
         }
         if !f.trap { rip = start }
         currentRip = start
         return deliver(f)
+    }
+
+    /// The cause of a `Fault.stop` raised by the instruction at `start`.
+    func takeStop(_ start: UInt64) -> StopCause {
+        currentRip = start
+        if let what = pendingUnimplemented {
+            pendingUnimplemented = nil
+            pendingStop = nil
+            return .unimplemented(what: what, bytes: currentInstructionBytes(), rip: start, mode: modeDescription)
+        }
+        let s = pendingStop ?? .unimplemented(what: "(stop without a cause)", bytes: currentInstructionBytes(), rip: start, mode: modeDescription)
+        pendingStop = nil
+        return s
     }
 
     /// The block for the current RIP, decoding it if needed. Throws the fault of the first

@@ -356,7 +356,7 @@ extension CPU {
 
     /// Build a stop carrying an "unimplemented" report for the current instruction.
     @usableFromInline func unimplementedStop(_ what: String) -> Fault {
-        pendingStop = .unimplemented(what: what, bytes: currentInstructionBytes(), rip: currentRip, mode: modeDescription)
+        pendingUnimplemented = what
         return .stop
     }
 }

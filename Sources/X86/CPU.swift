@@ -99,6 +99,9 @@ public final class CPU: @unchecked Sendable {
     public internal(set) var currentRip: UInt64 = 0
     /// Details of a stop raised inside an instruction (`Fault.stop`).
     @usableFromInline var pendingStop: StopCause? = nil
+    /// What an instruction that raised "unimplemented" was (the report is built in `handle`,
+    /// where the instruction's address is known).
+    @usableFromInline var pendingUnimplemented: String? = nil
     /// Debugger breakpoints: linear addresses of the current context, checked before each
     /// instruction while non-empty (the fast loop skips the check entirely otherwise).
     public var breakpoints: Set<UInt64> = [] { didSet { hasBreakpoints = !breakpoints.isEmpty } }

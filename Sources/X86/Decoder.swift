@@ -129,7 +129,8 @@ extension CPU {
         @inline(__always) func reg8(_ r: UInt8) -> UInt8 { (!hasRex && r >= 4 && r < 8) ? r + 12 : r }
 
         // ModRM / SIB / displacement (§2.1.5, Tables 2-1…2-3).
-        func modrm(_ byteOp: Bool) throws(Fault) {
+        /// `byteOp`: both operands are bytes; `byteRMOnly`: only r/m is (MOVZX/MOVSX Gv, Eb).
+        func modrm(_ byteOp: Bool, byteRMOnly: Bool = false) throws(Fault) {
             let m = try src.next()
             let mod = m >> 6, regf = (m >> 3) & 7, rmf = m & 7
             i.reg = regf | (rexR << 3)
@@ -138,7 +139,7 @@ extension CPU {
             if mod == 3 {
                 i.mem = false
                 i.rm = rmf | (rexB << 3)
-                if byteOp { i.rm = reg8(i.rm) }
+                if byteOp || byteRMOnly { i.rm = reg8(i.rm) }
                 return
             }
             i.mem = true
@@ -471,8 +472,8 @@ extension CPU {
                 }
             case 0xAF: i.op = .imulGE; i.osz = osz; try modrm(false)
             case 0xB0, 0xB1: i.op = .cmpxchg; i.osz = opc == 0xB0 ? 0 : osz; try modrm(opc == 0xB0)
-            case 0xB6, 0xB7: i.op = .movzx; i.osz = osz; try modrm(opc == 0xB6); i.imm2 = opc == 0xB6 ? 0 : 1
-            case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
+            case 0xB6, 0xB7: i.op = .movzx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xB6); i.imm2 = opc == 0xB6 ? 0 : 1
+            case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
             case 0xB8:
                 i.op = i.rep == 1 ? .popcnt : .ud; i.osz = osz; try modrm(false)
             case 0xBC: i.op = i.rep == 1 ? .tzcnt : .bsf; i.osz = osz; try modrm(false)

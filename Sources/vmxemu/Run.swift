@@ -1,0 +1,132 @@
+import ArgumentParser
+import Logging
+import Machine
+import X86
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit statuses of `vmxemu run` (documented in the README):
+enum ExitStatus {
+    /// A bad image or bad arguments.
+    static let usage: Int32 = 2
+    /// Guest fatal: triple fault, or halted with nothing that could wake it.
+    static let guestFatal: Int32 = 3
+    /// The guest executed an instruction vmxemu does not implement.
+    static let unimplemented: Int32 = 4
+    /// `--timeout` or `--max-instructions` stopped a runaway guest (as `timeout(1)`).
+    static let runaway: Int32 = 124
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a multiboot (v1) kernel, as qemu-system-x86_64 -kernel does.",
+        discussion: """
+        The kernel is entered in 32-bit protected mode with paging off, EAX=0x2BADB002 and EBX \
+        pointing at the multiboot information (memory map, command line, modules).
+
+        Devices: a 16550 UART at 0x3F8 (COM1) whose output goes to stdout (or --serial file:PATH); \
+        a debug-exit port at 0xF4 — writing v ends the run with exit status v (with \
+        --qemu-exit-status: (v<<1)|1, as QEMU's isa-debug-exit); a console at port 0xE9. \
+        Unmapped ports read all-ones; unbacked physical memory reads all-ones.
+
+        Exit status: the guest's (via port 0xF4); 2 bad image or arguments; 3 triple fault or a \
+        halt nothing can wake; 4 an instruction vmxemu does not implement; 124 --timeout or \
+        --max-instructions reached.
+        """
+    )
+
+    @Argument(help: "The kernel image: an ELF32/ELF64 multiboot kernel (or a.out-kludge image).")
+    var image: String
+
+    @Option(name: [.short, .long], help: "Guest RAM, e.g. 128M, 1G (a bare number is MiB).")
+    var memory: String = "128M"
+
+    @Option(name: .long, help: "The kernel command line (multiboot cmdline).")
+    var append: String = ""
+
+    @Option(name: .long, help: ArgumentHelp("A boot module: 'FILE[ ARGS]' (repeatable).", valueName: "FILE[ ARGS]"))
+    var module: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Where COM1 output goes: stdio or file:PATH.", valueName: "stdio|file:PATH"))
+    var serial: String = "stdio"
+
+    @Flag(name: .long, help: "Map a debug-exit write of v to exit status (v<<1)|1, as QEMU's isa-debug-exit.")
+    var qemuExitStatus = false
+
+    @Option(name: .long, help: "Stop the guest after this many seconds of wall time (exit status 124).")
+    var timeout: Double?
+
+    @Option(name: .long, help: "Stop the guest after this many instructions (exit status 124).")
+    var maxInstructions: UInt64?
+
+    @Flag(name: [.short, .long], help: "Print nothing but the guest's output and errors.")
+    var quiet = false
+
+    func run() throws {
+        var log = Logger(label: "vmxemu")
+        log.logLevel = quiet ? .warning : .info
+        guard let mem = parseSize(memory), mem >= 2 << 20 else {
+            eprint("vmxemu: --memory '\(memory)' is not a size of at least 2M (examples: 128M, 1G)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        guard let kernel = readFile(image) else {
+            eprint("vmxemu: cannot read image '\(image)': \(String(cString: strerror(errno)))")
+            throw ExitCode(ExitStatus.usage)
+        }
+        var modules: [BootModule] = []
+        for spec in module {
+            let parts = spec.split(separator: " ", maxSplits: 1)
+            let path = parts.first.map(String.init) ?? ""
+            guard let bytes = readFile(path) else {
+                eprint("vmxemu: cannot read module '\(path)': \(String(cString: strerror(errno)))")
+                throw ExitCode(ExitStatus.usage)
+            }
+            modules.append(BootModule(contents: bytes, commandLine: spec))
+        }
+        let sink: ConsoleSink
+        do { sink = try SerialTarget(parsing: serial).makeSink() } catch {
+            eprint("vmxemu: --serial: \(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let machine = Machine(memoryBytes: mem, console: sink, qemuExitStatus: qemuExitStatus)
+        do {
+            try machine.boot(kernel: kernel, commandLine: append, modules: modules)
+        } catch {
+            eprint("vmxemu: \(image): \(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        for w in machine.image?.warnings ?? [] { eprint("vmxemu: warning: \(w)") }
+        let start = monotonicSeconds()
+        let stop = machine.run(maxInstructions: maxInstructions, timeout: timeout)
+        let elapsed = monotonicSeconds() - start
+        let n = machine.cpu.instructions
+        let stats = "\(n) instructions in \(String(format3(elapsed)))s (\(String(format3(Double(n) / max(elapsed, 1e-9) / 1e6))) MIPS)"
+        switch stop {
+        case .exit(let status):
+            if !quiet { eprint("vmxemu: guest exited with status \(status) (\(stats))") }
+            throw ExitCode(status)
+        case .instructionLimit(let k):
+            eprint("vmxemu: stopped after --max-instructions \(k)\n" + machine.report())
+            throw ExitCode(ExitStatus.runaway)
+        case .timeout(let s):
+            eprint("vmxemu: stopped after --timeout \(s)s (\(stats))\n" + machine.report())
+            throw ExitCode(ExitStatus.runaway)
+        case .cpu(let cause):
+            switch cause {
+            case .unimplemented:
+                eprint("vmxemu: stopped: \(cause)\n" + machine.report())
+                throw ExitCode(ExitStatus.unimplemented)
+            default:
+                eprint("vmxemu: stopped: \(cause)\n" + machine.report())
+                throw ExitCode(ExitStatus.guestFatal)
+            }
+        }
+    }
+}
+
+func format3(_ v: Double) -> String {
+    let scaled = (v * 1000).rounded() / 1000
+    return "\(scaled)"
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Logging
+import Machine
+import X86
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vmxemu`: an x86-64 machine emulator whose CPU implements Intel VMX, built for debugging
+/// hypervisors. Guest serial output goes to stdout untouched; everything vmxemu itself says goes
+/// to stderr.
+@main
+struct VMXEmu: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vmxemu",
+        abstract: "An x86-64 emulator with Intel VMX, built for debugging hypervisors.",
+        discussion: """
+        Boot a multiboot kernel:      vmxemu run GuestImages/build/hello.elf
+        Measure the core's speed:     vmxemu bench
+
+        Guest serial output (COM1, port 0x3F8) goes to stdout; vmxemu's own messages go to stderr.
+        A guest ends the run by writing its exit status to port 0xF4.
+        """,
+        subcommands: [Run.self, Bench.self]
+    )
+}
+
+func eprint(_ s: String) {
+    var s = s
+    if !s.hasSuffix("\n") { s += "\n" }
+    var bytes = Array(s.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
+        if n <= 0 { break }
+        off += n
+    }
+}
+
+/// Parse sizes like `128`, `128M`, `1G`, `65536K` (a bare number means MiB).
+func parseSize(_ s: String) -> UInt64? {
+    let t = s.trimmingCharacters(in: " ").uppercased()
+    guard let last = t.last else { return nil }
+    var mult: UInt64 = 1 << 20
+    var digits = t
+    switch last {
+    case "K": mult = 1 << 10; digits.removeLast()
+    case "M": mult = 1 << 20; digits.removeLast()
+    case "G": mult = 1 << 30; digits.removeLast()
+    case "B": mult = 1; digits.removeLast()
+    default: break
+    }
+    guard let n = UInt64(digits), n > 0, n <= (64 << 30) / mult else { return nil }
+    return n * mult
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n > 0 { out.append(contentsOf: buf[0..<n]) }
+        if n < buf.count { break }
+    }
+    return ferror(f) != 0 ? nil : out
+}
