@@ -77,8 +77,8 @@ public final class GDBSession {
     private var queued: [[UInt8]] = []
     private static let maxQueued = 64
 
-    /// The largest memory read served in one `m` reply.
-    public static let maxReadBytes = (gdbMaxPacketSize - 16) / 2
+    /// The largest memory read served in one `m` reply: PacketSize/2, what gdb asks for at most.
+    public static let maxReadBytes = gdbMaxPacketSize / 2
 
     /// - Parameter stopDelivery: how a stop reported on a `GDBStopSink` (from any thread) gets
     ///   back to `handleStop(generation:event:)` on the session's own thread.
