@@ -50,6 +50,7 @@ final class FakeTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardwareBreakpoint
     var watch: Set<[UInt64]> = []  // [pid, type, addr, len]
     var supportedWatchpoints: Set<GDBBreakpointType> = [.writeWatch, .readWatch, .accessWatch]
     var resumes: [GDBResumeRequest] = []
+    var hits: [[UInt64]: Int] = [:]  // [pid, addr] → times run to (gdb tests)
     var sink: GDBStopSink?
     var interrupts = 0
     var attachedPids: [Int] = []
