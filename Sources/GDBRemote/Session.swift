@@ -73,7 +73,8 @@ public final class GDBSession {
     private var generation: UInt64 = 0
     private var gdbAwaitsStop = false
     private var interruptSent = false
-    private var removeBreakpointsAtStop = false
+    /// Breakpoints of a gdb that vanished while the target ran: removed at the next stop.
+    private var staleBreakpoints: Set<GDBInsertedBreakpoint> = []
     private var queued: [[UInt8]] = []
     private static let maxQueued = 64
 
@@ -131,7 +132,8 @@ public final class GDBSession {
         gdbAwaitsStop = false
         queued = []
         if running != nil {
-            removeBreakpointsAtStop = true
+            staleBreakpoints.formUnion(breakpoints)
+            breakpoints = []
         } else {
             removeAllBreakpoints()
             if target.disconnected(stops: newSink()) {
@@ -681,9 +683,12 @@ public final class GDBSession {
 
     /// After a stop: deferred breakpoint removal, then packets that arrived while running.
     private func finishStop(_ out: inout GDBSessionOutput) {
-        if removeBreakpointsAtStop {
-            removeBreakpointsAtStop = false
-            if !isConnected { removeAllBreakpoints() }
+        if !staleBreakpoints.isEmpty {
+            let stale = staleBreakpoints
+            staleBreakpoints = []
+            for bp in stale {
+                do { try apply(insert: false, bp) } catch { log("could not remove \(bp.type) at \(Hex.string(bp.address)): \(error)") }
+            }
         }
         while running == nil, isConnected, !queued.isEmpty {
             dispatch(queued.removeFirst(), &out)

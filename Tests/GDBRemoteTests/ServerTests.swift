@@ -8,7 +8,7 @@ import Glibc
 
 /// A blocking TCP client speaking the wire protocol, with a receive timeout.
 final class RawClient {
-    let fd: Int32
+    private(set) var fd: Int32
     var decoder = PacketDecoder()
     var pending: [PacketDecoder.Event] = []
     private(set) var closedByPeer = false
@@ -25,13 +25,16 @@ final class RawClient {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else {
-            close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }  // deinit closes fd
     }
 
-    deinit { close(fd) }
+    deinit { disconnect() }
+
+    /// Closes the socket once (a double close could hit a descriptor NIO reused meanwhile).
+    func disconnect() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
 
     func sendRaw(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -116,7 +119,7 @@ final class RawClient {
         // Abrupt disconnect, then the next gdb is accepted with a fresh connection state.
         _ = a.ask("Z0,1100,1")
         #expect(target.software.count == 1)
-        close(a.fd)
+        a.disconnect()  // abrupt: no detach
         var waited = 0
         while try await server.isGDBConnected(), waited < 100 {
             try await Task.sleep(nanoseconds: 20_000_000)

@@ -525,6 +525,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(replies.count == 2)
         #expect(replies.first?.hasPrefix("PacketSize=20000") == true)
         #expect(replies.last == "T02thread:p1.2;" + expedited(p12))
+        #expect(t.software.isEmpty)  // the vanished gdb's breakpoint is gone now
     }
 
     @Test func freeRunAfterDisconnectIsInterruptedOnConnect() throws {
