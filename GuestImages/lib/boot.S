@@ -48,6 +48,7 @@
 #define EXIT_PORT       0xF4
 #define COM1            0x3F8
 
+        .cfi_sections .debug_frame      /* unwind info for gdb, not .eh_frame */
         .section .text.boot, "ax"
         .code32
         .globl  _start
@@ -192,6 +193,10 @@ no_long_mode:
         .code64
         .type   long_mode_entry, @function
 long_mode_entry:
+        /* Tell debuggers this is the outermost frame: there is no return
+         * address above it, so `bt` ends here cleanly. */
+        .cfi_startproc
+        .cfi_undefined  %rip
         /* In 64-bit mode the CPU ignores the bases and limits of DS, ES and
          * SS (FS and GS keep only their bases), but they must still hold
          * usable selectors; point them all at our flat data segment. */
@@ -230,6 +235,7 @@ long_mode_entry:
 8:      cli
         hlt
         jmp     8b
+        .cfi_endproc
         .size   long_mode_entry, . - long_mode_entry
 
         .section .rodata

@@ -25,6 +25,7 @@
  * requires.
  */
 
+        .cfi_sections .debug_frame      /* unwind info for gdb, not .eh_frame */
         .text
         .code64
 
@@ -50,41 +51,30 @@ isr_\vec:
 
         .type   isr_common, @function
 isr_common:
-        pushq   %rax
-        pushq   %rbx
-        pushq   %rcx
-        pushq   %rdx
-        pushq   %rsi
-        pushq   %rdi
-        pushq   %rbp
-        pushq   %r8
-        pushq   %r9
-        pushq   %r10
-        pushq   %r11
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
+        /* Call-frame information, so that gdb's backtrace from inside
+         * exception_dispatch() continues into the code that faulted: the
+         * CPU-pushed frame is described as a "signal frame" whose RIP and
+         * RSP are stored in memory, and each push below records where it
+         * saved a register. */
+        .cfi_startproc simple
+        .cfi_signal_frame
+        .cfi_def_cfa    %rsp, 7 * 8     /* vector, error code, RIP, CS, RFLAGS, RSP, SS */
+        .cfi_offset     %rip, -5 * 8
+        .cfi_offset     %rsp, -2 * 8
+        .irp    reg, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+        pushq   %\reg
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %\reg, 0
+        .endr
         movq    %rsp, %rdi              /* struct trap_frame * */
         cld                             /* the C ABI wants DF = 0 */
         call    exception_dispatch
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %r11
-        popq    %r10
-        popq    %r9
-        popq    %r8
-        popq    %rbp
-        popq    %rdi
-        popq    %rsi
-        popq    %rdx
-        popq    %rcx
-        popq    %rbx
-        popq    %rax
+        .irp    reg, r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax
+        popq    %\reg
+        .endr
         addq    $16, %rsp               /* drop vector and error code */
         iretq
+        .cfi_endproc
         .size   isr_common, . - isr_common
 
 /* Addresses of the 32 stubs, for idt_init(). */

@@ -25,8 +25,9 @@
  *     Delivering it needs gate 6 at IDT offset 48..55: beyond the limit.
  *
  *  2. An IDT reference beyond the limit is a #GP, vector 13, with an error
- *     code naming the gate (index 6, IDT bit set, EXT bit set because it
- *     happened while delivering another event).  #GP is "contributory"; a
+ *     code naming the gate: index 6, IDT bit set, and by §6.13 the EXT bit
+ *     set because it happened while delivering another event, so 0x33
+ *     (QEMU 7.2 logs 0x32, without EXT).  #GP is "contributory"; a
  *     contributory exception during delivery of a benign one is simply
  *     handled next, so the CPU now tries to deliver the #GP.
  *     Gate 13 at offset 104..111: beyond the limit.
