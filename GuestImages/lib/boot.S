@@ -79,7 +79,7 @@ _start:
         movw    %ax, %fs
         movw    %ax, %gs
         movw    %ax, %ss
-        movl    $boot_stack_top, %esp   /* only used if we bail out below */
+        movl    $boot_stack_top, %esp   /* a stack of our own from here on */
 
         /* Does this CPU do long mode at all?  CPUID leaf 0x80000001 EDX bit
          * 29 ("Intel 64 Architecture", SDM Vol. 2A, CPUID).  First make sure

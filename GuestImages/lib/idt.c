@@ -34,8 +34,9 @@ _Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gates are 16 bytes");
 #define GDT_CODE64 0x10               /* boot.S */
 #define GATE_INTERRUPT_DPL0 0x8E      /* P = 1, DPL = 0, type = 0xE */
 
-/* All 256 vectors exist; those past 31 stay "not present", so stray
- * interrupts show up as a #GP whose error code names the IDT slot. */
+/* Room for all 256 vectors; those past 31 stay "not present", so a stray
+ * interrupt shows up as a #NP (vector 11) whose error code names the IDT
+ * slot, reported like any other exception. */
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 extern const uint64_t isr_stub_table[32];   /* isr.S */
