@@ -8,24 +8,23 @@ extension CPU {
     /// Read a register operand of size code `size` (0 = 8 … 3 = 64 bits); byte registers 16…19
     /// are AH, CH, DH, BH.
     @inline(__always) func getReg(_ size: UInt8, _ r: UInt8) -> UInt64 {
-        switch size {
-        case 0: return r >= 16 ? (regs[Int(r) - 16] >> 8) & 0xFF : regs[Int(r) & 15] & 0xFF
-        case 1: return regs[Int(r) & 15] & 0xFFFF
-        case 2: return regs[Int(r) & 15] & 0xFFFF_FFFF
-        default: return regs[Int(r) & 15]
+        if size == 0 {
+            return r >= 16 ? (regs[Int(r) - 16] >> 8) & 0xFF : regs[Int(r) & 15] & 0xFF
         }
+        return regs[Int(r) & 15] & CPU.mask(size)
     }
 
     /// Write a register operand: 32-bit writes zero-extend to 64 bits; 8/16-bit writes merge
     /// (SDM Vol. 1 §3.4.1.1 "General-Purpose Registers in 64-Bit Mode").
     @inline(__always) func setReg(_ size: UInt8, _ r: UInt8, _ v: UInt64) {
-        switch size {
-        case 0:
-            if r >= 16 { let k = Int(r) - 16; regs[k] = (regs[k] & ~0xFF00) | ((v & 0xFF) << 8) }
-            else { let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFF) | (v & 0xFF) }
-        case 1: let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFFFF) | (v & 0xFFFF)
-        case 2: regs[Int(r) & 15] = v & 0xFFFF_FFFF
-        default: regs[Int(r) & 15] = v
+        if size >= 2 {
+            regs[Int(r) & 15] = v & CPU.mask(size)
+        } else if size == 1 {
+            let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFFFF) | (v & 0xFFFF)
+        } else if r >= 16 {
+            let k = Int(r) - 16; regs[k] = (regs[k] & ~0xFF00) | ((v & 0xFF) << 8)
+        } else {
+            let k = Int(r) & 15; regs[k] = (regs[k] & ~0xFF) | (v & 0xFF)
         }
     }
 
@@ -109,10 +108,95 @@ extension CPU {
 
     // MARK: The dispatch
 
+    /// Execute instructions `k..<n` of a decoded block, advancing `k` as each retires. On a
+    /// fault `k` indexes the faulting instruction and `rip` points past it.
+    func executeBlock(_ base: UnsafePointer<Insn>, _ n: Int, _ k: inout Int) throws(Fault) {
+        var j = k
+        do {
+            while j < n {
+                let i = base + j
+                rip &+= UInt64(i.pointee.len)
+                try execute(i)
+                j &+= 1
+            }
+        } catch {
+            k = j
+            throw error
+        }
+        k = j
+    }
+
     /// Execute one decoded instruction. On entry `rip` already points past it.
     @inline(__always) func execute(_ i: UnsafePointer<Insn>) throws(Fault) {
         let osz = i.pointee.osz
+        let r = regs
         switch i.pointee.op {
+        // Fast forms (Decoder.specialize): fixed operand size, register operands known.
+        case .mov64RR:
+            r[Int(i.pointee.reg)] = r[Int(i.pointee.rm)]
+        case .mov32RR:
+            r[Int(i.pointee.reg)] = r[Int(i.pointee.rm)] & 0xFFFF_FFFF
+        case .movRI:
+            r[Int(i.pointee.reg)] = i.pointee.imm
+        case .load64:
+            r[Int(i.pointee.reg)] = try readMem(3, Int(i.pointee.seg), ea(i))
+        case .load32:
+            r[Int(i.pointee.reg)] = try readMem(2, Int(i.pointee.seg), ea(i))
+        case .store64:
+            try writeMem(3, Int(i.pointee.seg), ea(i), r[Int(i.pointee.reg)])
+        case .store32:
+            try writeMem(2, Int(i.pointee.seg), ea(i), r[Int(i.pointee.reg)] & 0xFFFF_FFFF)
+        case .lea64:
+            var a = i.pointee.disp
+            let b = i.pointee.base
+            if b < 16 { a &+= r[Int(b)] } else if b == 17 { a &+= rip }
+            let x = i.pointee.index
+            if x < 16 { a &+= r[Int(x)] << UInt64(i.pointee.scale) }
+            r[Int(i.pointee.reg)] = a
+        case .aluRR64:
+            let d = Int(i.pointee.reg)
+            let v = alu64(i.pointee.sub, r[d], r[Int(i.pointee.rm)])
+            if i.pointee.sub != 7 { r[d] = v }
+        case .aluRI64:
+            let d = Int(i.pointee.reg)
+            let v = alu64(i.pointee.sub, r[d], i.pointee.imm)
+            if i.pointee.sub != 7 { r[d] = v }
+        case .aluRR32:
+            let d = Int(i.pointee.reg)
+            let v = alu32(i.pointee.sub, r[d] & 0xFFFF_FFFF, r[Int(i.pointee.rm)] & 0xFFFF_FFFF)
+            if i.pointee.sub != 7 { r[d] = v }
+        case .aluRI32:
+            let d = Int(i.pointee.reg)
+            let v = alu32(i.pointee.sub, r[d] & 0xFFFF_FFFF, i.pointee.imm)
+            if i.pointee.sub != 7 { r[d] = v }
+        case .testRR64:
+            setLazy(.logic, 3, r[Int(i.pointee.reg)] & r[Int(i.pointee.rm)], 0, 0)
+        case .testRR32:
+            setLazy(.logic, 2, r[Int(i.pointee.reg)] & r[Int(i.pointee.rm)] & 0xFFFF_FFFF, 0, 0)
+        case .incR64, .decR64, .incR32, .decR32:
+            let d = Int(i.pointee.reg)
+            let op = i.pointee.op
+            let size: UInt8 = (op == .incR64 || op == .decR64) ? 3 : 2
+            let a = r[d] & CPU.mask(size)
+            let inc = op == .incR64 || op == .incR32
+            let v = (inc ? a &+ 1 : a &- 1) & CPU.mask(size)
+            setIncDec(inc ? .inc : .dec, size, v, a)
+            r[d] = v
+        case .push64:
+            try push(3, r[Int(i.pointee.rm)])
+        case .pop64:
+            let v = try pop(3)
+            r[Int(i.pointee.rm)] = v
+        case .call64:
+            let target = rip &+ i.pointee.imm
+            if UInt64(bitPattern: (Int64(bitPattern: target) << 16) >> 16) != target { throw Fault.GP(0) }
+            try push(3, rip)
+            rip = target
+        case .ret64:
+            let rsp0 = r[Reg.rsp]
+            let t = try pop(3)
+            if UInt64(bitPattern: (Int64(bitPattern: t) << 16) >> 16) != t { r[Reg.rsp] = rsp0; throw Fault.GP(0) }
+            rip = t
         case .movGE:
             let v = try readRM(i, osz)
             setReg(osz, i.pointee.reg, v)
@@ -208,6 +292,26 @@ extension CPU {
         case .setcc:
             try writeRM(i, 0, condition(i.pointee.sub) ? 1 : 0)
         case .shiftE:
+            let sub = i.pointee.sub
+            if sub >= 4 && sub != 6 && !i.pointee.mem && i.pointee.imm2 == 2 {
+                // SHL/SHR/SAR r, imm8: the common compiler forms, inline.
+                let count = i.pointee.imm & (osz == 3 ? 0x3F : 0x1F)
+                if count == 0 { return }
+                let a = getReg(osz, i.pointee.rm)
+                let m = CPU.mask(osz), sb = CPU.signBit(osz), bits = UInt64(8) << UInt64(osz)
+                var r: UInt64, c: Bool, o: Bool
+                if sub == 4 {
+                    r = (a << count) & m; c = count <= bits && (a >> (bits &- count)) & 1 != 0; o = (r & sb != 0) != c
+                } else if sub == 5 {
+                    r = a >> count; c = (a >> (count - 1)) & 1 != 0; o = a & sb != 0
+                } else {
+                    let sv = Int64(bitPattern: signExtend(a, osz))
+                    r = UInt64(bitPattern: sv >> Int64(count)) & m; c = (sv >> Int64(count - 1)) & 1 != 0; o = false
+                }
+                setArith(szp(osz, r) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0))
+                setReg(osz, i.pointee.rm, r)
+                return
+            }
             try shiftInsn(i)
         case .nop, .pause:
             break
@@ -236,6 +340,28 @@ extension CPU {
         case 6: let r = a ^ b; setLazy(.logic, size, r, 0, 0); return r
         case 2: return adc(size, a, b)
         default: return sbb(size, a, b)
+        }
+    }
+
+    /// 64-bit ADD/OR/AND/SUB/XOR/CMP (ADC/SBB never reach the fast forms).
+    @inline(__always) func alu64(_ op: UInt8, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        switch op {
+        case 0: let v = a &+ b; setLazy(.add, 3, v, a, b); return v
+        case 1: let v = a | b; setLazy(.logic, 3, v, 0, 0); return v
+        case 4: let v = a & b; setLazy(.logic, 3, v, 0, 0); return v
+        case 6: let v = a ^ b; setLazy(.logic, 3, v, 0, 0); return v
+        default: let v = a &- b; setLazy(.sub, 3, v, a, b); return v
+        }
+    }
+
+    /// 32-bit form of `alu64`; operands already zero-extended, result zero-extended.
+    @inline(__always) func alu32(_ op: UInt8, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        switch op {
+        case 0: let v = (a &+ b) & 0xFFFF_FFFF; setLazy(.add, 2, v, a, b); return v
+        case 1: let v = a | b; setLazy(.logic, 2, v, 0, 0); return v
+        case 4: let v = a & b; setLazy(.logic, 2, v, 0, 0); return v
+        case 6: let v = a ^ b; setLazy(.logic, 2, v, 0, 0); return v
+        default: let v = (a &- b) & 0xFFFF_FFFF; setLazy(.sub, 2, v, a, b); return v
         }
     }
 
@@ -298,7 +424,7 @@ extension CPU {
         if count == 0 { return }
         let m = CPU.mask(osz), sb = CPU.signBit(osz)
         var r: UInt64 = 0
-        var f = arithFlags()
+        var f = i.pointee.sub < 4 ? arithFlags() : 0     // rotates keep SF/ZF/AF/PF
         var c = false, o = false
         switch i.pointee.sub {
         case 0: // ROL

@@ -22,17 +22,14 @@
 @usableFromInline let sizeMask: (UInt64, UInt64, UInt64, UInt64) = (0xFF, 0xFFFF, 0xFFFF_FFFF, ~0)
 
 extension CPU {
+    /// All-ones of operand size code `size` (0…3 = 8…64 bits).
     @inline(__always) @usableFromInline static func mask(_ size: UInt8) -> UInt64 {
-        switch size {
-        case 0: return 0xFF
-        case 1: return 0xFFFF
-        case 2: return 0xFFFF_FFFF
-        default: return ~0
-        }
+        ~UInt64(0) >> (56 &- (UInt64(8) << UInt64(size & 3) &- 8))
     }
 
+    /// The sign bit of operand size code `size`.
     @inline(__always) @usableFromInline static func signBit(_ size: UInt8) -> UInt64 {
-        1 << ((8 << UInt64(size)) - 1)
+        UInt64(0x80) << ((UInt64(8) << UInt64(size & 3)) &- 8)
     }
 
     @inline(__always) func setLazy(_ op: LazyOp, _ size: UInt8, _ res: UInt64, _ a: UInt64, _ b: UInt64) {
@@ -115,20 +112,51 @@ extension CPU {
     }
 
     /// Evaluate condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1 Appendix B,
-    /// "EFLAGS Condition Codes").
+    /// "EFLAGS Condition Codes"). After CMP/SUB and TEST/AND/OR/XOR — nearly every Jcc — the
+    /// answer comes straight from the recorded operands without building flags.
     @inline(__always) func condition(_ cc: UInt8) -> Bool {
         let r: Bool
-        switch cc >> 1 {
-        case 0: r = of
-        case 1: r = cf
-        case 2: r = zf
-        case 3: r = cf || zf
-        case 4: r = sf
-        case 5: r = pf
-        case 6: r = sf != of
-        default: r = zf || (sf != of)
+        if lfOp == .sub {
+            let m = CPU.mask(lfSize)
+            let a = lfA & m, b = lfB & m
+            switch cc >> 1 {
+            case 1: r = a < b                                   // B
+            case 2: r = a == b                                  // E
+            case 3: r = a <= b                                  // BE
+            case 4: r = lfRes & CPU.signBit(lfSize) != 0        // S
+            case 6, 7:
+                let sh = 64 - (8 << UInt64(lfSize))
+                let sa = Int64(bitPattern: a << sh), sb = Int64(bitPattern: b << sh)
+                r = cc >> 1 == 6 ? sa < sb : sa <= sb           // L, LE
+            default: r = conditionSlow(cc >> 1)
+            }
+        } else if lfOp == .logic {
+            let zero = lfRes & CPU.mask(lfSize) == 0
+            let neg = lfRes & CPU.signBit(lfSize) != 0
+            switch cc >> 1 {
+            case 0, 1: r = false                                // O, B: OF = CF = 0
+            case 2, 3: r = zero                                 // E, BE
+            case 4, 6: r = neg                                  // S, L (SF != OF with OF = 0)
+            case 7: r = zero || neg                             // LE
+            default: r = conditionSlow(cc >> 1)
+            }
+        } else {
+            r = conditionSlow(cc >> 1)
         }
         return (cc & 1 != 0) ? !r : r
+    }
+
+    @inline(never) func conditionSlow(_ c: UInt8) -> Bool {
+        switch c {
+        case 0: return of
+        case 1: return cf
+        case 2: return zf
+        case 3: return cf || zf
+        case 4: return sf
+        case 5: return pf
+        case 6: return sf != of
+        default: return zf || (sf != of)
+        }
     }
 
     /// Preserve CF then record INC/DEC (which leave CF unchanged).

@@ -74,31 +74,23 @@ extension CPU {
             let base = blocks.insns + slot * BlockCache.maxLen
             let n = min(Int(blocks.count[slot]), remaining < UInt64(Int32.max) ? Int(remaining) : Int(Int32.max))
             var k = 0
-            var start = rip
             do {
-                if !hasBreakpoints {
+                if hasBreakpoints {
                     while k < n {
-                        let p = UnsafePointer(base + k)
-                        start = rip
-                        rip &+= UInt64(p.pointee.len)
-                        try execute(p)
-                        k &+= 1
-                    }
-                } else {
-                    while k < n {
-                        let p = UnsafePointer(base + k)
-                        start = rip
                         if !firstInsn && breakpoints.contains(ripLinear) {
                             instructions &+= UInt64(k)
                             return .breakpoint(rip: rip)
                         }
                         firstInsn = false
-                        rip &+= UInt64(p.pointee.len)
-                        try execute(p)
-                        k &+= 1
+                        try executeBlock(UnsafePointer(base), k &+ 1, &k)
                     }
+                } else {
+                    try executeBlock(UnsafePointer(base), n, &k)
                 }
             } catch let f {
+                // `rip` still holds the address after the faulting instruction; its start is
+                // that minus its length.
+                let start = rip &- UInt64(base[k].len)
                 currentRip = start
                 let retired = f.trap ? k + 1 : k
                 instructions &+= UInt64(retired)

@@ -30,6 +30,11 @@ public enum Op: UInt16, Sendable {
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
     case syscall, sysret, clts, invd, wbinvd, lar, lsl, verr, verw
     case clflush, rdrand
+    // Fast forms: the commonest compiler-emitted shapes, chosen at decode time by `specialize()`
+    // so execution skips operand-size and operand-kind dispatch. RR forms: dst = reg, src = rm.
+    case mov64RR, mov32RR, load64, load32, store64, store32, movRI
+    case aluRR64, aluRR32, aluRI64, aluRI32, testRR64, testRR32, lea64
+    case push64, pop64, call64, ret64, incR64, decR64, incR32, decR32
 }
 
 /// One decoded instruction. `reg`/`rm` hold register numbers; for byte operands without a REX
@@ -516,7 +521,45 @@ extension CPU {
             if !lockable && i.op != .ud && i.op != .unimplemented { i.op = .ud }
         }
         i.len = UInt8(src.pos)
+        if i.op.rawValue < Op.mov64RR.rawValue { specialize(&i) }
         return i
+    }
+
+    /// Rewrite common forms to fast ops (see `Op.mov64RR`). Semantics are unchanged; only the
+    /// dispatch differs, so every fast op has a generic twin that the unit tests also cover.
+    @inline(__always) func specialize(_ i: inout Insn) {
+        if i.rep != 0 || i.lock { return }
+        let wide = i.osz == 3, dword = i.osz == 2
+        guard wide || dword else { return }
+        switch i.op {
+        case .movGE:
+            if !i.mem { i.op = wide ? .mov64RR : .mov32RR }
+            else if i.asz == 3 || codeMode != 2 { i.op = wide ? .load64 : .load32 }
+        case .movEG:
+            if !i.mem { let d = i.rm; i.rm = i.reg; i.reg = d; i.op = wide ? .mov64RR : .mov32RR }
+            else if i.asz == 3 || codeMode != 2 { i.op = wide ? .store64 : .store32 }
+        case .movEI:
+            if !i.mem { i.op = .movRI; i.imm &= CPU.mask(i.osz); i.reg = i.rm }
+        case .aluEG, .aluGE:
+            guard !i.mem, i.sub != 2, i.sub != 3 else { return }
+            if i.op == .aluEG { let d = i.rm; i.rm = i.reg; i.reg = d }
+            i.op = wide ? .aluRR64 : .aluRR32
+        case .aluEI:
+            guard !i.mem, i.sub != 2, i.sub != 3 else { return }
+            i.reg = i.rm; i.imm &= CPU.mask(i.osz)
+            i.op = wide ? .aluRI64 : .aluRI32
+        case .testEG:
+            if !i.mem { i.op = wide ? .testRR64 : .testRR32 }
+        case .lea:
+            if wide && i.asz == 3 { i.op = .lea64 }
+        case .push: if wide { i.op = .push64 }
+        case .pop: if wide { i.op = .pop64 }
+        case .callRel: if wide { i.op = .call64 }
+        case .ret: if wide && i.imm == 0 { i.op = .ret64 }
+        case .incE: if !i.mem { i.op = wide ? .incR64 : .incR32; i.reg = i.rm }
+        case .decE: if !i.mem { i.op = wide ? .decR64 : .decR32; i.reg = i.rm }
+        default: break
+        }
     }
 }
 
@@ -535,7 +578,8 @@ extension Op {
         case .jcc, .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
              .iret, .loop, .jcxz, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
-             .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr:
+             .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
+             .call64, .ret64:
             return true
         default:
             return false
