@@ -62,6 +62,8 @@ final class FakeTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardwareBreakpoint
     /// When set, called on interrupt with the current sink.
     var onInterrupt: (@Sendable (GDBStopSink?) -> Void)?
     var freeRunOnDisconnect = false
+    var runUntilInterrupted = true
+    var runningFreely = false
 
     init() {
         for (pid, list) in threadList {

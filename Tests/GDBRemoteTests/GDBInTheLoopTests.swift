@@ -10,18 +10,42 @@ enum GDBRunner {
     static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
     /// Runs gdb with `-ex` commands; returns stdout+stderr. Killed after `timeout` seconds.
+    /// Runs gdb with `-ex` commands; returns stdout+stderr. Killed (SIGKILL: gdb ignores
+    /// SIGTERM while it waits for a target) after `timeout` seconds.
     static func run(_ commands: [String], timeout: TimeInterval = 60) throws -> String {
+        try launch(["-nx", "-batch"] + commands.flatMap { ["-ex", $0] }, script: nil, timeout: timeout)
+    }
+
+    /// Runs gdb reading commands from stdin, pausing after each: unlike `-batch -ex`, gdb's
+    /// event loop runs between commands, so asynchronous stops (after `interrupt`) are handled.
+    static func runScript(_ steps: [(String, pause: Double)], timeout: TimeInterval = 60) throws -> String {
+        try launch(["-nx", "-q"], script: steps, timeout: timeout)
+    }
+
+    private static func launch(_ arguments: [String], script: [(String, pause: Double)]?, timeout: TimeInterval) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-nx", "-batch"] + commands.flatMap { ["-ex", $0] }
+        p.arguments = arguments
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        p.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        p.standardInput = script == nil ? FileHandle.nullDevice : input
         try p.run()
-        let deadline = DispatchTime.now() + timeout
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: deadline, execute: killer)
+        let pid = p.processIdentifier
+        let killer = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        if let script {
+            let writer = input.fileHandleForWriting
+            Thread.detachNewThread {
+                for (command, pause) in script {
+                    writer.write(Data((command + "\n").utf8))
+                    usleep(useconds_t(pause * 1_000_000))
+                }
+                writer.write(Data("quit\n".utf8))
+                try? writer.close()
+            }
+        }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         killer.cancel()
@@ -43,6 +67,23 @@ func steppingTarget() -> FakeTarget {
             sink.report(GDBStopEvent(thread: stepping, reason: .signal(5)))
             return
         }
+        // A write watchpoint: the "store" changes the watched bytes, then reports after it.
+        let w: [UInt64]? = t.lock.withLock { t.watch.first { $0[1] == UInt64(GDBBreakpointType.writeWatch.rawValue) } }
+        if let w {
+            let pid = Int(w[0])
+            let old = t.readMemory(pid: pid, address: w[2], count: 1)
+            try? t.writeMemory(pid: pid, address: w[2], bytes: [(old.first ?? 0) &+ 1])
+            sink.report(GDBStopEvent(thread: GDBThreadID(pid: pid, tid: 1), reason: .watchpoint(.writeWatch, address: w[2])))
+            return
+        }
+        if let hw = t.lock.withLock({ t.hardware.first }), t.reg(GDBThreadID(pid: Int(hw[0]), tid: 1), "rip") != hw[1] {
+            let thread = GDBThreadID(pid: Int(hw[0]), tid: 1)
+            var f = GDBRegisterFile()
+            f.set("rip", hw[1])
+            try? t.writeRegisters(thread, f)
+            sink.report(GDBStopEvent(thread: thread, reason: .hardwareBreakpoint))
+            return
+        }
         // Run to the breakpoint hit least often (ties: the guest first), in an attached process.
         let bp: [UInt64]? = t.lock.withLock {
             let candidates = t.software.filter { request.attachedProcesses.contains(Int($0[0])) }
@@ -60,6 +101,9 @@ func steppingTarget() -> FakeTarget {
             f.set("rip", bp[1])
             try? t.writeRegisters(thread, f)
             sink.report(GDBStopEvent(thread: thread, reason: .softwareBreakpoint))
+        } else if t.lock.withLock({ t.runUntilInterrupted }) {
+            t.lock.withLock { t.runningFreely = true }
+            return  // runs until gdb interrupts (onInterrupt reports SIGINT)
         } else {
             sink.report(GDBStopEvent(thread: p11, reason: .signal(5), console: "nothing to run"))
         }
@@ -166,5 +210,45 @@ func steppingTarget() -> FakeTarget {
         #expect(!output.contains("internal-error"))
         #expect(!output.contains("'g' packet reply is too long"))
         #expect(target.attachedPids == [2])
+    }
+
+    /// Watchpoints (reported after the store, with the address), hardware breakpoints, and
+    /// Ctrl-C (`interrupt` → 0x03 → target.interrupt()) with real gdb.
+    @Test func watchpointHardwareBreakpointAndInterrupt() async throws {
+        guard GDBRunner.available else {
+            print("SKIPPED watchpointHardwareBreakpointAndInterrupt: \(GDBRunner.path) not found (apt-get install gdb)")
+            return
+        }
+        let target = steppingTarget()
+        target.onInterrupt = { sink in
+            Thread.detachNewThread { sink?.report(GDBStopEvent(thread: p11, reason: .signal(GDBStopReason.sigint))) }
+        }
+        let server = GDBServer(target: target, port: 0, log: { _ in })
+        let port = try await server.start()
+        let output = try GDBRunner.runScript([
+            ("set pagination off", 0), ("set confirm off", 0),
+            ("target remote 127.0.0.1:\(port)", 0.5),
+            ("watch *(unsigned char *)0x2000", 0),
+            ("continue", 0.3),
+            ("delete", 0),
+            ("hbreak *0x1500", 0),
+            ("continue", 0.3),
+            ("info registers rip", 0),
+            ("delete", 0),
+            ("continue &", 0.5),
+            ("interrupt", 0.5),
+            ("info registers rip", 0.2),
+        ])
+        try await server.shutdown()
+        print("---- gdb transcript ----\n\(output)\n------------------------")
+        #expect(output.contains("Hardware watchpoint 1: *(unsigned char *)0x2000"))
+        #expect(output.contains("Old value = 0 '\\000'"))
+        #expect(output.contains("New value = 1 '\\001'"))
+        #expect(output.contains("Hardware assisted breakpoint 2 at 0x1500"))
+        #expect(output.contains("hit Breakpoint 2, 0x0000000000001500"))
+        #expect(output.range(of: #"rip\s+0x1500\s+0x1500"#, options: .regularExpression) != nil)
+        #expect(output.contains("received signal SIGINT, Interrupt."))
+        #expect(output.contains("received signal SIGINT, Interrupt.\n0x0000000000001500 in ?? ()"))
+        #expect(target.interrupts == 1)
     }
 }
