@@ -88,10 +88,22 @@ public final class GDBServer: Sendable {
         }
     }
 
-    /// Stops listening and closes the connected gdb.
+    /// Stops listening and closes the connected gdb (and the event loop group, if the server
+    /// made it).
     public func shutdown() async throws {
+        try await closeFuture().get()
+        if ownsGroup { try await group.shutdownGracefully() }
+    }
+
+    /// Blocking variant of `shutdown()` for synchronous callers (never from the server's own loop).
+    public func shutdownBlocking() throws {
+        try closeFuture().wait()
+        if ownsGroup { try group.syncShutdownGracefully() }
+    }
+
+    private func closeFuture() -> EventLoopFuture<Void> {
         let core = self.core
-        let closed: EventLoopFuture<Void> = loop.flatSubmit {
+        return loop.flatSubmit {
             guard let c = core.value else { return core.eventLoop.makeSucceededVoidFuture() }
             var futures: [EventLoopFuture<Void>] = []
             if let l = c.listener { futures.append(l.close()) }
@@ -99,8 +111,6 @@ public final class GDBServer: Sendable {
             c.listener = nil
             return EventLoopFuture.andAllComplete(futures, on: core.eventLoop)
         }
-        try await closed.get()
-        if ownsGroup { try await group.shutdownGracefully() }
     }
 
     /// True while a gdb is connected (for status lines and tests).

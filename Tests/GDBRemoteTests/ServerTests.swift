@@ -163,4 +163,14 @@ final class RawClient {
         try await first.shutdown()
         try await second.shutdown()
     }
+
+    @Test func blockingStartAndShutdownForSynchronousCallers() throws {
+        let server = GDBServer(target: FakeTarget(), port: 0, log: { _ in })
+        let port = try server.startBlocking()
+        let a = try RawClient(port: port)
+        #expect(a.ask("qAttached") == "1")
+        try server.shutdownBlocking()
+        #expect(a.waitForEOF())
+        #expect(throws: (any Error).self) { _ = try RawClient(port: port) }
+    }
 }
