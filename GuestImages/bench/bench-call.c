@@ -15,7 +15,7 @@
  *                                                               --
  *                                                               10
  *
- * 19,800,000 iterations x 10 = 198,000,000 instructions, plus a few thousand
+ * 19,800,000 iterations x 10 = 198,000,000 instructions, plus about 14,000
  * for boot and printing.  The result is checked against the host's.
  */
 #include "bench.h"

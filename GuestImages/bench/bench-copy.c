@@ -14,7 +14,7 @@
  *                     in copy_words and 8 in the pass loop (3 argument
  *                     moves, the xor into src, call, add, cmp, jne)
  *
- * 4,800 passes x 40,972 = 196,665,600 instructions, plus about 111,600 for
+ * 4,800 passes x 40,972 = 196,665,600 instructions, plus about 111,800 for
  * boot, filling the source (8192 x 5) and the final check (8192 x 7).
  * 315 MB are read and 315 MB written in total.
  */

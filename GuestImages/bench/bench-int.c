@@ -16,7 +16,7 @@
  *                                                           --
  *                                                           16
  *
- * 12,400,000 iterations x 16 = 198,400,000 instructions, plus a few thousand
+ * 12,400,000 iterations x 16 = 198,400,000 instructions, plus about 14,000
  * for boot and printing.  The final value of (a ^ b ^ c ^ d) is compared with
  * the one computed by the same C code on the build host: an emulator that
  * gets an instruction wrong ends with "FAIL" and exit status 1.
