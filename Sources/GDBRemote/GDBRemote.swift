@@ -10,6 +10,7 @@
 //   target    Target.swift        GDBTarget (base) + optional capability protocols;
 //                                 GDBCapabilities derives qSupported from what is implemented
 //   arch      RegisterLayout.swift  the x86-64 register table → g/G/p/P encoding and target.xml
+//   files     HostFiles.swift     read-only vFile service for the exec files the target names
 //
 // and two drivers of them:
 //

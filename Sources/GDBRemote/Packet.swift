@@ -92,8 +92,21 @@ public enum GDBPacket: Equatable, Sendable {
     case startNoAckMode  // QStartNoAckMode
     case queryPhysicalMemoryMode  // qqemu.PhyMemMode
     case setPhysicalMemoryMode(Bool)  // Qqemu.PhyMemMode:0|1
+    /// `vFile:…` host I/O, used by gdb to read a context's ELF (`target:` sysroot).
+    case hostIO(GDBHostIORequest)
     /// Anything else (qTStatus, qOffsets, vFile:…, qXfer of other objects…): empty reply.
     case unknown(String)
+}
+
+/// The `vFile` operations (gdb manual, "Host I/O Packets"). Numbers are hex on the wire.
+public enum GDBHostIORequest: Equatable, Sendable {
+    case setfs(pid: Int)
+    case open(path: String, flags: Int, mode: Int)
+    case close(fd: Int)
+    case pread(fd: Int, count: Int, offset: UInt64)
+    case fstat(fd: Int)
+    /// pwrite, unlink, readlink, stat…: refused (files are read-only, by name only).
+    case other(String)
 }
 
 public enum GDBSetThreadOperation: Character, Sendable {
@@ -311,11 +324,40 @@ extension GDBPacket {
             guard let pid = processID(s.dropFirst("vAttach;".count)) else { throw bad("bad pid") }
             return .attach(pid: pid)
         }
+        if s.hasPrefix("vFile:") {
+            return .hostIO(try parseHostIO(s.dropFirst("vFile:".count), bad: bad))
+        }
         if s.hasPrefix("vKill;") {
             guard let pid = processID(s.dropFirst("vKill;".count)) else { throw bad("bad pid") }
             return .killProcess(pid: pid)
         }
         return .unknown(String(s))
+    }
+
+    private static func parseHostIO(_ s: Substring, bad: (String) -> GDBPacketError) throws(GDBPacketError) -> GDBHostIORequest {
+        guard let colon = s.firstIndex(of: ":") else { return .other(String(s)) }
+        let op = s[..<colon]
+        let args = s[s.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+        func int(_ i: Int) throws(GDBPacketError) -> Int {
+            guard i < args.count, let v = smallNumber(args[i]) else { throw bad("bad vFile:\(op) argument") }
+            return v
+        }
+        switch op {
+        case "setfs":
+            return .setfs(pid: try int(0))
+        case "open":
+            guard args.count == 3, let path = Hex.decode(Array(args[0].utf8)) else { throw bad("bad vFile:open") }
+            return .open(path: String(decoding: path, as: UTF8.self), flags: try int(1), mode: try int(2))
+        case "close":
+            return .close(fd: try int(0))
+        case "pread":
+            guard args.count == 3, let offset = Hex.number(args[2]) else { throw bad("bad vFile:pread") }
+            return .pread(fd: try int(0), count: try int(1), offset: offset)
+        case "fstat":
+            return .fstat(fd: try int(0))
+        default:
+            return .other(String(op))
+        }
     }
 
     /// "addr,length" with length bounded to Int32.

@@ -132,6 +132,8 @@ public enum GDBReply: Equatable, Sendable {
     case console(String)
     /// A qXfer chunk: `m<data>` (more follows) or `l<data>` (last).
     case xfer([UInt8], last: Bool)
+    /// A `vFile` result: `Fresult[,errno][;attachment]` (result -1 with an errno on failure).
+    case hostIO(result: Int, errno: Int?, attachment: [UInt8]?)
 
     public var payload: [UInt8] {
         switch self {
@@ -150,6 +152,12 @@ public enum GDBReply: Equatable, Sendable {
             return Array(("X" + Hex.encode([sig]) + (pid.map { ";process:\(String($0, radix: 16))" } ?? "")).utf8)
         case .console(let text): return Array(("O" + Hex.encode(Array(text.utf8))).utf8)
         case .xfer(let data, let last): return [last ? UInt8(ascii: "l") : UInt8(ascii: "m")] + data
+        case .hostIO(let result, let errno, let attachment):
+            var text = "F" + (result < 0 ? "-" + String(-result, radix: 16) : String(result, radix: 16))
+            if let errno { text += "," + String(errno, radix: 16) }
+            var bytes = Array(text.utf8)
+            if let attachment { bytes += [UInt8(ascii: ";")] + attachment }
+            return bytes
         }
     }
 

@@ -64,6 +64,9 @@ public final class GDBSession {
     public private(set) var breakpoints: Set<GDBInsertedBreakpoint> = []
     public private(set) var physicalMemoryMode = false
     private var pendingThreadList: ArraySlice<GDBThreadID> = []
+    /// Files gdb opened with vFile:open (read whole at open; they are ELF images).
+    private var hostFiles: [Int: [UInt8]] = [:]
+    private var nextHostFD = 1
     private var lastPacket: [UInt8]?
 
     // Across connections.
@@ -109,6 +112,7 @@ public final class GDBSession {
         continueThread = .all
         physicalMemoryMode = false
         pendingThreadList = []
+        hostFiles = [:]
         lastPacket = nil
         queued = []
         breakpoints = []
@@ -352,7 +356,53 @@ public final class GDBSession {
             } else {
                 send(.empty, &out)
             }
+        case .hostIO(let request):
+            hostIO(request, &out)
         case .unknown:
+            send(.empty, &out)
+        }
+    }
+
+    // MARK: Host I/O (vFile)
+
+    private func hostIO(_ request: GDBHostIORequest, _ out: inout GDBSessionOutput) {
+        guard let exe = target as? any GDBExecFiles else { send(.empty, &out); return }
+        func failure(_ e: FileIOErrno) -> GDBReply { .hostIO(result: -1, errno: e.rawValue, attachment: nil) }
+        switch request {
+        case .setfs:
+            send(.hostIO(result: 0, errno: nil, attachment: nil), &out)
+        case .open(let path, let flags, _):
+            // Read-only (O_RDONLY, no O_CREAT/O_TRUNC), and only files the target names.
+            let allowed = Set(target.processes().compactMap { exe.execFile(pid: $0.pid) })
+            guard allowed.contains(path), flags & 0x603 == 0 else {
+                log("vFile:open of '\(path)' refused: not an exec file of any context")
+                send(failure(.eacces), &out)
+                return
+            }
+            guard hostFiles.count < 16 else { send(failure(.emfile), &out); return }
+            switch HostFile.contents(of: path) {
+            case .success(let bytes):
+                let fd = nextHostFD
+                nextHostFD = nextHostFD >= 0x7fff_ffff ? 1 : nextHostFD + 1
+                hostFiles[fd] = bytes
+                send(.hostIO(result: fd, errno: nil, attachment: nil), &out)
+            case .failure(let e):
+                send(failure(e), &out)
+            }
+        case .close(let fd):
+            send(hostFiles.removeValue(forKey: fd) != nil ? .hostIO(result: 0, errno: nil, attachment: nil)
+                 : failure(.ebadf), &out)
+        case .pread(let fd, let count, let offset):
+            guard let data = hostFiles[fd] else { send(failure(.ebadf), &out); return }
+            let start = offset < UInt64(data.count) ? Int(offset) : data.count
+            // Binary data may double when escaped: keep a reply within PacketSize.
+            let n = min(count, Self.maxReadBytes / 2, data.count - start)
+            send(.hostIO(result: n, errno: nil, attachment: Array(data[start..<start + n])), &out)
+        case .fstat(let fd):
+            guard let data = hostFiles[fd] else { send(failure(.ebadf), &out); return }
+            let st = HostFile.statBytes(size: data.count)
+            send(.hostIO(result: st.count, errno: nil, attachment: st), &out)
+        case .other:
             send(.empty, &out)
         }
     }

@@ -197,7 +197,9 @@ public struct GDBMonitorResult: Equatable, Sendable {
     }
 }
 
-/// `qXfer:exec-file:read`: the ELF whose symbols gdb loads on `attach N`.
+/// `qXfer:exec-file:read`: the ELF whose symbols gdb loads on `attach N`. gdb then reads that
+/// file through `vFile` (open/pread/fstat/close), which the session serves read-only from the
+/// host — only paths this method returns for some process, nothing else.
 public protocol GDBExecFiles: GDBTarget {
     func execFile(pid: Int) -> String?
 }

@@ -193,7 +193,8 @@ final class FakeTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardwareBreakpoint
         }
     }
 
-    func execFile(pid: Int) -> String? { pid == 1 ? "/images/vmm.elf" : pid == 2 ? "/images/guest.elf" : nil }
+    var execFiles: [Int: String] = [1: "/images/vmm.elf", 2: "/images/guest.elf"]
+    func execFile(pid: Int) -> String? { lock.withLock { execFiles[pid] } }
 
     func readPhysicalMemory(address: UInt64, count: Int) -> [UInt8] {
         lock.withLock {

@@ -25,7 +25,7 @@ let fuzzCorpus: [String] = [
     "vCont;s:p1.1;c", "vCont;C0b:p2.-1;S05", "c", "s", "c1000", "C05;1000", "S02", "vAttach;2", "D;2", "D",
     "vKill;2", "k", "qRcmd,68656c70", "qXfer:features:read:target.xml:0,ffb", "qXfer:threads:read::0,fff",
     "qXfer:osdata:read:processes:0,fff", "qXfer:exec-file:read:1:0,fff", "qqemu.PhyMemMode",
-    "Qqemu.PhyMemMode:1", "Qqemu.PhyMemMode:0", "qTStatus", "vFile:open:2f,0,0",
+    "Qqemu.PhyMemMode:1", "Qqemu.PhyMemMode:0", "qTStatus", "vFile:open:2f,0,0", "vFile:pread:1,100,0", "vFile:fstat:1", "vFile:close:1", "vFile:setfs:0",
 ]
 
 func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {

@@ -53,6 +53,19 @@ enum GDBRunner {
     }
 }
 
+/// Writes the smallest ELF64 x86-64 executable gdb accepts (a header, no sections) and
+/// returns its path.
+func writeMinimalELF(_ name: String) throws -> String {
+    func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+    var h: [UInt8] = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8)
+    h += le(2, 2) + le(0x3e, 2) + le(1, 4)  // ET_EXEC, EM_X86_64, EV_CURRENT
+    h += le(0x1000, 8) + le(0, 8) + le(0, 8)  // entry, phoff, shoff
+    h += le(0, 4) + le(64, 2) + le(56, 2) + le(0, 2) + le(64, 2) + le(0, 2) + le(0, 2)
+    let path = NSTemporaryDirectory() + "\(name)-\(getpid()).elf"
+    try Data(h).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
 /// A fake target whose resume behaves like a tiny CPU: a step advances rip by one, a continue
 /// runs to the first software breakpoint gdb inserted.
 func steppingTarget() -> FakeTarget {
@@ -118,11 +131,15 @@ func steppingTarget() -> FakeTarget {
             return
         }
         let target = steppingTarget()
+        let elf = try writeMinimalELF("vmxemu-vmm")
+        defer { try? FileManager.default.removeItem(atPath: elf) }
+        target.execFiles[1] = elf
         let server = GDBServer(target: target, port: 0, log: { _ in })
         let port = try await server.start()
         let output = try GDBRunner.run([
             "set pagination off", "set confirm off",
             "target remote 127.0.0.1:\(port)",
+            "info inferiors",
             "info registers rip",
             "x/4xb 0x1000",
             "info registers cr0",
@@ -147,6 +164,9 @@ func steppingTarget() -> FakeTarget {
         try await server.shutdown()
         print("---- gdb transcript ----\n\(output)\n------------------------")
         #expect(output.contains("0x0000000000001100 in ?? ()"))
+        // The exec file came over vFile (qXfer:exec-file:read names it, host I/O reads it).
+        #expect(!output.contains("does not support file transfer"))
+        #expect(output.contains("target:\(elf)"))
         #expect(!output.contains("'g' packet reply is too long"))
         #expect(output.range(of: #"rip\s+0x1100\s+0x1100"#, options: .regularExpression) != nil)
         #expect(output.range(of: #"0x1000:\s+0x00\s+0x01\s+0x02\s+0x03"#, options: .regularExpression) != nil)

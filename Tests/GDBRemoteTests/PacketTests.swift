@@ -29,7 +29,7 @@ import Testing
         #expect(try parse("qsThreadInfo") == .threadInfoNext)
         #expect(try parse("qTStatus") == .unknown("qTStatus"))
         #expect(try parse("qOffsets") == .unknown("qOffsets"))
-        #expect(try parse("vFile:setfs:0") == .unknown("vFile:setfs:0"))
+        #expect(try parse("vStopped") == .unknown("vStopped"))
         #expect(try parse("") == .unknown(""))
     }
 
@@ -153,6 +153,23 @@ import Testing
         #expect(try parse("Qqemu.PhyMemMode:0") == .setPhysicalMemoryMode(false))
         #expect(isError("Qqemu.PhyMemMode:2"))
         #expect(try parse("QNonStop:1") == .unknown("QNonStop:1"))
+    }
+
+    @Test func hostIOPackets() throws {
+        #expect(try parse("vFile:setfs:0") == .hostIO(.setfs(pid: 0)))
+        #expect(try parse("vFile:open:" + Hex.encode(Array("/a/b.elf".utf8)) + ",0,1c0")
+            == .hostIO(.open(path: "/a/b.elf", flags: 0, mode: 0x1c0)))
+        #expect(try parse("vFile:pread:3,3fff,1000") == .hostIO(.pread(fd: 3, count: 0x3fff, offset: 0x1000)))
+        #expect(try parse("vFile:fstat:3") == .hostIO(.fstat(fd: 3)))
+        #expect(try parse("vFile:close:3") == .hostIO(.close(fd: 3)))
+        #expect(try parse("vFile:readlink:2f") == .hostIO(.other("readlink")))
+        #expect(try parse("vFile:unlink:2f") == .hostIO(.other("unlink")))
+        #expect(isError("vFile:open:zz,0,0"))
+        #expect(isError("vFile:open:2f,0"))
+        #expect(isError("vFile:pread:3,10"))
+        #expect(isError("vFile:close:"))
+        #expect(String(decoding: GDBReply.hostIO(result: -1, errno: 13, attachment: nil).payload, as: UTF8.self) == "F-1,d")
+        #expect(GDBReply.hostIO(result: 2, errno: nil, attachment: [0x24, 0x00]).payload == Array("F2;".utf8) + [0x24, 0x00])
     }
 
     @Test func repliesEncode() {

@@ -1,5 +1,6 @@
 // The session against an in-memory target: the connect sequence, every packet's reply, and each
 // rule of GDB.md as its own test.
+import Foundation
 import Testing
 @testable import GDBRemote
 
@@ -542,5 +543,43 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(!h.session.isRunning)
         h.handshake(noAck: false)
         #expect(h.ask("?") == "T02thread:p1.1;" + expedited(p11))
+    }
+
+    @Test func hostIOServesOnlyExecFilesReadOnly() throws {
+        let path = NSTemporaryDirectory() + "vmxemu-hostio-\(getpid()).elf"
+        let content: [UInt8] = (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let t = FakeTarget()
+        t.execFiles[2] = path
+        let h = Harness(t)
+        h.handshake()
+        func open(_ p: String, _ flags: String = "0") -> String { h.ask("vFile:open:\(Hex.encode(Array(p.utf8))),\(flags),1c0") }
+        #expect(h.ask("vFile:setfs:0") == "F0")
+        #expect(open("/etc/passwd") == "F-1,d")  // not an exec file: refused
+        #expect(open(path, "1") == "F-1,d")  // write access: refused
+        #expect(open("/images/vmm.elf") == "F-1,2")  // named but missing
+        let fd = open(path)
+        #expect(fd == "F1")
+        // pread returns binary data after ';' (escaped on the wire, decoded here).
+        let raw = Harness.payloads(h.raw(PacketEncoder.frame("vFile:pread:1,100,10")))
+        #expect(raw.count == 1)
+        let reply = Array(try #require(raw.first).utf8)
+        // Payloads are compared as bytes: binary content is not valid UTF-8 text.
+        var d = PacketDecoder()
+        let events = d.feed(h.raw(PacketEncoder.frame("vFile:pread:1,100,10")))
+        guard case .packet(let bytes)? = events.last else { Issue.record("no pread reply"); return }
+        #expect(Array(bytes.prefix(4)) == Array("F100".utf8))
+        #expect(Array(bytes.dropFirst(5)) == Array(content[0x10..<0x110]))
+        #expect(!reply.isEmpty)
+        #expect(h.ask("vFile:pread:1,100,1388") == "F0;")  // at EOF
+        let stat = h.ask("vFile:fstat:1")
+        #expect(stat.hasPrefix("F40;"))
+        #expect(h.ask("vFile:close:1") == "F0")
+        #expect(h.ask("vFile:close:1") == "F-1,9")
+        #expect(h.ask("vFile:pread:1,10,0") == "F-1,9")
+        #expect(h.ask("vFile:unlink:2f") == "")
+        // A target without exec files does not do host I/O at all.
+        #expect(Harness(MinimalTarget()).ask("vFile:setfs:0") == "")
     }
 }
