@@ -271,4 +271,21 @@ func steppingTarget() -> FakeTarget {
         #expect(output.contains("received signal SIGINT, Interrupt.\n0x0000000000001500 in ?? ()"))
         #expect(target.interrupts == 1)
     }
+
+    /// A second gdb while one is connected is told why it cannot attach.
+    @Test func secondGDBIsToldWhy() async throws {
+        guard GDBRunner.available else {
+            print("SKIPPED secondGDBIsToldWhy: \(GDBRunner.path) not found (apt-get install gdb)")
+            return
+        }
+        let server = GDBServer(target: FakeTarget(), port: 0, log: { _ in })
+        let port = try await server.start()
+        let first = try RawClient(port: port)
+        #expect(first.ask("qAttached") == "1")
+        let output = try GDBRunner.run(["target remote 127.0.0.1:\(port)", "info registers rip"], timeout: 30)
+        print("---- gdb transcript ----\n\(output)\n------------------------")
+        #expect(output.contains("another gdb is already connected"))
+        #expect(first.ask("qAttached") == "1")  // the first connection is unaffected
+        try await server.shutdown()
+    }
 }
