@@ -29,27 +29,23 @@ extension CPU {
     }
 
     /// Effective address of the instruction's memory operand (SDM Vol. 1 §3.7.5 "Specifying an Offset").
+    /// `base`/`index` index `regs` directly: slot 16 holds RIP, slot 17 is always zero, so the
+    /// sum needs no branches.
     @inline(__always) func ea(_ i: UnsafePointer<Insn>) -> UInt64 {
-        var a = i.pointee.disp
-        let b = i.pointee.base
-        if b < 16 { a &+= regs[Int(b)] } else if b == 17 { a &+= rip }
-        let x = i.pointee.index
-        if x < 16 { a &+= regs[Int(x)] << UInt64(i.pointee.scale) }
-        switch i.pointee.asz {
-        case 3: return a
-        case 2: return a & 0xFFFF_FFFF
-        default: return a & 0xFFFF
-        }
+        let r = regs
+        let a = i.pointee.disp &+ r[Int(i.pointee.base)] &+ (r[Int(i.pointee.index)] << UInt64(i.pointee.scale))
+        let asz = i.pointee.asz
+        return asz == 3 ? a : a & CPU.mask(asz)
     }
 
     /// Read the r/m operand.
-    @inline(__always) func readRM(_ i: UnsafePointer<Insn>, _ size: UInt8) throws(Fault) -> UInt64 {
+    @_transparent func readRM(_ i: UnsafePointer<Insn>, _ size: UInt8) throws(Fault) -> UInt64 {
         if i.pointee.mem { return try readMem(size, Int(i.pointee.seg), ea(i)) }
         return getReg(size, i.pointee.rm)
     }
 
     /// Write the r/m operand.
-    @inline(__always) func writeRM(_ i: UnsafePointer<Insn>, _ size: UInt8, _ v: UInt64) throws(Fault) {
+    @_transparent func writeRM(_ i: UnsafePointer<Insn>, _ size: UInt8, _ v: UInt64) throws(Fault) {
         if i.pointee.mem { try writeMem(size, Int(i.pointee.seg), ea(i), v) } else { setReg(size, i.pointee.rm, v) }
     }
 
@@ -108,26 +104,36 @@ extension CPU {
 
     // MARK: The dispatch
 
-    /// Execute instructions `k..<n` of a decoded block, advancing `k` as each retires. On a
-    /// fault `k` indexes the faulting instruction and `rip` points past it.
-    func executeBlock(_ base: UnsafePointer<Insn>, _ n: Int, _ k: inout Int) throws(Fault) {
+    /// Execute instructions `k..<n` of a decoded block, advancing `k` as each retires. A block may
+    /// run through conditional branches (superblock); any instruction that leaves RIP anywhere
+    /// but at its own end ends the execution of the block. On a fault `k` indexes the faulting
+    /// instruction and `rip` points past it.
+    /// Returns false when an instruction left the block's predicted path.
+    @discardableResult
+    func executeBlock(_ base: UnsafePointer<Insn>, _ n: Int, _ k: inout Int) throws(Fault) -> Bool {
         var j = k
+        var stay = true
         do {
             while j < n {
                 let i = base + j
                 rip &+= UInt64(i.pointee.len)
-                try execute(i)
+                stay = try execute(i)
                 j &+= 1
+                if !stay { break }
             }
         } catch {
             k = j
             throw error
         }
         k = j
+        return stay
     }
 
-    /// Execute one decoded instruction. On entry `rip` already points past it.
-    @inline(__always) func execute(_ i: UnsafePointer<Insn>) throws(Fault) {
+    /// Execute one decoded instruction. On entry `rip` already points past it. Returns false when
+    /// the instruction moved RIP elsewhere (a taken branch, a restarted string instruction), so
+    /// the rest of the block must not run. Inlined into `executeBlock`: in the cases that return
+    /// a constant `true` the check disappears.
+    @inline(__always) func execute(_ i: UnsafePointer<Insn>) throws(Fault) -> Bool {
         let osz = i.pointee.osz
         let r = regs
         switch i.pointee.op {
@@ -147,12 +153,7 @@ extension CPU {
         case .store32:
             try writeMem(2, Int(i.pointee.seg), ea(i), r[Int(i.pointee.reg)] & 0xFFFF_FFFF)
         case .lea64:
-            var a = i.pointee.disp
-            let b = i.pointee.base
-            if b < 16 { a &+= r[Int(b)] } else if b == 17 { a &+= rip }
-            let x = i.pointee.index
-            if x < 16 { a &+= r[Int(x)] << UInt64(i.pointee.scale) }
-            r[Int(i.pointee.reg)] = a
+            r[Int(i.pointee.reg)] = i.pointee.disp &+ r[Int(i.pointee.base)] &+ (r[Int(i.pointee.index)] << UInt64(i.pointee.scale))
         case .aluRR64:
             let d = Int(i.pointee.reg)
             let v = alu64(i.pointee.sub, r[d], r[Int(i.pointee.rm)])
@@ -192,6 +193,7 @@ extension CPU {
             if UInt64(bitPattern: (Int64(bitPattern: target) << 16) >> 16) != target { throw Fault.GP(0) }
             try push(3, rip)
             rip = target
+            return i.pointee.imm2 == 1
         case .ret64:
             let rsp0 = r[Reg.rsp]
             let t = try pop(3)
@@ -210,7 +212,7 @@ extension CPU {
             let b = getReg(osz, i.pointee.reg)
             if i.pointee.mem {
                 let off = ea(i), seg = Int(i.pointee.seg)
-                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return }
+                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return true }
                 try probeWrite(osz, seg, off)
                 let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
                 try writeMem(osz, seg, off, r)
@@ -225,7 +227,7 @@ extension CPU {
             let b = i.pointee.imm & CPU.mask(osz)
             if i.pointee.mem {
                 let off = ea(i), seg = Int(i.pointee.seg)
-                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return }
+                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return true }
                 try probeWrite(osz, seg, off)
                 let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
                 try writeMem(osz, seg, off, r)
@@ -240,14 +242,19 @@ extension CPU {
             let r = try readRM(i, osz) & i.pointee.imm & CPU.mask(osz)
             setLazy(.logic, osz, r, 0, 0)
         case .jcc:
-            if condition(i.pointee.sub) { try branch(rip &+ i.pointee.imm, osz) }
+            // A block may have been decoded through this branch (`imm2` = 1: predicted taken, the
+            // block continues at the target; 0: continues at the fall-through).
+            if condition(i.pointee.sub) { try branch(rip &+ i.pointee.imm, osz); return i.pointee.imm2 == 1 }
+            return i.pointee.imm2 == 0
         case .jmpRel:
             try branch(rip &+ i.pointee.imm, osz)
+            return i.pointee.imm2 == 1
         case .callRel:
             let target = rip &+ i.pointee.imm
             let rsp0 = regs[Reg.rsp]
             try push(osz, rip)
             do { try branch(target, osz) } catch { regs[Reg.rsp] = rsp0; throw error }
+            return i.pointee.imm2 == 1
         case .ret:
             let rsp0 = regs[Reg.rsp]
             let t = try pop(osz)
@@ -296,7 +303,7 @@ extension CPU {
             if sub >= 4 && sub != 6 && !i.pointee.mem && i.pointee.imm2 == 2 {
                 // SHL/SHR/SAR r, imm8: the common compiler forms, inline.
                 let count = i.pointee.imm & (osz == 3 ? 0x3F : 0x1F)
-                if count == 0 { return }
+                if count == 0 { return true }
                 let a = getReg(osz, i.pointee.rm)
                 let m = CPU.mask(osz), sb = CPU.signBit(osz), bits = UInt64(8) << UInt64(osz)
                 var r: UInt64, c: Bool, o: Bool
@@ -310,14 +317,19 @@ extension CPU {
                 }
                 setArith(szp(osz, r) | (c ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0))
                 setReg(osz, i.pointee.rm, r)
-                return
+                return true
             }
             try shiftInsn(i)
         case .nop, .pause:
             break
+        case .testRI:
+            setLazy(.logic, osz, getReg(osz, i.pointee.rm) & i.pointee.imm, 0, 0)
         default:
+            let before = rip
             try executeRest(i)
+            return rip == before
         }
+        return true
     }
 
     @inline(__always) func signExtend(_ v: UInt64, _ size: UInt8) -> UInt64 {

@@ -24,7 +24,7 @@
 extension CPU {
     /// All-ones of operand size code `size` (0…3 = 8…64 bits).
     @inline(__always) @usableFromInline static func mask(_ size: UInt8) -> UInt64 {
-        ~UInt64(0) >> (56 &- (UInt64(8) << UInt64(size & 3) &- 8))
+        ~UInt64(0) &>> (64 &- (UInt64(8) &<< UInt64(size & 3)))
     }
 
     /// The sign bit of operand size code `size`.
@@ -114,11 +114,11 @@ extension CPU {
     /// Evaluate condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1 Appendix B,
     /// "EFLAGS Condition Codes"). After CMP/SUB and TEST/AND/OR/XOR — nearly every Jcc — the
     /// answer comes straight from the recorded operands without building flags.
-    @inline(__always) func condition(_ cc: UInt8) -> Bool {
+    @_transparent func condition(_ cc: UInt8) -> Bool {
         let r: Bool
+        // Invariant: lfA, lfB and lfRes are already truncated to lfSize by every producer.
         if lfOp == .sub {
-            let m = CPU.mask(lfSize)
-            let a = lfA & m, b = lfB & m
+            let a = lfA, b = lfB
             switch cc >> 1 {
             case 1: r = a < b                                   // B
             case 2: r = a == b                                  // E
@@ -131,7 +131,7 @@ extension CPU {
             default: r = conditionSlow(cc >> 1)
             }
         } else if lfOp == .logic {
-            let zero = lfRes & CPU.mask(lfSize) == 0
+            let zero = lfRes == 0
             let neg = lfRes & CPU.signBit(lfSize) != 0
             switch cc >> 1 {
             case 0, 1: r = false                                // O, B: OF = CF = 0

@@ -38,7 +38,11 @@
         fTag.deallocate(); fPhys.deallocate()
     }
 
+    /// Bumped by every flush: block-chain links recorded in an older epoch are not followed.
+    var epoch: UInt64 = 0
+
     func flush() {
+        epoch &+= 1
         let n = SoftTLB.entries
         rTag.update(repeating: SoftTLB.invalid, count: n)
         wTag.update(repeating: SoftTLB.invalid, count: n)
@@ -47,6 +51,7 @@
 
     /// INVLPG: drop every entry for one linear page.
     func flush(page lin: UInt64) {
+        epoch &+= 1
         let p = lin & ~0xFFF
         let i = Int((p >> 12) & SoftTLB.mask)
         if rTag[i] == p { rTag[i] = SoftTLB.invalid }

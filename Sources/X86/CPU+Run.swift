@@ -19,6 +19,11 @@
     let gen2: UnsafeMutablePointer<UInt32>
     let count: UnsafeMutablePointer<Int32>
     let insns: UnsafeMutablePointer<Insn>
+    /// Block chaining: the RIP this block last exited to, the slot that held the block there,
+    /// and the translation epoch when that was recorded (any TLB flush retires the link).
+    let chainRip: UnsafeMutablePointer<UInt64>
+    let chainSlot: UnsafeMutablePointer<Int32>
+    let chainEpoch: UnsafeMutablePointer<UInt64>
 
     init() {
         let n = BlockCache.sets + 1
@@ -29,9 +34,13 @@
         count = .allocate(capacity: n); count.initialize(repeating: 0, count: n)
         insns = .allocate(capacity: n * BlockCache.maxLen)
         insns.initialize(repeating: Insn(), count: n * BlockCache.maxLen)
+        chainRip = .allocate(capacity: n); chainRip.initialize(repeating: ~0, count: n)
+        chainSlot = .allocate(capacity: n); chainSlot.initialize(repeating: 0, count: n)
+        chainEpoch = .allocate(capacity: n); chainEpoch.initialize(repeating: ~0, count: n)
     }
     deinit {
         key.deallocate(); gen.deallocate(); page2.deallocate(); gen2.deallocate(); count.deallocate(); insns.deallocate()
+        chainRip.deallocate(); chainSlot.deallocate(); chainEpoch.deallocate()
     }
 
     func flush() { key.update(repeating: BlockCache.invalid, count: BlockCache.sets + 1) }
@@ -59,50 +68,82 @@ extension CPU {
         var remaining = budget
         pendingStop = nil
         var firstInsn = true
+        let bc = blocks
         while true {
             if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
             if remaining == 0 { return .budget }
             currentRip = rip
             // Find (or build) the block at RIP.
-            let slot: Int
+            var slot: Int
             do {
                 slot = try blockAt()
             } catch let f {
                 if let stop = handle(f, start: rip) { return stop }
                 continue
             }
-            let base = blocks.insns + slot * BlockCache.maxLen
-            let n = min(Int(blocks.count[slot]), remaining < UInt64(Int32.max) ? Int(remaining) : Int(Int32.max))
-            var k = 0
-            do {
-                if hasBreakpoints {
-                    while k < n {
-                        if !firstInsn && breakpoints.contains(ripLinear) {
-                            instructions &+= UInt64(k)
-                            return .breakpoint(rip: rip)
+            // Run blocks, following chain links while they stay valid.
+            while true {
+                let base = bc.insns + slot &* BlockCache.maxLen
+                blockStartRip = rip
+                let count = Int(bc.count[slot])
+                let n = remaining >= UInt64(count) ? count : Int(remaining)
+                var k = 0
+                do {
+                    if hasBreakpoints {
+                        while k < n {
+                            if !firstInsn && breakpoints.contains(ripLinear) {
+                                instructions &+= UInt64(k)
+                                return .breakpoint(rip: rip)
+                            }
+                            firstInsn = false
+                            if try !executeBlock(UnsafePointer(base), k &+ 1, &k) { break }
                         }
-                        firstInsn = false
-                        try executeBlock(UnsafePointer(base), k &+ 1, &k)
+                    } else {
+                        try executeBlock(UnsafePointer(base), n, &k)
                     }
-                } else {
-                    try executeBlock(UnsafePointer(base), n, &k)
+                } catch let f {
+                    // `rip` still holds the address after the faulting instruction; its start
+                    // is that minus its length.
+                    let start = rip &- UInt64(base[k].len)
+                    currentRip = start
+                    let retired = f.trap ? k + 1 : k
+                    instructions &+= UInt64(retired)
+                    remaining &-= UInt64(retired)
+                    if let stop = handle(f, start: start) { return stop }
+                    firstInsn = false
+                    break
                 }
-            } catch let f {
-                // `rip` still holds the address after the faulting instruction; its start is
-                // that minus its length.
-                let start = rip &- UInt64(base[k].len)
-                currentRip = start
-                let retired = f.trap ? k + 1 : k
-                instructions &+= UInt64(retired)
-                remaining &-= UInt64(retired)
-                if let stop = handle(f, start: start) { return stop }
+                instructions &+= UInt64(k)
+                remaining &-= UInt64(k)
                 firstInsn = false
-                continue
+                if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }
+                // Chain: the same exit as last time, in the same translation epoch, to a block
+                // that is still current?
+                if bc.chainRip[slot] == rip && bc.chainEpoch[slot] == tlbEpoch {
+                    let next = Int(bc.chainSlot[slot])
+                    if bc.key[next] != BlockCache.invalid && blockIsCurrent(next) {
+                        slot = next
+                        continue
+                    }
+                }
+                // Look the successor up the slow way and remember the link.
+                currentRip = rip
+                let from = slot
+                do { slot = try blockAt() } catch { break }
+                if slot == BlockCache.scratch { continue }
+                bc.chainRip[from] = rip
+                bc.chainSlot[from] = Int32(slot)
+                bc.chainEpoch[from] = tlbEpoch
             }
-            firstInsn = false
-            instructions &+= UInt64(n)
-            remaining &-= UInt64(n)
         }
+    }
+
+    /// A cached block is current while its code page(s) were not written since it was decoded.
+    @inline(__always) func blockIsCurrent(_ slot: Int) -> Bool {
+        let phys = blocks.key[slot] & ((1 << 60) - 1)
+        guard blocks.gen[slot] == pageInfo[Int(phys >> 12)] else { return false }
+        let p2 = blocks.page2[slot]
+        return p2 == 0 || blocks.gen2[slot] == pageInfo[Int(p2 - 1)]
     }
 
     /// Deliver a fault or turn a stop into a `StopCause`.
@@ -177,12 +218,33 @@ extension CPU {
                     return try buildBlock(lin: lin, phys: phys, slot: BlockCache.scratch, key: key)
                 }
             }
-            base[k] = insn
+            var insn2 = insn
+            // Follow direct jumps, calls and backward conditional branches (loops) within the
+            // page: the block becomes a trace along the predicted path, and execution leaves it
+            // where the guest goes elsewhere (see `execute`'s return value).
+            // (64-bit code only, where near branches have no segment limit or 32-bit wrap.)
+            var follow = false
+            let next = a &+ UInt64(insn.len)
+            let target = next &+ insn.imm
+            if codeMode == 2 && insn.osz == 3 && page2 == 0 && (target & ~0xFFF) == (lin & ~0xFFF) {
+                switch insn.op {
+                case .jmpRel, .callRel, .call64: follow = true
+                case .jcc: follow = target < next
+                default: break
+                }
+            }
+            if follow { insn2.imm2 = 1 }
+            base[k] = insn2
             k += 1
-            if insn.op.endsBlock || page2 != 0 { break }
-            a &+= UInt64(insn.len)
-            off &+= UInt64(insn.len)
-            if codeMode != 2 { a &= 0xFFFF_FFFF }
+            if (insn.op.endsBlock && !follow) || page2 != 0 { break }
+            if follow {
+                a = target
+                off = target
+            } else {
+                a &+= UInt64(insn.len)
+                off &+= UInt64(insn.len)
+            }
+            if codeMode != 2 { a &= 0xFFFF_FFFF; off &= insn.osz == 1 ? 0xFFFF : 0xFFFF_FFFF }
             if a & ~0xFFF != lin & ~0xFFF { break }
         }
         blocks.count[slot] = Int32(k)

@@ -171,6 +171,7 @@ extension CPU {
             tlb.flush()
         } else {
             refreshSegmentCache(Seg.cs)
+            tlb.epoch &+= 1      // CS limit/flatness may differ: don't follow old chain links
         }
     }
 

@@ -11,11 +11,15 @@
 public final class CPU: @unchecked Sendable {
     // MARK: General-purpose state
 
-    /// RAX…R15, indexed by the register numbers of the SDM (0 = RAX … 15 = R15).
+    /// RAX…R15, indexed by the register numbers of the SDM (0 = RAX … 15 = R15); slot 16 holds
+    /// RIP and slot 17 is always zero, so effective addresses index this array without branches.
     public let regs: UnsafeMutablePointer<UInt64>
     /// While an instruction executes: the address of the *next* instruction (what RIP-relative
     /// addressing and CALL use). Between instructions: the address of the next one to run.
-    public var rip: UInt64 = 0
+    public var rip: UInt64 {
+        @inline(__always) get { regs[16] }
+        @inline(__always) set { regs[16] = newValue }
+    }
 
     // Flags: arithmetic flags are lazy (see CPU+Flags); the rest are kept in `flagsRest`.
     @usableFromInline var lfOp: LazyOp = .eager
@@ -106,14 +110,16 @@ public final class CPU: @unchecked Sendable {
     /// instruction while non-empty (the fast loop skips the check entirely otherwise).
     public var breakpoints: Set<UInt64> = [] { didSet { hasBreakpoints = !breakpoints.isEmpty } }
     @usableFromInline var hasBreakpoints = false
+    @usableFromInline var blockStartRip: UInt64 = 0
+    @usableFromInline var tlbEpoch: UInt64 { tlb.epoch }
 
     public init(memory: PhysicalMemory, io: PortIO) {
         self.memory = memory
         self.ram = memory.base
         self.ramSize = memory.size
         self.io = io
-        regs = .allocate(capacity: 16)
-        regs.initialize(repeating: 0, count: 16)
+        regs = .allocate(capacity: 18)
+        regs.initialize(repeating: 0, count: 18)
         segs = .allocate(capacity: 8)
         segs.initialize(repeating: SegmentRegister(), count: 8)
         segBase = .allocate(capacity: 8)

@@ -34,7 +34,7 @@ public enum Op: UInt16, Sendable {
     // so execution skips operand-size and operand-kind dispatch. RR forms: dst = reg, src = rm.
     case mov64RR, mov32RR, load64, load32, store64, store32, movRI
     case aluRR64, aluRR32, aluRI64, aluRI32, testRR64, testRR32, lea64
-    case push64, pop64, call64, ret64, incR64, decR64, incR32, decR32
+    case push64, pop64, call64, ret64, incR64, decR64, incR32, decR32, testRI
 }
 
 /// One decoded instruction. `reg`/`rm` hold register numbers; for byte operands without a REX
@@ -53,10 +53,10 @@ public struct Insn: Sendable {
     public var reg: UInt8 = 0
     public var rm: UInt8 = 0
     public var mem: Bool = false
-    /// 0…15, 16 = none, 17 = RIP-relative
-    public var base: UInt8 = 16
-    /// 0…15, 16 = none
-    public var index: UInt8 = 16
+    /// Index into `CPU.regs`: 0…15 a GPR, 16 = RIP (RIP-relative), 17 = none (the slot that is always 0)
+    public var base: UInt8 = 17
+    /// 0…15 a GPR, 17 = none
+    public var index: UInt8 = 17
     public var scale: UInt8 = 0
     public var sub: UInt8 = 0
     public var lock: Bool = false
@@ -152,9 +152,9 @@ extension CPU {
             if asz == 1 {
                 // 16-bit addressing forms.
                 let bases: [UInt8] = [3, 3, 5, 5, 6, 7, 5, 3]
-                let idxs: [UInt8] = [6, 7, 6, 7, 16, 16, 16, 16]
+                let idxs: [UInt8] = [6, 7, 6, 7, 17, 17, 17, 17]
                 if mod == 0 && rmf == 6 {
-                    i.base = 16; i.index = 16
+                    i.base = 17; i.index = 17
                     i.disp = UInt64(try src.next()) | UInt64(try src.next()) << 8
                 } else {
                     i.base = bases[Int(rmf)]
@@ -169,15 +169,15 @@ extension CPU {
                     let sib = try src.next()
                     let ss = sib >> 6, idx = ((sib >> 3) & 7) | (rexX << 3), bs = sib & 7
                     i.scale = ss
-                    i.index = idx == 4 ? 16 : idx
+                    i.index = idx == 4 ? 17 : idx
                     if bs == 5 && mod == 0 {
-                        baseReg = 16
+                        baseReg = 17
                         i.disp = UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32())))
                     } else {
                         baseReg = bs | (rexB << 3)
                     }
                 } else if rmf == 5 && mod == 0 {
-                    baseReg = mode == 2 ? 17 : 16
+                    baseReg = mode == 2 ? 16 : 17    // RIP-relative in 64-bit mode, else disp32 alone
                     i.disp = UInt64(bitPattern: Int64(Int32(bitPattern: try src.read32())))
                 } else {
                     baseReg = rmf | (rexB << 3)
@@ -273,7 +273,7 @@ extension CPU {
                 // MOV AL/rAX, moffs and back: an address-size-wide offset, no ModRM.
                 i.op = opc < 0xA2 ? .movGE : .movEG
                 i.osz = opc & 1 == 0 ? 0 : osz
-                i.mem = true; i.reg = 0; i.base = 16; i.index = 16
+                i.mem = true; i.reg = 0; i.base = 17; i.index = 17
                 switch asz {
                 case 1: i.disp = try immN(1) & 0xFFFF
                 case 2: i.disp = UInt64(try src.read32())
@@ -481,7 +481,7 @@ extension CPU {
             case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
             case 0xB8:
                 i.op = i.rep == 1 ? .popcnt : .ud; i.osz = osz; try modrm(false)
-            case 0xBC: i.op = i.rep == 1 ? .tzcnt : .bsf; i.osz = osz; try modrm(false)
+            case 0xBC: i.op = .bsf; i.osz = osz; try modrm(false)   // F3 0F BC is TZCNT only with BMI1, which the model does not advertise: it runs as BSF
             case 0xBD: i.op = i.rep == 1 ? .lzcnt : .bsr; i.osz = osz; try modrm(false)
             case 0xC0, 0xC1: i.op = .xadd; i.osz = opc == 0xC0 ? 0 : osz; try modrm(opc == 0xC0)
             case 0xC7:
@@ -529,6 +529,7 @@ extension CPU {
     /// dispatch differs, so every fast op has a generic twin that the unit tests also cover.
     @inline(__always) func specialize(_ i: inout Insn) {
         if i.rep != 0 || i.lock { return }
+        if i.op == .testEI && !i.mem { i.op = .testRI; i.imm &= CPU.mask(i.osz); return }
         let wide = i.osz == 3, dword = i.osz == 2
         guard wide || dword else { return }
         switch i.op {
@@ -575,8 +576,8 @@ extension Op {
     /// the mode, privilege, paging, interrupt flag or I/O state, and instructions that stop.
     @inline(__always) var endsBlock: Bool {
         switch self {
-        case .jcc, .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
-             .iret, .loop, .jcxz, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
+        case .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
+             .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
              .call64, .ret64:
