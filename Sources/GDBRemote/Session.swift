@@ -671,6 +671,13 @@ public final class GDBSession {
         target.resume(request, stops: newSink())
     }
 
+    /// Resumes again after a stop gdb must not see; an interrupt gdb asked for still applies.
+    private func resumeAgain(_ request: GDBResumeRequest) {
+        running = request
+        target.resume(request, stops: newSink())
+        if interruptSent { target.interrupt() }
+    }
+
     /// A stop reported through a sink, now on the session's thread.
     public func handleStop(generation g: UInt64, event: GDBStopEvent) -> GDBSessionOutput {
         var out = GDBSessionOutput()
@@ -695,7 +702,7 @@ public final class GDBSession {
                 gdbAwaitsStop = false
             } else if isConnected, gdbAwaitsStop {
                 // An unattached process ended: nothing for gdb; keep running.
-                start(request)
+                resumeAgain(request)
                 return out
             }
             finishStop(&out)
@@ -705,7 +712,7 @@ public final class GDBSession {
         }
         if !request.attachedProcesses.isEmpty, !attached.contains(event.thread.pid), !interruptSent {
             log("stop in unattached process \(event.thread.pid) not reported (GDB.md rule 7); resuming")
-            start(request)
+            resumeAgain(request)
             return out
         }
         if let only = request.onlyThread, event.thread != only {
@@ -713,7 +720,7 @@ public final class GDBSession {
                 event.thread = only
             } else {
                 log("stop in \(event.thread) while only \(only) was resumed (GDB.md rule 3); resuming")
-                start(request)
+                resumeAgain(request)
                 return out
             }
         } else if !attached.contains(event.thread.pid), let t = firstAttachedThread() {

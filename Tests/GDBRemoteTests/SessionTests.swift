@@ -213,6 +213,23 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.deliverStops() == ["T05thread:p1.2;" + expedited(p12)])
     }
 
+    @Test func interruptSurvivesAHiddenStop() throws {
+        let t = FakeTarget()
+        let h = Harness(t)
+        h.handshake()
+        _ = h.ask("vCont;c")
+        _ = h.raw([0x03])
+        #expect(t.interrupts == 1)
+        // The unattached guest ends before the interrupt lands: hidden from gdb, resumed — and
+        // the interrupt gdb asked for is asked again.
+        try #require(t.sink).report(GDBStopEvent(thread: p21, reason: .exited(code: 0)))
+        #expect(h.deliverStops() == [])
+        #expect(t.resumes.count == 2)
+        #expect(t.interrupts == 2)
+        try #require(t.sink).report(GDBStopEvent(thread: p11, reason: .signal(2)))
+        #expect(h.deliverStops() == ["T02thread:p1.1;" + expedited(p11)])
+    }
+
     @Test func exitAndTerminationReplies() throws {
         let t = FakeTarget()
         let h = Harness(t)
