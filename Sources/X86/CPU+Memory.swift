@@ -155,7 +155,24 @@ extension CPU {
         }
     }
 
+    /// Record a watchpoint hit of an access (only while the debugger has watchpoints).
+    @inline(never) func checkWatch(_ lin: UInt64, _ n: UInt64, write: Bool) {
+        for w in watchpoints where w.hit(lin, n, write: write) {
+            if watchHit == nil { watchHit = (w.kind, w.address) }
+            return
+        }
+    }
+
     @inline(never) func readSlow(_ lin: UInt64, _ n: UInt64, _ seg: Int) throws(Fault) -> UInt64 {
+        if debugChecks && !watchpoints.isEmpty {
+            let v = try readSlowUnwatched(lin, n, seg)
+            checkWatch(lin, n, write: false)
+            return v
+        }
+        return try readSlowUnwatched(lin, n, seg)
+    }
+
+    func readSlowUnwatched(_ lin: UInt64, _ n: UInt64, _ seg: Int) throws(Fault) -> UInt64 {
         if (lin & 0xFFF) + n <= 0x1000 {
             let phys = try translate(lin, .read, seg: seg)
             return readPhys(phys, n)
@@ -173,6 +190,15 @@ extension CPU {
     }
 
     @inline(never) func writeSlow(_ lin: UInt64, _ n: UInt64, _ v: UInt64, _ seg: Int) throws(Fault) {
+        if debugChecks && !watchpoints.isEmpty {
+            try writeSlowUnwatched(lin, n, v, seg)
+            checkWatch(lin, n, write: true)
+            return
+        }
+        try writeSlowUnwatched(lin, n, v, seg)
+    }
+
+    func writeSlowUnwatched(_ lin: UInt64, _ n: UInt64, _ v: UInt64, _ seg: Int) throws(Fault) {
         if (lin & 0xFFF) + n <= 0x1000 {
             let phys = try translate(lin, .write, seg: seg)
             writePhys(phys, n, v)
@@ -260,6 +286,8 @@ extension CPU {
             tlb.fTag[i] = page; tlb.fPhys[i] = ppage
         case .read, .write:
             guard ppage < ramSize else { return }       // unbacked: always the slow path
+            // Watched pages stay out of the TLB so each access is checked.
+            if debugChecks && !watchpoints.isEmpty && watchpoints.contains(where: { $0.touches(page: page) }) { return }
             let add = Int(bitPattern: UInt(bitPattern: ram + Int(ppage))) &- Int(bitPattern: UInt(page))
             tlb.rTag[i] = page; tlb.rAdd[i] = add
             // A write entry only when the page may be written without the slow path: the walk

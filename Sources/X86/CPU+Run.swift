@@ -89,19 +89,29 @@ extension CPU {
                 let n = remaining >= UInt64(count) ? count : Int(remaining)
                 var k = 0
                 do {
-                    if hasBreakpoints {
+                    if debugChecks {
+                        // Debugging: one instruction at a time, breakpoints checked before each
+                        // (not before the first of a run, so a resume leaves the breakpoint it
+                        // stopped at), watchpoints after each.
                         while k < n {
                             if !firstInsn && breakpoints.contains(ripLinear) {
                                 instructions &+= UInt64(k)
                                 return .breakpoint(rip: rip)
                             }
                             firstInsn = false
-                            if try !executeBlock(UnsafePointer(base), k &+ 1, &k) { break }
+                            let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
+                            if let (kind, address) = watchHit {
+                                watchHit = nil
+                                instructions &+= UInt64(k)
+                                return .watchpoint(kind: kind, address: address)
+                            }
+                            if !stay { break }
                         }
                     } else {
                         try executeBlock(UnsafePointer(base), n, &k)
                     }
                 } catch let f {
+                    watchHit = nil      // the access belonged to an instruction that faulted
                     // `rip` still holds the address after the faulting instruction; its start
                     // is that minus its length.
                     let start = rip &- UInt64(base[k].len)

@@ -108,8 +108,17 @@ public final class CPU: @unchecked Sendable {
     @usableFromInline var pendingUnimplemented: String? = nil
     /// Debugger breakpoints: linear addresses of the current context, checked before each
     /// instruction while non-empty (the fast loop skips the check entirely otherwise).
-    public var breakpoints: Set<UInt64> = [] { didSet { hasBreakpoints = !breakpoints.isEmpty } }
-    @usableFromInline var hasBreakpoints = false
+    public var breakpoints: Set<UInt64> = [] { didSet { debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty } }
+    /// Debugger watchpoints on linear addresses of the current context. Pages they touch are kept
+    /// out of the software TLB so every access to them takes the checked slow path; a hit stops
+    /// the run *after* the accessing instruction completes (x86 trap semantics, GDB.md rule 5).
+    public var watchpoints: [Watchpoint] = [] {
+        didSet { debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty; tlb.flush() }
+    }
+    /// Breakpoints or watchpoints exist: run instruction by instruction with checks.
+    @usableFromInline var debugChecks = false
+    /// A watchpoint hit by the current instruction, reported once it completes.
+    @usableFromInline var watchHit: (Watchpoint.Kind, UInt64)? = nil
     @usableFromInline var blockStartRip: UInt64 = 0
     @usableFromInline var tlbEpoch: UInt64 { tlb.epoch }
 

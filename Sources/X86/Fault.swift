@@ -75,6 +75,8 @@ public enum StopCause: Equatable, Sendable, CustomStringConvertible {
     case breakpoint(rip: UInt64)
     /// A single step completed.
     case stepped
+    /// An instruction accessed a watched range; it has completed. `address` is the watched address.
+    case watchpoint(kind: Watchpoint.Kind, address: UInt64)
 
     public var description: String {
         switch self {
@@ -90,6 +92,7 @@ public enum StopCause: Equatable, Sendable, CustomStringConvertible {
             return "unimplemented instruction \(what) at rip=0x\(hex(rip)) [bytes \(bytes.map { hex($0, 2) }.joined(separator: " "))] in \(mode)"
         case let .breakpoint(rip): return "breakpoint at 0x\(hex(rip))"
         case .stepped: return "single step done"
+        case let .watchpoint(kind, address): return "\(kind) watchpoint at 0x\(hex(address))"
         }
     }
 }
@@ -97,4 +100,28 @@ public enum StopCause: Equatable, Sendable, CustomStringConvertible {
 @inline(never) public func hex<T: BinaryInteger>(_ v: T, _ width: Int = 0) -> String {
     let s = String(v, radix: 16)
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+}
+
+/// A debugger watchpoint: a linear range and the accesses that trigger it.
+public struct Watchpoint: Equatable, Hashable, Sendable {
+    public enum Kind: String, Sendable, Hashable { case write, read, access }
+    public var address: UInt64
+    public var length: UInt64
+    public var kind: Kind
+    public init(address: UInt64, length: UInt64, kind: Kind) {
+        self.address = address; self.length = max(1, length); self.kind = kind
+    }
+    /// Does an access of `n` bytes at `lin` (a write when `write`) trigger it?
+    @inlinable public func hit(_ lin: UInt64, _ n: UInt64, write: Bool) -> Bool {
+        let overlaps = lin < address &+ length && address < lin &+ n
+        switch kind {
+        case .write: return overlaps && write
+        case .read: return overlaps && !write
+        case .access: return overlaps
+        }
+    }
+    /// Does it lie on the 4 KiB linear page `page`?
+    @inlinable public func touches(page: UInt64) -> Bool {
+        (address & ~0xFFF) <= page && page <= ((address &+ length &- 1) & ~0xFFF)
+    }
 }
