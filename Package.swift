@@ -2,8 +2,9 @@
 // vmxemu — an x86-64 machine emulator whose CPU implements Intel VMX, built for debugging hypervisors.
 //
 // Layers (dependencies point down; see ../shared/docs/DESIGN.md):
-//   vmxemu (CLI)  ──►  GDBRemote (pure protocol + NIO transport)   Machine (RAM, devices, loader, run loop)
-//                                                                     └──► X86 (the CPU: decode, execute, MMU)
+//   vmxemu (CLI) ──► Debugger (Machine ⇄ gdb adapter) ──► GDBRemote (pure protocol + NIO transport)
+//                                                     └──► Machine (RAM, devices, loader, run loop)
+//                                                            └──► X86 (the CPU: decode, execute, MMU)
 import PackageDescription
 
 // The hot path (decode → execute → memory) lives in X86. Exclusivity checks cost ≈3× there
@@ -28,8 +29,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // The Machine ⇄ gdb adapter, and later the command table shared by the REPL and `monitor`.
+        .target(name: "Debugger", dependencies: ["Machine", "X86", "GDBRemote"]),
         .executableTarget(name: "vmxemu", dependencies: [
-            "Machine", "X86",
+            "Machine", "X86", "Debugger", "GDBRemote",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,6 +40,7 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )
