@@ -209,32 +209,12 @@ extension CPU {
         case .lea:
             setReg(osz, i.pointee.reg, ea(i))
         case .aluEG:
-            let b = getReg(osz, i.pointee.reg)
-            if i.pointee.mem {
-                let off = ea(i), seg = Int(i.pointee.seg)
-                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return true }
-                try probeWrite(osz, seg, off)
-                let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
-                try writeMem(osz, seg, off, r)
-            } else {
-                let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.rm), b)
-                if i.pointee.sub != 7 { setReg(osz, i.pointee.rm, r) }
-            }
+            try aluToRM(i, getReg(osz, i.pointee.reg))
         case .aluGE:
             let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.reg), try readRM(i, osz))
             if i.pointee.sub != 7 { setReg(osz, i.pointee.reg, r) }
         case .aluEI:
-            let b = i.pointee.imm & CPU.mask(osz)
-            if i.pointee.mem {
-                let off = ea(i), seg = Int(i.pointee.seg)
-                if i.pointee.sub == 7 { _ = alu(7, osz, try readMem(osz, seg, off), b); return true }
-                try probeWrite(osz, seg, off)
-                let r = alu(i.pointee.sub, osz, try readMem(osz, seg, off), b)
-                try writeMem(osz, seg, off, r)
-            } else {
-                let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.rm), b)
-                if i.pointee.sub != 7 { setReg(osz, i.pointee.rm, r) }
-            }
+            try aluToRM(i, i.pointee.imm & CPU.mask(osz))
         case .testEG:
             let r = try readRM(i, osz) & getReg(osz, i.pointee.reg)
             setLazy(.logic, osz, r, 0, 0)
@@ -330,6 +310,21 @@ extension CPU {
             return rip == before
         }
         return true
+    }
+
+    /// `r/m ← r/m OP b` for the eight ALU operations (CMP only reads). A memory destination is
+    /// checked for writability before it is read, so a fault leaves no side effect.
+    @inline(__always) func aluToRM(_ i: UnsafePointer<Insn>, _ b: UInt64) throws(Fault) {
+        let osz = i.pointee.osz, op = i.pointee.sub
+        if i.pointee.mem {
+            let off = ea(i), seg = Int(i.pointee.seg)
+            if op != 7 { try probeWrite(osz, seg, off) }
+            let r = alu(op, osz, try readMem(osz, seg, off), b)
+            if op != 7 { try writeMem(osz, seg, off, r) }
+        } else {
+            let r = alu(op, osz, getReg(osz, i.pointee.rm), b)
+            if op != 7 { setReg(osz, i.pointee.rm, r) }
+        }
     }
 
     @inline(__always) func signExtend(_ v: UInt64, _ size: UInt8) -> UInt64 {
