@@ -580,7 +580,7 @@ extension Op {
              .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
-             .call64, .ret64:
+             .call64, .ret64, .rdtsc, .rdtscp:   // the TSC counts retired instructions, updated per block
             return true
         default:
             return false
