@@ -56,6 +56,18 @@ public final class Machine: @unchecked Sendable {
         cpu.flushDecodedBlocks()
     }
 
+    /// Power the machine on with a firmware image instead of a kernel: the ROM is mapped to end
+    /// at 4 GiB (its last 128 KiB shadowed below 1 MiB) and the CPU starts in real-address mode
+    /// at the reset vector, CS.base = 0xFFFF0000, IP = 0xFFF0 (SDM Vol. 3A §9.1.4 "First
+    /// Instruction Executed").
+    public func powerOn(firmware: [UInt8]) -> Bool {
+        guard memory.mapROM(firmware) else { return false }
+        image = nil
+        cpu.reset()
+        cpu.flushDecodedBlocks()
+        return true
+    }
+
     /// Why a run of the machine ended.
     public enum Stop: Equatable, Sendable {
         /// The guest wrote `status` to the debug-exit port (already mapped for `--qemu-exit-status`).

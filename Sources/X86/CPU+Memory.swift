@@ -213,7 +213,7 @@ extension CPU {
         }
     }
 
-    /// Read `n` (1…8) bytes of guest-physical memory; unbacked addresses read all-ones.
+    /// Read `n` (1…8) bytes of guest-physical memory; outside RAM: the firmware ROM, else all-ones.
     @usableFromInline func readPhys(_ pa: UInt64, _ n: UInt64) -> UInt64 {
         if pa < ramSize && n <= ramSize - pa {
             let p = ram + Int(pa)
@@ -228,7 +228,7 @@ extension CPU {
         var v: UInt64 = 0
         for k in 0..<n {
             let a = pa &+ k
-            let b: UInt64 = a < ramSize ? UInt64((ram + Int(a)).load(as: UInt8.self)) : 0xFF
+            let b: UInt64 = a < ramSize ? UInt64((ram + Int(a)).load(as: UInt8.self)) : UInt64(memory.unbackedByte(a))
             v |= b << (8 * k)
         }
         return v
@@ -462,10 +462,17 @@ extension CPU {
         out.reserveCapacity(count)
         var a = linear
         while out.count < count {
-            guard let p = debugTranslate(a), p < ramSize else { break }
-            let n = min(count - out.count, Int(0x1000 - (a & 0xFFF)), Int(ramSize - p))
-            out.append(contentsOf: UnsafeRawBufferPointer(start: ram + Int(p), count: n))
-            a &+= UInt64(n)
+            guard let p = debugTranslate(a) else { break }
+            if p < ramSize {
+                let n = min(count - out.count, Int(0x1000 - (a & 0xFFF)), Int(ramSize - p))
+                out.append(contentsOf: UnsafeRawBufferPointer(start: ram + Int(p), count: n))
+                a &+= UInt64(n)
+            } else if p >= memory.romBase && p - memory.romBase < memory.romSize {
+                out.append(memory.unbackedByte(p))      // firmware ROM
+                a &+= 1
+            } else {
+                break
+            }
         }
         return out
     }

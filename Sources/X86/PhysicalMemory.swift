@@ -17,7 +17,41 @@ public final class PhysicalMemory: @unchecked Sendable {
         self.base.initializeMemory(as: UInt8.self, repeating: 0, count: Int(rounded))
     }
 
-    deinit { base.deallocate() }
+    deinit { base.deallocate(); rom?.deallocate() }
+
+    // MARK: Firmware ROM
+
+    /// A read-only firmware image mapped so that it ends at 4 GiB (where the reset vector
+    /// 0xFFFFFFF0 fetches from, SDM Vol. 3A §9.1.4 "First Instruction Executed").
+    public private(set) var rom: UnsafeMutableRawPointer? = nil
+    public private(set) var romBase: UInt64 = 0
+    public private(set) var romSize: UInt64 = 0
+
+    /// Map `image` at `4 GiB − size` (size rounded up to 4 KiB, the image at the top) and copy
+    /// its last 128 KiB (or all of it, if smaller) to just below 1 MiB as a writable shadow, as a
+    /// PC's chipset aliases the BIOS there. Returns false if the image is empty or over 16 MiB.
+    @discardableResult
+    public func mapROM(_ image: [UInt8]) -> Bool {
+        guard !image.isEmpty, image.count <= 16 << 20 else { return false }
+        rom?.deallocate()
+        let size = (UInt64(image.count) + 0xFFF) & ~UInt64(0xFFF)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 4096)
+        p.initializeMemory(as: UInt8.self, repeating: 0xFF, count: Int(size))
+        image.withUnsafeBytes { (p + Int(size) - image.count).copyMemory(from: $0.baseAddress!, byteCount: image.count) }
+        rom = p; romSize = size; romBase = (1 << 32) - size
+        let shadow = min(image.count, 128 << 10)
+        write(Array(image[(image.count - shadow)...]), at: 0x10_0000 - UInt64(shadow))
+        return true
+    }
+
+    /// A byte at a physical address outside RAM: the ROM's, or all-ones where nothing decodes it.
+    @inline(never)
+    public func unbackedByte(_ address: UInt64) -> UInt8 {
+        if let rom, address >= romBase, address - romBase < romSize {
+            return rom.load(fromByteOffset: Int(address - romBase), as: UInt8.self)
+        }
+        return 0xFF
+    }
 
     /// True when `[address, address+count)` lies wholly inside RAM.
     @inline(__always)
@@ -48,12 +82,12 @@ public final class PhysicalMemory: @unchecked Sendable {
         return true
     }
 
-    /// Reads `count` bytes; bytes outside RAM read as 0xFF (unbacked).
+    /// Reads `count` bytes; bytes outside RAM read from the ROM or as 0xFF (unbacked).
     public func read(at address: UInt64, count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0xFF, count: count)
         for i in 0..<count {
             let a = address &+ UInt64(i)
-            if a < size { out[i] = base.load(fromByteOffset: Int(a), as: UInt8.self) }
+            out[i] = a < size ? base.load(fromByteOffset: Int(a), as: UInt8.self) : unbackedByte(a)
         }
         return out
     }

@@ -38,7 +38,10 @@ struct Run: ParsableCommand {
     )
 
     @Argument(help: "The kernel image: an ELF32/ELF64 multiboot kernel (or a.out-kludge image).")
-    var image: String
+    var image: String?
+
+    @Option(name: .long, help: ArgumentHelp("Boot firmware instead of a kernel: the ROM ends at 4 GiB, the CPU starts at the reset vector in real mode.", valueName: "ROM"))
+    var bios: String?
 
     @Option(name: [.short, .long], help: "Guest RAM, e.g. 128M, 1G (a bare number is MiB).")
     var memory: String = "128M"
@@ -71,8 +74,13 @@ struct Run: ParsableCommand {
             eprint("vmxemu: --memory '\(memory)' is not a size of at least 2M (examples: 128M, 1G)")
             throw ExitCode(ExitStatus.usage)
         }
-        guard let kernel = readFile(image) else {
-            eprint("vmxemu: cannot read image '\(image)': \(String(cString: strerror(errno)))")
+        if (image == nil) == (bios == nil) {
+            eprint("vmxemu: give either a kernel IMAGE or --bios ROM (see vmxemu run --help)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let path = image ?? bios ?? ""
+        guard let kernel = readFile(path) else {
+            eprint("vmxemu: cannot read \(image != nil ? "image" : "firmware") '\(path)': \(String(cString: strerror(errno)))")
             throw ExitCode(ExitStatus.usage)
         }
         var modules: [BootModule] = []
@@ -91,11 +99,18 @@ struct Run: ParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let machine = Machine(memoryBytes: mem, console: sink, qemuExitStatus: qemuExitStatus)
-        do {
-            try machine.boot(kernel: kernel, commandLine: append, modules: modules)
-        } catch {
-            eprint("vmxemu: \(image): \(error)")
-            throw ExitCode(ExitStatus.usage)
+        if bios != nil {
+            guard machine.powerOn(firmware: kernel) else {
+                eprint("vmxemu: \(path): a firmware image must be 1 byte to 16 MiB")
+                throw ExitCode(ExitStatus.usage)
+            }
+        } else {
+            do {
+                try machine.boot(kernel: kernel, commandLine: append, modules: modules)
+            } catch {
+                eprint("vmxemu: \(path): \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
         }
         for w in machine.image?.warnings ?? [] { eprint("vmxemu: warning: \(w)") }
         let start = monotonicSeconds()
