@@ -94,5 +94,22 @@ if [ -s "$logs/ud2-triple.log" ]; then
 fi
 report ud2-triple "$bad" "$note"
 
+# realmode is firmware: boot it with -bios and expect the same exit convention.
+start=$(date +%s%N)
+timeout 60 "$qemu" -bios "$here/build/realmode.bin" \
+    -device isa-debug-exit,iobase=0xf4,iosize=4 \
+    -serial stdio -display none -monitor none -no-reboot -m 128 \
+    </dev/null >"$logs/realmode.log" 2>"$logs/realmode.stderr"
+status=$?
+end=$(date +%s%N)
+seconds=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.2f", ns / 1e9 }')
+note="qemu exit $status in ${seconds}s"
+bad=0
+if [ "$status" -ne 1 ] || ! grep -q 'realmode: all checks passed' "$logs/realmode.log"; then
+    bad=1
+    note="$note (want 1 = guest exit 0, and 'all checks passed')"
+fi
+report realmode "$bad" "$note"
+
 echo "check-qemu: $passed ok, $failed not ok"
 [ "$failed" -eq 0 ]
