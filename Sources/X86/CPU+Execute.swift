@@ -283,7 +283,8 @@ extension CPU {
             if sub >= 4 && sub != 6 && !i.pointee.mem && i.pointee.imm2 == 2 {
                 // SHL/SHR/SAR r, imm8: the common compiler forms, inline.
                 let count = i.pointee.imm & (osz == 3 ? 0x3F : 0x1F)
-                if count == 0 { return true }
+                // Count 0: no change, but a 32-bit destination is still written (zero-extended).
+                if count == 0 { if osz == 2 { r[Int(i.pointee.rm)] &= 0xFFFF_FFFF }; return true }
                 let a = getReg(osz, i.pointee.rm)
                 let m = CPU.mask(osz), sb = CPU.signBit(osz), bits = UInt64(8) << UInt64(osz)
                 var r: UInt64, c: Bool, o: Bool
@@ -428,7 +429,9 @@ extension CPU {
         let count = raw & (osz == 3 ? 0x3F : 0x1F)
         if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
         let a = try readRM(i, osz)
-        if count == 0 { return }
+        // Count 0: operand and flags unchanged, but a 32-bit register destination is still
+        // written, so bits 63:32 clear (SDM Vol. 1 §3.4.1.1).
+        if count == 0 { if osz == 2 && !i.pointee.mem { setReg(2, i.pointee.rm, a) }; return }
         let m = CPU.mask(osz), sb = CPU.signBit(osz)
         var r: UInt64 = 0
         var f = i.pointee.sub < 4 ? arithFlags() : 0     // rotates keep SF/ZF/AF/PF

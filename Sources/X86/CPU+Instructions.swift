@@ -391,7 +391,8 @@ extension CPU {
         let count = raw & (osz == 3 ? 63 : 31)
         if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
         let a = try readRM(i, osz)
-        if count == 0 { return }
+        // Count 0: as for shifts, a 32-bit register destination is still written (zero-extended).
+        if count == 0 { if osz == 2 && !i.pointee.mem { setReg(2, i.pointee.rm, a) }; return }
         let b = getReg(osz, i.pointee.reg)
         let bits: UInt64 = osz == 1 ? 32 : UInt64(8) << UInt64(osz)
         let m = CPU.mask(osz), sb = CPU.signBit(osz)
