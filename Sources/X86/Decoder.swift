@@ -128,7 +128,12 @@ extension CPU {
         }
         i.osz = osz; i.asz = asz
         // Stack-width operations default to 64 bits in 64-bit mode (§2.2.1.7).
-        let osz64: UInt8 = mode == 2 ? (opsize16 ? 1 : 3) : osz
+        // REX.W takes precedence over 66 (§2.2.1.2).
+        let osz64: UInt8 = mode == 2 ? (opsize16 && !rexW ? 1 : 3) : osz
+        // Near relative branches in 64-bit mode: the operand size is fixed at 64 bits and a 66
+        // prefix is ignored, so the displacement is always rel8/rel32 (SDM Vol. 2A "Jcc", "CALL",
+        // "JMP": "In 64-bit mode, operand size is fixed at 64 bits"; Intel, not AMD).
+        let oszBranch: UInt8 = mode == 2 ? 3 : osz
         let hasRex = rex != 0
 
         @inline(__always) func reg8(_ r: UInt8) -> UInt8 { (!hasRex && r >= 4 && r < 8) ? r + 12 : r }
@@ -198,6 +203,51 @@ extension CPU {
         }
         /// Iz: 16 or 32 bits (64-bit operands take a sign-extended imm32).
         func immZ(_ size: UInt8) throws(Fault) -> UInt64 { try immN(size == 1 ? 1 : 2) }
+        /// The next byte, without consuming it.
+        func peek() throws(Fault) -> UInt8 { let save = src.pos; let m = try src.next(); src.pos = save; return m }
+        /// Mandatory-prefix column of the SSE tables (`OpcodeTables`): 0 none, 1 66, 2 F3, 3 F2
+        /// (SDM Vol. 2A §2.1.2 "Opcodes"). With several, F2/F3 select the form over 66 and the
+        /// last of F2/F3 counts, as in `rep` (and as Zydis decodes them).
+        let mp = i.rep == 1 ? 2 : i.rep == 2 ? 3 : opsize16 ? 1 : 0
+        /// Decode the rest of an instruction described by an `OpcodeTables` entry.
+        func tableForm(_ code: UInt8) throws(Fault) {
+            switch code {
+            case OpcodeTables.invalid: i.op = .ud
+            case OpcodeTables.noModRM: i.op = .unimplemented
+            default:
+                try modrm(false)
+                i.op = .unimplemented
+                switch code | 0x20 {
+                case UInt8(ascii: "m"): if !i.mem { i.op = .ud }
+                case UInt8(ascii: "r"): if i.mem { i.op = .ud }
+                case UInt8(ascii: "x"): i.op = .ud
+                case UInt8(ascii: "y"): i.op = .ud
+                default: break
+                }
+                if code & 0x20 == 0 { _ = try src.next() }      // upper case: an imm8 follows
+            }
+        }
+        /// The rest of a VEX (C4/C5) or EVEX (62) instruction, for its length: the payload bytes,
+        /// the opcode, ModRM with SIB and displacement (EVEX's compressed disp8 is one byte), and
+        /// an imm8 where the opcode has one — every opcode of map 0F3A, and 70-73, C2, C4-C6 of
+        /// map 0F; VZEROUPPER/VZEROALL (0F 77) have no ModRM (SDM Vol. 2A §2.3.5 "The VEX Prefix",
+        /// §2.6.1 "Instruction Format and EVEX"; Appendix A, Tables A-3, A-5). Maps the SDM does
+        /// not define are #UD at the map byte.
+        func vexTail(_ first: UInt8) throws(Fault) {
+            let map: UInt8
+            switch first {
+            case 0xC5: _ = try src.next(); map = 1
+            case 0xC4: map = try src.next() & 0x1F; _ = try src.next()
+            default: map = try src.next() & 7; _ = try src.next(); _ = try src.next()   // EVEX: P0 (mmm), P1, P2
+            }
+            guard map >= 1 && map <= 3 || (first == 0x62 && (map == 5 || map == 6)) else { return }
+            let op = try src.next()
+            if first != 0x62 && map == 1 && op == 0x77 { return }
+            try modrm(false)
+            if map == 3 || (map == 1 && (0x70...0x73).contains(op)) || (map == 1 && (0xC2...0xC6).contains(op) && op != 0xC3) {
+                _ = try src.next()
+            }
+        }
 
         i.seg = segOverride != 0xFF ? segOverride : 3
         var opc = b
@@ -228,7 +278,12 @@ extension CPU {
             case 0x58...0x5F: i.op = .pop; i.rm = (opc & 7) | (rexB << 3); i.osz = osz64
             case 0x60: i.op = mode == 2 ? .ud : .pusha; i.osz = osz
             case 0x61: i.op = mode == 2 ? .ud : .popa; i.osz = osz
-            case 0x62: i.op = mode == 2 ? .ud : .unimplemented   // BOUND / EVEX
+            case 0x62:
+                // BOUND Gv, Ma outside 64-bit mode; with ModRM.mod = 11 there, and always in 64-bit
+                // mode, the EVEX prefix (SDM Vol. 2A §2.6.1 "Instruction Format and EVEX"). No AVX-512 in the
+                // modeled CPU: #UD, with the length of the EVEX instruction.
+                if mode != 2, try peek() < 0xC0 { i.op = .unimplemented; i.osz = osz; try modrm(false) }
+                else { try vexTail(opc); i.op = .ud }
             case 0x63:
                 if mode == 2 { i.op = .movsxd; i.osz = osz; try modrm(false) } else { i.op = .unimplemented; try modrm(false) }  // ARPL
             case 0x68: i.op = .pushI; i.osz = osz64; i.imm = try immZ(osz64)
@@ -238,7 +293,7 @@ extension CPU {
             case 0x6C, 0x6D: i.op = .ins; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
             case 0x6E, 0x6F: i.op = .outs; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
             case 0x70...0x7F:
-                i.op = .jcc; i.sub = opc & 0xF; i.osz = osz64; i.imm = try immN(0)
+                i.op = .jcc; i.sub = opc & 0xF; i.osz = oszBranch; i.imm = try immN(0)
             case 0x80, 0x81, 0x82, 0x83:
                 if opc == 0x82 && mode == 2 { i.op = .ud; break }
                 let byteOp = opc != 0x81 && opc != 0x83
@@ -252,7 +307,7 @@ extension CPU {
             case 0x8C: i.op = .movES; i.osz = osz; try modrm(false); if i.sub > 5 { i.op = .ud }
             case 0x8D: i.op = .lea; i.osz = osz; try modrm(false); if !i.mem { i.op = .ud }
             case 0x8E: i.op = .movSE; i.osz = 1; try modrm(false); if i.sub > 5 || i.sub == 1 { i.op = .ud }
-            case 0x8F: i.op = .popE; i.osz = osz64; try modrm(false); if i.sub != 0 { i.op = .unimplemented }  // XOP
+            case 0x8F: i.op = .popE; i.osz = osz64; try modrm(false); if i.sub != 0 { i.op = .ud }  // Group 1A: only /0 (SDM Vol. 2 Table A-6); XOP is AMD's
             case 0x90:
                 if i.rep == 1 { i.op = .pause } else if rexB != 0 { i.op = .xchgEG; i.osz = osz; i.mem = false; i.reg = 0; i.rm = 8 }
                 else { i.op = .nop }
@@ -303,14 +358,19 @@ extension CPU {
             case 0xC3: i.op = .ret; i.osz = osz64; i.imm = 0
             case 0xC4, 0xC5:
                 // LES/LDS outside 64-bit mode with a memory operand; otherwise a VEX prefix.
-                // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD.
-                i.op = .ud
-                if mode != 2 { let save = src.pos; let m = try src.next(); src.pos = save; if m < 0xC0 { i.op = .unimplemented; try modrm(false) } }
+                // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD, with
+                // the length of the VEX instruction (SDM Vol. 2A §2.3.5).
+                if mode != 2, try peek() < 0xC0 { i.op = .unimplemented; i.osz = osz; try modrm(false) }
+                else { try vexTail(opc); i.op = .ud }
             case 0xC6, 0xC7:
                 let byteOp = opc == 0xC6
                 i.op = .movEI; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
-                if i.sub != 0 { i.op = .ud } else { i.imm = byteOp ? try immN(0) & 0xFF : try immZ(osz) }
-                if !i.mem && i.sub == 0 { /* register form */ }
+                if i.sub != 0 {
+                    // C6 F8 ib XABORT, C7 F8 cw/cd XBEGIN (RTM, not in the modeled CPU): #UD with
+                    // their length; the rest of Groups 11 is undefined (SDM Vol. 2 Table A-6).
+                    i.op = .ud
+                    if i.sub == 7 && !i.mem && i.rm & 7 == 0 { _ = byteOp ? try immN(0) : try immZ(osz) }
+                } else { i.imm = byteOp ? try immN(0) & 0xFF : try immZ(osz) }
             case 0xC8: i.op = .enter; i.osz = osz64; i.imm = try immN(1) & 0xFFFF; i.imm2 = UInt64(try src.next())
             case 0xC9: i.op = .leave; i.osz = osz64
             case 0xCA: i.op = .retFar; i.osz = osz; i.imm = try immN(1) & 0xFFFF
@@ -319,23 +379,37 @@ extension CPU {
             case 0xCD: i.op = .intN; i.imm = UInt64(try src.next())
             case 0xCE: i.op = mode == 2 ? .ud : .into
             case 0xCF: i.op = .iret; i.osz = osz
-            case 0xD4, 0xD5, 0xD6: i.op = mode == 2 ? .ud : .unimplemented
+            case 0xD4, 0xD5:   // AAM/AAD imm8 (SDM Vol. 2A "AAM", "AAD"): #UD in 64-bit mode
+                if mode == 2 { i.op = .ud } else { i.op = .unimplemented; i.imm = UInt64(try src.next()) }
+            case 0xD6: i.op = mode == 2 ? .ud : .unimplemented
             case 0xD7: i.op = .xlat
-            case 0xD8...0xDF: i.op = .unimplemented; try modrm(false)   // x87: issue 3
+            case 0xD8...0xDF:
+                // x87: issue 3. Undefined are the blank cells of the escape maps (SDM Vol. 2
+                // Appendix A.5.2, Tables A-7…A-22): memory forms D9 /1, DB /4, DB /6, DD /5, and
+                // the register forms in `OpcodeTables.x87UndefinedRegForms`.
+                try modrm(false)
+                let esc = Int(opc & 7)
+                if i.mem {
+                    switch (esc, i.sub) {
+                    case (1, 1), (3, 4), (3, 6), (5, 5): i.op = .ud
+                    default: i.op = .unimplemented
+                    }
+                }
+                else { i.op = OpcodeTables.x87UndefinedRegForms[esc] >> (UInt64(i.sub) << 3 | UInt64(i.rm & 7)) & 1 != 0 ? .ud : .unimplemented }
             case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = osz64; i.imm = try immN(0)
             case 0xE3: i.op = .jcxz; i.osz = osz64; i.imm = try immN(0)
             case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
             case 0xE6, 0xE7: i.op = .outPort; i.osz = opc == 0xE6 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
             case 0xEC, 0xED: i.op = .inPort; i.osz = opc == 0xEC ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
             case 0xEE, 0xEF: i.op = .outPort; i.osz = opc == 0xEE ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
-            case 0xE8: i.op = .callRel; i.osz = osz64; i.imm = try immZ(osz64 == 1 ? 1 : 2)
-            case 0xE9: i.op = .jmpRel; i.osz = osz64; i.imm = try immZ(osz64 == 1 ? 1 : 2)
+            case 0xE8: i.op = .callRel; i.osz = oszBranch; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
+            case 0xE9: i.op = .jmpRel; i.osz = oszBranch; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
             case 0xEA:
                 if mode == 2 { i.op = .ud } else {
                     i.op = .jmpFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
                     i.imm2 = try immN(1) & 0xFFFF
                 }
-            case 0xEB: i.op = .jmpRel; i.osz = osz64; i.imm = try immN(0)
+            case 0xEB: i.op = .jmpRel; i.osz = oszBranch; i.imm = try immN(0)
             case 0xF1: i.op = .int1
             case 0xF4: i.op = .hlt
             case 0xF5: i.op = .cmc
@@ -397,8 +471,8 @@ extension CPU {
                     switch m {
                     case 0xF8: i.op = mode == 2 ? .swapgs : .ud
                     case 0xF9: i.op = .rdtscp
-                    case 0xC8, 0xC9: i.op = .unimplemented      // MONITOR/MWAIT: issue 3
-                    case 0xD0, 0xD1: i.op = .unimplemented      // XGETBV/XSETBV: issue 3
+                    case 0xC8, 0xC9: i.op = mp == 0 ? .unimplemented : .ud   // MONITOR/MWAIT: issue 3 (66/F2/F3 reserved: #UD)
+                    case 0xD0, 0xD1: i.op = mp == 0 ? .unimplemented : .ud   // NP XGETBV/XSETBV: issue 3
                     case 0xC1...0xC4, 0xD4: i.op = .ud          // VMX instructions: VMX is not advertised yet (CPUID.1:ECX.VMX = 0)
                     case 0xCA, 0xCB: i.op = .ud                 // CLAC/STAC: SMAP not advertised
                     default:
@@ -433,11 +507,20 @@ extension CPU {
             case 0x08: i.op = .invd
             case 0x09: i.op = .wbinvd
             case 0x0B: i.op = .ud                                       // UD2
+            case 0xB9, 0xFF: i.op = .ud; try modrm(false)               // UD1, UD0 Gv, Ev (SDM Vol. 2B "UD")
+            case 0x34, 0x35: i.op = .unimplemented                      // SYSENTER/SYSEXIT: issue 3
+            case 0xB2, 0xB4, 0xB5:                                      // LSS/LFS/LGS Gv, Mp: issue 3
+                i.op = .unimplemented; i.osz = osz; try modrm(false); if !i.mem { i.op = .ud }
             case 0x0D: i.op = .nop; try modrm(false)                   // PREFETCHW
             case 0x18...0x1F: i.op = .nop; try modrm(false)            // hint NOPs, NOP Ev
             case 0x20, 0x21, 0x22, 0x23:
-                // MOV to/from control/debug registers: always register operands (mod ignored).
-                try modrm(false)
+                // MOV to/from control/debug registers: always register operands — the mod field
+                // is ignored, so no SIB or displacement follows (SDM Vol. 2B "MOV—Move to/from
+                // Control Registers", "MOV—Move to/from Debug Registers").
+                let m = try src.next()
+                i.sub = (m >> 3) & 7
+                i.reg = i.sub | (rexR << 3)
+                i.rm = (m & 7) | (rexB << 3)
                 i.mem = false
                 i.osz = mode == 2 ? 3 : 2
                 if opc == 0x20 || opc == 0x22 {
@@ -453,7 +536,7 @@ extension CPU {
             case 0x32: i.op = .rdmsr
             case 0x33: i.op = .rdpmc
             case 0x40...0x4F: i.op = .cmovcc; i.osz = osz; i.sub = opc & 0xF; try modrm(false); i.sub = opc & 0xF
-            case 0x80...0x8F: i.op = .jcc; i.osz = osz64; i.sub = opc & 0xF; i.imm = try immZ(osz64 == 1 ? 1 : 2)
+            case 0x80...0x8F: i.op = .jcc; i.osz = oszBranch; i.sub = opc & 0xF; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
             case 0x90...0x9F: i.op = .setcc; i.osz = 0; try modrm(true); i.sub = opc & 0xF
             case 0xA0, 0xA8: i.op = .pushSeg; i.sub = opc == 0xA0 ? 4 : 5; i.osz = osz64
             case 0xA1, 0xA9: i.op = .popSeg; i.sub = opc == 0xA1 ? 4 : 5; i.osz = osz64
@@ -469,11 +552,20 @@ extension CPU {
             case 0xAC: i.op = .shrd; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 2
             case 0xAD: i.op = .shrd; i.osz = osz; try modrm(false); i.imm2 = 1
             case 0xAE:
+                // Group 15 (SDM Vol. 2 Table A-6), by mandatory prefix.
                 try modrm(false)
                 if i.mem {
-                    i.op = i.sub == 7 ? .clflush : .unimplemented      // FXSAVE/LDMXCSR/XSAVE…: issue 3
+                    switch (mp, i.sub) {
+                    case (0, 0...6): i.op = .unimplemented      // FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT: issue 3
+                    case (0, 7), (1, 7): i.op = .clflush        // CLFLUSH; 66: CLFLUSHOPT
+                    default: i.op = .ud                         // 66 /6 CLWB, F3 /4 PTWRITE: not in the modeled CPU
+                    }
                 } else {
-                    i.op = i.sub >= 5 ? .nop : .unimplemented          // LFENCE/MFENCE/SFENCE; RDFSBASE…
+                    switch (mp, i.sub) {
+                    case (0, 5...7): i.op = .nop                // LFENCE MFENCE SFENCE
+                    case (2, 0...3): i.op = mode == 2 ? .unimplemented : .ud   // RD/WR FS/GS BASE: 64-bit mode only
+                    default: i.op = .ud                         // F3 /5 INCSSP, F3/66/F2 /6 UMONITOR/TPAUSE/UMWAIT: not modeled
+                    }
                 }
             case 0xAF: i.op = .imulGE; i.osz = osz; try modrm(false)
             case 0xB0, 0xB1: i.op = .cmpxchg; i.osz = opc == 0xB0 ? 0 : osz; try modrm(opc == 0xB0)
@@ -485,11 +577,14 @@ extension CPU {
             case 0xBD: i.op = i.rep == 1 ? .lzcnt : .bsr; i.osz = osz; try modrm(false)
             case 0xC0, 0xC1: i.op = .xadd; i.osz = opc == 0xC0 ? 0 : osz; try modrm(opc == 0xC0)
             case 0xC7:
+                // Group 9 (SDM Vol. 2 Table A-6).
                 try modrm(false)
                 if i.sub == 1 && i.mem { i.op = .cmpxchg8b; i.osz = rexW ? 3 : 2 }
-                else if i.sub == 6 && !i.mem { i.op = .rdrand; i.osz = osz }
+                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .unimplemented }   // XRSTORS XSAVEC XSAVES: issue 3
+                else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
-                else { i.op = .ud }
+                else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .unimplemented }                 // RDSEED: issue 3
+                else { i.op = .ud }                     // /6 /7 memory: VMPTRLD VMCLEAR VMXON VMPTRST (VMX not advertised yet)
             case 0xC8...0xCF: i.op = .bswap; i.osz = osz; i.mem = false; i.rm = (opc & 7) | (rexB << 3)
             case 0x38:
                 let o3 = try src.next()
@@ -499,12 +594,21 @@ extension CPU {
                         // MOVBE Gv,Mv (F0) / Mv,Gv (F1); register forms are #UD.
                         i.osz = osz
                         i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
-                    } else { i.op = .unimplemented }                     // CRC32: issue 3
-                } else { i.op = .unimplemented; try modrm(false) }       // SSSE3/SSE4: issue 3
-            case 0x3A: i.op = .unimplemented; _ = try src.next(); try modrm(false); _ = try src.next()
-            case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFF:
-                i.op = .unimplemented; try modrm(false)                 // SSE/MMX: issue 3
-                if opc == 0x70 || opc == 0x71 || opc == 0x72 || opc == 0x73 || opc == 0xC2 || opc == 0xC4 || opc == 0xC5 || opc == 0xC6 { _ = try src.next() }
+                    } else if i.rep == 2 { i.op = .unimplemented }       // F2: CRC32: issue 3
+                    else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
+                } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp]) }   // SSSE3/SSE4: issue 3
+            case 0x3A: try tableForm(OpcodeTables.map0F3A[Int(try src.next()) &* 4 &+ mp])
+            case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFE:
+                try tableForm(OpcodeTables.map0F[Int(opc) &* 4 &+ mp])   // SSE/MMX: issue 3
+                // Groups 12-14 (Table A-6): shifts by imm8 of MMX (none) and XMM (66) registers.
+                if (0x71...0x73).contains(opc) && i.op != .ud {
+                    switch i.sub {
+                    case 2, 6: break                                    // PSRLx, PSLLx
+                    case 4 where opc != 0x73: break                     // PSRAW, PSRAD
+                    case 3 where opc == 0x73 && mp == 1, 7 where opc == 0x73 && mp == 1: break   // PSRLDQ, PSLLDQ (66 only)
+                    default: i.op = .ud
+                    }
+                }
             default:
                 i.op = .ud
             }
@@ -518,7 +622,8 @@ extension CPU {
                 lockable = i.mem && !(i.op == .btE && i.sub == 4)
             default: lockable = false
             }
-            if !lockable && i.op != .ud && i.op != .unimplemented { i.op = .ud }
+            // (Nothing lockable decodes to `.unimplemented`: those with LOCK are #UD too.)
+            if !lockable && i.op != .ud { i.op = .ud }
         }
         i.len = UInt8(src.pos)
         if i.op.rawValue < Op.mov64RR.rawValue { specialize(&i) }
@@ -586,4 +691,142 @@ extension Op {
             return false
         }
     }
+}
+
+/// The SSE/MMX forms of the 0F, 0F 38 and 0F 3A maps (SDM Vol. 2 Appendix A, Tables A-3, A-4,
+/// A-5, with the mandatory-prefix rows), indexed by `opcode * 4 + column`, the column being the
+/// mandatory prefix: 0 none, 1 66, 2 F3, 3 F2. Entries:
+///   `.` undefined (#UD); `n` defined, no ModRM;
+///   `a` defined with ModRM, `m` memory operand only, `r` register operand only (else #UD);
+///   `x` any ModRM, `y` memory only, of a feature the modeled CPU does not have (CPUModel: no VMX
+///   yet, AES-NI, PCLMULQDQ, SHA, GFNI, Key Locker, CET, MOVDIRI/MOVDIR64B, ENQCMD, HRESET): #UD,
+///   but with the length of the instruction (each instruction's "#UD If CPUID.… = 0").
+/// Upper case: an imm8 follows the ModRM operand.
+@usableFromInline enum OpcodeTables {
+    static let invalid = UInt8(ascii: "."), noModRM = UInt8(ascii: "n")
+
+    /// x87 register forms (ModRM C0-FF) that are blank in the escape maps D8-DF (SDM Vol. 2
+    /// Appendix A.5.2, Tables A-8, A-10, …, A-22): bit (ModRM - C0) per escape, set = #UD.
+    /// (The undocumented aliases FSTP1, FXCH4, FCOMP5, FFREEP, FXCH7, FSTP8/9 and the 8087/287
+    /// FENI/FDISI/FSETPM, which Intel CPUs execute, stay defined.)
+    static let x87UndefinedRegForms: [UInt64] = {
+        func bits(_ ranges: [ClosedRange<Int>]) -> UInt64 {
+            var m: UInt64 = 0
+            for r in ranges { for b in r { m |= 1 << UInt64(b - 0xC0) } }
+            return m
+        }
+        return [
+            0,                                                               // D8
+            bits([0xD1...0xD7, 0xE2...0xE3, 0xE6...0xE7, 0xEF...0xEF]),      // D9
+            bits([0xE0...0xE8, 0xEA...0xFF]),                                // DA (E9 FUCOMPP)
+            bits([0xE5...0xE7, 0xF8...0xFF]),                                // DB
+            0,                                                               // DC
+            bits([0xF0...0xFF]),                                             // DD
+            bits([0xD8...0xD8, 0xDA...0xDF]),                                // DE (D9 FCOMPP)
+            bits([0xE1...0xE7, 0xF8...0xFF]),                                // DF (E0 FNSTSW AX)
+        ]
+    }()
+
+    static func build(_ rows: [(ClosedRange<Int>, String)]) -> [UInt8] {
+        var t = [UInt8](repeating: invalid, count: 256 * 4)
+        for (ops, forms) in rows {
+            let f = Array(forms.utf8)
+            precondition(f.count == 4)
+            for op in ops { for c in 0..<4 { t[op * 4 + c] = f[c] } }
+        }
+        return t
+    }
+
+    /// Two-byte opcodes 0F 10-17, 28-2F, 50-7F, C2-C6, D0-FE (Table A-3).
+    static let map0F: [UInt8] = build([
+        (0x10...0x11, "aaaa"),  // MOVUPS MOVUPD MOVSS MOVSD
+        (0x12...0x12, "amaa"),  // MOVLPS/MOVHLPS, MOVLPD m64, MOVSLDUP, MOVDDUP
+        (0x13...0x13, "mm.."),  // MOVLPS m64, MOVLPD m64
+        (0x14...0x15, "aa.."),  // UNPCKLPS/PD, UNPCKHPS/PD
+        (0x16...0x16, "ama."),  // MOVHPS/MOVLHPS, MOVHPD m64, MOVSHDUP
+        (0x17...0x17, "mm.."),  // MOVHPS m64, MOVHPD m64
+        (0x28...0x29, "aa.."),  // MOVAPS MOVAPD
+        (0x2A...0x2A, "aaaa"),  // CVTPI2PS CVTPI2PD CVTSI2SS CVTSI2SD
+        (0x2B...0x2B, "mm.."),  // MOVNTPS MOVNTPD
+        (0x2C...0x2D, "aaaa"),  // CVT(T)PS2PI CVT(T)PD2PI CVT(T)SS2SI CVT(T)SD2SI
+        (0x2E...0x2F, "aa.."),  // UCOMISS/SD, COMISS/SD
+        (0x50...0x50, "rr.."),  // MOVMSKPS MOVMSKPD
+        (0x51...0x51, "aaaa"),  // SQRT
+        (0x52...0x53, "a.a."),  // RSQRTPS/SS, RCPPS/SS
+        (0x54...0x57, "aa.."),  // AND ANDN OR XOR PS/PD
+        (0x58...0x5A, "aaaa"),  // ADD MUL, CVTPS2PD CVTPD2PS CVTSS2SD CVTSD2SS
+        (0x5B...0x5B, "aaa."),  // CVTDQ2PS CVTPS2DQ CVTTPS2DQ
+        (0x5C...0x5F, "aaaa"),  // SUB MIN DIV MAX
+        (0x60...0x6B, "aa.."),  // PUNPCKL*, PACKSSWB, PCMPGT*, PACKUSWB, PUNPCKH*, PACKSSDW
+        (0x6C...0x6D, ".a.."),  // PUNPCKLQDQ PUNPCKHQDQ
+        (0x6E...0x6E, "aa.."),  // MOVD/MOVQ mm|xmm, r/m
+        (0x6F...0x6F, "aaa."),  // MOVQ mm, MOVDQA, MOVDQU
+        (0x70...0x70, "AAAA"),  // PSHUFW PSHUFD PSHUFHW PSHUFLW
+        (0x71...0x73, "RR.."),  // Groups 12-14 (the member is checked by the decoder)
+        (0x74...0x76, "aa.."),  // PCMPEQB/W/D
+        (0x77...0x77, "n..."),  // EMMS
+        (0x78...0x79, "x..."),  // VMREAD VMWRITE (VMX not advertised yet)
+        (0x7C...0x7D, ".a.a"),  // HADDPD/HADDPS, HSUBPD/HSUBPS
+        (0x7E...0x7E, "aaa."),  // MOVD/MOVQ r/m, mm|xmm; MOVQ xmm, xmm/m64
+        (0x7F...0x7F, "aaa."),  // MOVQ mm/m64, MOVDQA, MOVDQU
+        (0xC2...0xC2, "AAAA"),  // CMPPS CMPPD CMPSS CMPSD
+        (0xC3...0xC3, "m..."),  // MOVNTI
+        (0xC4...0xC4, "AA.."),  // PINSRW
+        (0xC5...0xC5, "RR.."),  // PEXTRW
+        (0xC6...0xC6, "AA.."),  // SHUFPS SHUFPD
+        (0xD0...0xD0, ".a.a"),  // ADDSUBPD ADDSUBPS
+        (0xD1...0xD5, "aa.."),  // PSRLW/D/Q, PADDQ, PMULLW
+        (0xD6...0xD6, ".arr"),  // MOVQ xmm/m64, xmm; MOVQ2DQ; MOVDQ2Q
+        (0xD7...0xD7, "rr.."),  // PMOVMSKB
+        (0xD8...0xE5, "aa.."),  // PSUBUSB … PMULHW
+        (0xE6...0xE6, ".aaa"),  // CVTTPD2DQ CVTDQ2PD CVTPD2DQ
+        (0xE7...0xE7, "mm.."),  // MOVNTQ MOVNTDQ
+        (0xE8...0xEF, "aa.."),  // PSUBSB … PXOR
+        (0xF0...0xF0, "...m"),  // LDDQU
+        (0xF1...0xF6, "aa.."),  // PSLLW/D/Q, PMULUDQ, PMADDWD, PSADBW
+        (0xF7...0xF7, "rr.."),  // MASKMOVQ MASKMOVDQU
+        (0xF8...0xFE, "aa.."),  // PSUBB … PADDD
+    ])
+
+    /// Three-byte opcodes 0F 38 xx without VEX (Table A-4); F0/F1 (MOVBE/CRC32) are decoded apart.
+    static let map0F38: [UInt8] = build([
+        (0x00...0x0B, "aa.."),  // PSHUFB … PMULHRSW (SSSE3, MMX and XMM)
+        (0x10...0x10, ".a.."),  // PBLENDVB
+        (0x14...0x15, ".a.."),  // BLENDVPS BLENDVPD
+        (0x17...0x17, ".a.."),  // PTEST
+        (0x1C...0x1E, "aa.."),  // PABSB/W/D
+        (0x20...0x25, ".a.."),  // PMOVSX*
+        (0x28...0x29, ".a.."),  // PMULDQ PCMPEQQ
+        (0x2A...0x2A, ".m.."),  // MOVNTDQA
+        (0x2B...0x2B, ".a.."),  // PACKUSDW
+        (0x30...0x35, ".a.."),  // PMOVZX*
+        (0x37...0x41, ".a.."),  // PCMPGTQ, PMIN*/PMAX*, PMULLD, PHMINPOSUW
+        (0x80...0x81, ".y.."),  // INVEPT INVVPID (VMX not advertised yet)
+        (0x82...0x82, ".m.."),  // INVPCID
+        (0xC8...0xCD, "x..."),  // SHA1NEXTE … SHA256MSG2 (no SHA)
+        (0xCF...0xCF, ".x.."),  // GF2P8MULB (no GFNI)
+        (0xD8...0xD8, "..x."),  // AESENCWIDE128KL … AESDECWIDE256KL (no Key Locker)
+        (0xDB...0xDB, ".x.."),  // AESIMC (no AES-NI)
+        (0xDC...0xDF, ".xx."),  // AESENC AESENCLAST AESDEC AESDECLAST; F3: LOADIWKEY, AES*KL (no Key Locker)
+        (0xF5...0xF5, ".y.."),  // WRUSS (no CET)
+        (0xF6...0xF6, "yaa."),  // WRSS (no CET), ADCX, ADOX
+        (0xF8...0xF8, ".yyy"),  // MOVDIR64B, ENQCMDS, ENQCMD (not modeled)
+        (0xF9...0xF9, "y..."),  // MOVDIRI (not modeled)
+        (0xFA...0xFB, "..x."),  // ENCODEKEY128 ENCODEKEY256 (no Key Locker)
+    ])
+
+    /// Three-byte opcodes 0F 3A xx without VEX (Table A-5); all take an imm8.
+    static let map0F3A: [UInt8] = build([
+        (0x08...0x0E, ".A.."),  // ROUNDPS/PD/SS/SD, BLENDPS/PD, PBLENDW
+        (0x0F...0x0F, "AA.."),  // PALIGNR (MMX and XMM)
+        (0x14...0x17, ".A.."),  // PEXTRB PEXTRW PEXTRD/Q EXTRACTPS
+        (0x20...0x22, ".A.."),  // PINSRB INSERTPS PINSRD/Q
+        (0x40...0x42, ".A.."),  // DPPS DPPD MPSADBW
+        (0x44...0x44, ".X.."),  // PCLMULQDQ (not advertised)
+        (0x60...0x63, ".A.."),  // PCMPESTRM PCMPESTRI PCMPISTRM PCMPISTRI
+        (0xCC...0xCC, "X..."),  // SHA1RNDS4 (no SHA)
+        (0xCE...0xCF, ".X.."),  // GF2P8AFFINEQB GF2P8AFFINEINVQB (no GFNI)
+        (0xDF...0xDF, ".X.."),  // AESKEYGENASSIST (no AES-NI)
+        (0xF0...0xF0, "..X."),  // HRESET (not modeled)
+    ])
 }
