@@ -1,0 +1,129 @@
+// `vmxemu run` on the real guest images: what the guest prints, how the run ends, and which
+// stream each message lands on.
+
+import Foundation
+import Testing
+
+/// `all N checks passed` in a guest's summary line: N, if the line is there.
+func checksPassed(in stdout: String) -> Int? {
+    for line in RunResult.lines(stdout) {
+        guard let all = line.range(of: "all "), let tail = line.range(of: " checks passed", range: all.upperBound..<line.endIndex)
+        else { continue }
+        if let n = Int(line[all.upperBound..<tail.lowerBound]) { return n }
+    }
+    return nil
+}
+
+@Suite(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+struct GuestRunTests {
+    // MARK: hello.elf
+
+    @Test func helloPassesEveryCheck() throws {
+        let r = try vmxemu(["run", try GuestImages.path("hello")])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("Hello from vmxemu guest"), "\(r)")
+        let passed = try #require(checksPassed(in: r.stdout), "no 'all N checks passed' line:\n\(r)")
+        let passLines = r.stdoutLines.filter { $0.hasPrefix("PASS:") }.count
+        #expect(passed > 0 && passLines == passed, "summary says \(passed), \(passLines) PASS lines")
+        #expect(!r.stdout.contains("FAIL:"), "\(r)")
+        // vmxemu's own messages go to stderr only; stdout is the guest's serial port, untouched.
+        #expect(!r.stdoutLines.contains { $0.hasPrefix("vmxemu") }, "a vmxemu message on stdout:\n\(r)")
+        #expect(r.stderr.contains("guest exited with status 0"), "\(r)")
+    }
+
+    @Test func appendedCommandLineReachesTheGuest() throws {
+        let r = try vmxemu(["run", try GuestImages.path("hello"), "--append", "console=ttyS0 foo"])
+        #expect(r.status == 0, "\(r)")
+        // hello prints the multiboot command line as "cmdline: …".
+        let cmdline = r.stdoutLines.first { $0.hasPrefix("cmdline:") }
+        #expect(cmdline?.contains("console=ttyS0 foo") == true, "\(r)")
+    }
+
+    @Test func qemuExitStatusMapsZeroToOne() throws {
+        // hello writes 0 to port 0xF4; isa-debug-exit style is (0 << 1) | 1.
+        let r = try vmxemu(["run", try GuestImages.path("hello"), "--qemu-exit-status"])
+        #expect(r.status == 1, "\(r)")
+        #expect(checksPassed(in: r.stdout) != nil, "\(r)")
+    }
+
+    @Test func serialToFile() throws {
+        let tmp = try TempDir()
+        defer { tmp.remove() }
+        let log = tmp.path("serial.log")
+        let r = try vmxemu(["run", try GuestImages.path("hello"), "--serial", "file:\(log)"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.isEmpty, "stdout should be empty with --serial file:\n\(r)")
+        let serial = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(serial.contains("Hello from vmxemu guest"), "serial file holds:\n\(serial.prefix(2000))")
+        #expect(checksPassed(in: serial) != nil, "serial file holds:\n\(serial.prefix(2000))")
+    }
+
+    @Test func bootsWithModules() throws {
+        let tmp = try TempDir()
+        defer { tmp.remove() }
+        let one = try tmp.file("module-one.bin", Array("a small boot module\n".utf8))
+        let two = try tmp.file("module-two.bin", (0..<4097).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let r = try vmxemu([
+            "run", try GuestImages.path("hello"),
+            "--module", "\(one) arg1 arg2=x", "--module", two,
+        ])
+        #expect(r.status == 0, "\(r)")
+        #expect(checksPassed(in: r.stdout) != nil, "\(r)")
+    }
+
+    @Test func missingModuleIsAUsageError() throws {
+        let tmp = try TempDir()
+        defer { tmp.remove() }
+        let missing = tmp.path("no-such-module.bin")
+        let r = try vmxemu(["run", try GuestImages.path("hello"), "--module", "\(missing) some args"])
+        #expect(r.status == 2, "\(r)")
+        #expect(r.stdout.isEmpty, "\(r)")
+        #expect(r.stderrLines.count == 1, "want exactly one line on stderr:\n\(r)")
+        #expect(r.stderr.contains(missing) && r.stderr.contains("module"), "\(r)")
+    }
+
+    // MARK: fault-tests.elf
+
+    @Test func faultTestsAllPass() throws {
+        let r = try vmxemu(["run", try GuestImages.path("fault-tests")])
+        #expect(r.status == 0, "\(r)")
+        let passed = try #require(checksPassed(in: r.stdout), "no 'all N checks passed' line:\n\(r)")
+        // Every line is a PASS, apart from the guest's own banner and summary ("fault-tests: …").
+        let checkLines = r.stdoutLines.filter { !$0.hasPrefix("fault-tests:") }
+        #expect(!checkLines.isEmpty, "\(r)")
+        for line in checkLines {
+            #expect(line.hasPrefix("PASS:"), "not a PASS line: \(line)")
+        }
+        #expect(checkLines.count == passed, "summary says \(passed), \(checkLines.count) check lines")
+    }
+
+    // MARK: ud2-triple.elf
+
+    @Test func ud2TripleFaults() throws {
+        let r = try vmxemu(["run", try GuestImages.path("ud2-triple")])
+        #expect(r.status == 3, "\(r)")
+        #expect(r.stdout.isEmpty, "the guest never touches the serial port:\n\(r)")
+        let line = try #require(r.stderrLines.first { $0.contains("triple fault") }, "no 'triple fault' on stderr:\n\(r)")
+        // The chain of exceptions, in delivery order: #UD whose delivery fails with #GP, …, #DF.
+        let chain = try #require(line.range(of: "#UD").map { line[$0.lowerBound...] }, "no #UD in: \(line)")
+        #expect(chain.hasPrefix("#UD → #GP"), "chain: \(chain)")
+        #expect(chain.contains("#DF"), "chain: \(chain)")
+    }
+
+    // MARK: Runaway guests
+
+    @Test func maxInstructionsStopsARunawayGuest() throws {
+        let r = try vmxemu(["run", try GuestImages.path("bench-int"), "--max-instructions", "100000"])
+        #expect(r.status == 124, "\(r)")
+        #expect(r.stderr.contains("stopped after --max-instructions 100000"), "\(r)")
+        #expect(!r.stdout.contains("vmxemu"), "\(r)")
+    }
+
+    @Test func timeoutStopsARunawayGuest() throws {
+        let r = try vmxemu(["run", try GuestImages.path("bench-int"), "--timeout", "0.2"])
+        #expect(r.status == 124, "\(r)")
+        #expect(r.stderr.contains("stopped after --timeout"), "\(r)")
+        // Stopped by --timeout, not by finishing the benchmark: generous for a loaded machine.
+        #expect(r.seconds < 20, "\(r)")
+    }
+}
