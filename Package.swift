@@ -37,6 +37,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "X86Tests", dependencies: ["X86"]),
+        // Zydis is the decoder oracle of this test only (opened with dlopen; never linked into vmxemu).
+        .systemLibrary(name: "CZydis", path: "Sources/CZydis"),
+        .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "CZydis"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
