@@ -115,9 +115,16 @@ struct ConditionTests {
         else { m.setArith((RFLAGS.arith & ~RFLAGS.cf) | (p.presetCF ? RFLAGS.cf : 0)) }
     }
 
+    /// One machine per producer (building a CPU is the expensive part of a test).
     @Test(arguments: flagProducers)
-    func setcc(_ p: FlagProducer) {
+    func conditions(_ p: FlagProducer) {
         let m = TestMachine.long64(mib: 2)
+        setcc(m, p)
+        cmovcc(m, p)
+        jcc(m, p)
+    }
+
+    func setcc(_ m: TestMachine, _ p: FlagProducer) {
         prepare(m, p)
         m[.rsi] = Layout.data
         m.mem.write([UInt8](repeating: 0xEE, count: 16), at: Layout.data)
@@ -132,9 +139,7 @@ struct ConditionTests {
 
     /// CMOVcc: "temp ← SRC; IF condition TRUE THEN DEST ← temp; ELSE IF (OperandSize = 32 and
     /// IA-32e mode active) THEN DEST[63:32] ← 0" (SDM Vol. 2 "CMOVcc", Operation).
-    @Test(arguments: flagProducers)
-    func cmovcc(_ p: FlagProducer) {
-        let m = TestMachine.long64(mib: 2)
+    func cmovcc(_ m: TestMachine, _ p: FlagProducer) {
         for wide in [true, false] {
             for half in 0..<2 {
                 prepare(m, p)
@@ -159,9 +164,7 @@ struct ConditionTests {
     }
 
     /// Jcc rel8 (70+cc) and rel32 (0F 80+cc): RIP = next + displacement when taken.
-    @Test(arguments: flagProducers)
-    func jcc(_ p: FlagProducer) {
-        let m = TestMachine.long64(mib: 2)
+    func jcc(_ m: TestMachine, _ p: FlagProducer) {
         for cc in 0..<16 {
             for long in [false, true] {
                 prepare(m, p)
