@@ -240,8 +240,8 @@ final class TestMachine {
 
     /// A 16-byte IA-32e gate (SDM Vol. 3A §6.14.1, Figure 6-8). type 0xE = interrupt, 0xF = trap.
     func setGate64(_ v: Int, offset: UInt64, selector: UInt16 = Sel.code64, type: UInt8 = 0xE,
-                   dpl: UInt8 = 0, ist: UInt8 = 0, present: Bool = true) {
-        let a = Layout.idt + UInt64(v) * 16
+                   dpl: UInt8 = 0, ist: UInt8 = 0, present: Bool = true, table: UInt64 = Layout.idt) {
+        let a = table + UInt64(v) * 16
         let lo = (offset & 0xFFFF) | UInt64(selector) << 16 | UInt64(ist & 7) << 32
             | UInt64(type & 0xF) << 40 | UInt64(dpl & 3) << 45 | (present ? 1 << 47 : 0)
             | ((offset >> 16) & 0xFFFF) << 48
@@ -347,4 +347,29 @@ func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
 /// `mov r64, imm64` (REX.W B8+r io) — used to set up operands inside guest code.
 func movabs(_ r: R, _ v: UInt64) -> [UInt8] {
     [0x48 | (r.rawValue >= 8 ? 1 : 0), 0xB8 + UInt8(r.rawValue & 7)] + le(v)
+}
+
+// MARK: - Exception checks
+
+/// Vectors that push an error code (SDM Vol. 3A §6.13, Table 6-1 "Error Code" column).
+func pushesErrorCode(_ v: Int) -> Bool { [8, 10, 11, 12, 13, 14, 17, 21].contains(v) }
+
+extension TestMachine {
+    /// Expect that `stop` is the HLT of vector `vector`'s handler, reached from CPL 0 64-bit code
+    /// (no stack switch), with the given error code and saved RIP. Returns the frame.
+    @discardableResult
+    func expectException(_ stop: StopCause, vector: Int, error: UInt64? = nil, rip: UInt64,
+                         sourceLocation: SourceLocation = #_sourceLocation) -> Frame64? {
+        guard let v = self.vector(stop) else {
+            Issue.record("expected vector \(vector), got \(stop)", sourceLocation: sourceLocation)
+            return nil
+        }
+        #expect(v == vector, "vector", sourceLocation: sourceLocation)
+        let f = frame64(errorCode: pushesErrorCode(v))
+        if pushesErrorCode(vector) {
+            #expect(f.error == error, "error code 0x\(hex(f.error ?? 0))", sourceLocation: sourceLocation)
+        }
+        #expect(f.rip == rip, "saved RIP 0x\(hex(f.rip)), expected 0x\(hex(rip))", sourceLocation: sourceLocation)
+        return f
+    }
 }
