@@ -27,6 +27,9 @@ extension CPU {
                 return nil
             } catch let second {
                 if second.kind == .stop { return takeStop(currentRip) }
+                // A software interrupt (INT n, INT3, INTO) whose delivery faults did not complete:
+                // the fault is reported against the INT instruction itself, not the one after it.
+                if current.kind == .software { rip = currentRip }
                 chain.append(second)
                 let c1 = CPU.faultClass(current), c2 = CPU.faultClass(second)
                 if c1 == .doubleFault {
