@@ -17,6 +17,8 @@ enum ExitStatus {
     static let unimplemented: Int32 = 4
     /// `--timeout` or `--max-instructions` stopped a runaway guest (as `timeout(1)`).
     static let runaway: Int32 = 124
+    /// gdb's `kill` ended the machine (as a process killed by SIGKILL).
+    static let killedByDebugger: Int32 = 137
 }
 
 struct Run: ParsableCommand {
@@ -33,7 +35,12 @@ struct Run: ParsableCommand {
 
         Exit status: the guest's (via port 0xF4); 2 bad image or arguments; 3 triple fault or a \
         halt nothing can wake; 4 an instruction vmxemu does not implement; 124 --timeout or \
-        --max-instructions reached.
+        --max-instructions reached; 137 killed from gdb.
+
+        Debugging with gdb: --gdb [HOST:]PORT starts a gdb server (host 127.0.0.1 unless given; \
+        port 0 picks a free one), -s is --gdb 1234, -S (--wait-gdb) keeps the CPU stopped until \
+        gdb resumes it. Then: gdb -x gdb/vmxemu.gdb IMAGE, (gdb) target remote :1234. One gdb at a \
+        time; after it detaches the machine keeps its state for the next one.
         """
     )
 
@@ -67,6 +74,15 @@ struct Run: ParsableCommand {
     @Flag(name: [.short, .long], help: "Print nothing but the guest's output and errors.")
     var quiet = false
 
+    @Option(name: .customLong("gdb"), help: ArgumentHelp("Start a gdb server on [HOST:]PORT (host 127.0.0.1 unless given; port 0 = any free port).", valueName: "[HOST:]PORT"))
+    var gdb: String?
+
+    @Flag(name: .customShort("s"), help: "Shorthand for --gdb 1234 (as QEMU's -s).")
+    var gdbDefaultPort = false
+
+    @Flag(name: [.customShort("S"), .customLong("wait-gdb")], help: "Do not start the CPU until gdb resumes it (implies -s without --gdb).")
+    var waitGDB = false
+
     func run() throws {
         var log = Logger(label: "vmxemu")
         log.logLevel = quiet ? .warning : .info
@@ -79,6 +95,20 @@ struct Run: ParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let path = image ?? bios ?? ""
+        var endpoint: GDBEndpoint?
+        if let gdb {
+            guard let e = GDBEndpoint.parse(gdb) else {
+                eprint("vmxemu: --gdb '\(gdb)' is not [HOST:]PORT (examples: 1234, 127.0.0.1:1234, [::1]:1234)")
+                throw ExitCode(ExitStatus.usage)
+            }
+            endpoint = e
+        } else if gdbDefaultPort || waitGDB {
+            endpoint = GDBEndpoint(host: GDBEndpoint.defaultHost, port: GDBEndpoint.defaultPort)
+        }
+        if endpoint != nil && (timeout != nil || maxInstructions != nil) {
+            eprint("vmxemu: --timeout and --max-instructions cannot be combined with a gdb server")
+            throw ExitCode(ExitStatus.usage)
+        }
         guard let kernel = readFile(path) else {
             eprint("vmxemu: cannot read \(image != nil ? "image" : "firmware") '\(path)': \(String(cString: strerror(errno)))")
             throw ExitCode(ExitStatus.usage)
@@ -113,6 +143,12 @@ struct Run: ParsableCommand {
             }
         }
         for w in machine.image?.warnings ?? [] { eprint("vmxemu: warning: \(w)") }
+        if let endpoint {
+            // The image is loaded before gdb can connect (GDB.md): breakpoints are never lost.
+            let status = GDBRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint,
+                                    waitForGDB: waitGDB, quiet: quiet)
+            throw ExitCode(status)
+        }
         let start = monotonicSeconds()
         let stop = machine.run(maxInstructions: maxInstructions, timeout: timeout)
         let elapsed = monotonicSeconds() - start
