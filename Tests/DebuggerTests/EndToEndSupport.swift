@@ -9,6 +9,7 @@ import Glibc
 
 enum E2E {
     static let gdb = "/usr/bin/gdb"
+    static var gdbAvailable: Bool { FileManager.default.isExecutableFile(atPath: gdb) }
     /// The repository root (this file is Tests/DebuggerTests/EndToEndSupport.swift).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path

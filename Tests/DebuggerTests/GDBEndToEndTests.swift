@@ -299,4 +299,47 @@ struct GDBEndToEndTests {
         #expect(vm.stderr.text.contains("vmxemu: stopped: triple fault"))
         #expect(vm.waitForExit(timeout: 10) == 137)
     }
+
+    /// `target extended-remote`: `info os processes` lists the VMM context; `detach` then
+    /// `attach 1` (vAttach, then qC naming its thread — GDB.md rule 2) gives the registers back.
+    @Test func extendedRemoteListsAndAttachesTheVMMContext() throws {
+        let vm = try VMXEmuProcess(image: E2E.image("hello"))
+        let out = try GDB.run([
+            "target extended-remote 127.0.0.1:\(vm.port)",
+            "info os processes",
+            "break check_u64",
+            "continue",
+            "detach",
+            "attach 1",
+            "info registers rip",
+            "info threads",
+            "kill",
+        ], file: E2E.image("hello"), helper: true)
+        #expect(out.matches(#"1\s+vmxemu\s+VMM"#))
+        // After the detach, `attach 1` shows the same frame again.
+        let detached = try #require(out.range(of: "[Inferior 1 (process 1) detached]"))
+        #expect(out[detached.upperBound...].contains("check_u64 (name=name@entry=0x1020d8 \"multiboot-magic\""))
+        #expect(out.matches(#"rip\s+0x101e90\s+0x101e90 <check_u64>"#))
+        #expect(out.contains("Thread 1.1 \"VMM vCPU0\""))
+        #expect(!out.contains("'g' packet reply is too long"))
+        #expect(!out.contains("internal-error"))
+        #expect(vm.waitForExit(timeout: 10) == 137)
+    }
+
+    /// The guest's own INT3 (and every exception it handles) is the guest's business: under gdb,
+    /// fault-tests raises and catches #DE #BP #UD #GP #PF and exits 0 with no stop in gdb
+    /// (GDB.md rule 4: a guest int3 is never reported as a gdb breakpoint).
+    @Test func guestHandledExceptionsDoNotStopGDB() throws {
+        let image = E2E.image("fault-tests")
+        guard FileManager.default.fileExists(atPath: image) else {
+            print("SKIP guestHandledExceptionsDoNotStopGDB: \(image) is missing (make -C GuestImages)")
+            return
+        }
+        let vm = try VMXEmuProcess(image: image)
+        let out = try GDB.run(["target remote 127.0.0.1:\(vm.port)", "continue"], file: image, helper: true)
+        #expect(out.contains("[Inferior 1 (process 1) exited normally]"))
+        #expect(!out.contains("SIGTRAP"))
+        #expect(vm.waitForExit(timeout: 10) == 0)
+        #expect(vm.stdout.text.contains("fault-tests: all"))
+    }
 }

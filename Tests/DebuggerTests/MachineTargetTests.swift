@@ -341,6 +341,12 @@ import X86
         #expect(send("m8000,4") == ["E0e"])             // nothing readable
         #expect(send("m8000000000001000,1") == ["90"])   // tagged physical
         #expect(send("qRcmd," + Hex.encode(Array("status".utf8))).last == "OK")
+        // QEMU's physical-memory mode: 0x8000 is not mapped linearly but exists physically.
+        m.memory.write([0x5A], at: 0x8000)
+        #expect(send("Qqemu.PhyMemMode:1") == ["OK"])
+        #expect(send("m8000,1") == ["5a"])
+        #expect(send("Qqemu.PhyMemMode:0") == ["OK"])
+        #expect(send("m8000,1") == ["E0e"])
 
         #expect(send("Z0,1001,1") == ["OK"])
         #expect(send("Z1,100c,1") == ["OK"])
