@@ -414,6 +414,10 @@ struct CallTests {
         #expect(m[.rsp] == s - 24 - 0x10)
         #expect(m.run([0xC9], steps: 1) == .budget)
         #expect(m[.rsp] == s && m[.rbp] == b)
+        // enter 8, 1 (C8 08 00 01): level 1 copies no frame pointers but pushes FrameTemp.
+        #expect(m.run([0xC8, 0x08, 0x00, 0x01], steps: 1) == .budget)
+        #expect(m.r64(s - 8) == b && m.r64(s - 16) == s - 8)
+        #expect(m[.rbp] == s - 8 && m[.rsp] == s - 16 - 8)
     }
 
     /// LOOP: count ← count − 1; jump if count ≠ 0 (LOOPE also needs ZF=1, LOOPNE ZF=0). Flags

@@ -201,6 +201,43 @@ struct ExceptionVectorTests {
     }
 }
 
+extension ExceptionVectorTests {
+    /// A not-present gate: "#NP(error_code(vector_number,1,EXT))" — for #UD from UD2:
+    /// 6·8 + 2 (IDT) + 1 (EXT) = 0x33 (SDM Vol. 2 "INT n" Operation; §6.13).
+    @Test func notPresentGate() {
+        let m = TestMachine.long64(mib: 2)
+        m.setGate64(6, offset: m.handlerAddress(6), present: false)
+        let stop = m.run([0x0F, 0x0B], steps: 1)
+        m.expectException(stop, vector: 11, error: 0x33, rip: Layout.code)
+    }
+
+    /// The IST pointer lies beyond the TSS limit: "#TS(TSS selector)" with EXT = 1 (SDM Vol. 2
+    /// "INT n", IA-32e mode: "IF … stack pointer … is beyond the TSS limit THEN #TS(error_code
+    /// (current TSS selector,0,EXT))"). TR limit 0x0B still covers RSP0 (bytes 4–11), not IST1.
+    @Test func istBeyondTSSLimit() {
+        let m = TestMachine.long64(mib: 2)
+        m.cpu.segs[Seg.tr].limit = 0x0B
+        m.setGate64(6, offset: m.handlerAddress(6), ist: 1)
+        let stop = m.run([0x0F, 0x0B], steps: 1)
+        m.expectException(stop, vector: 10, error: UInt64(Sel.tss) | 1, rip: Layout.code)
+    }
+
+    /// INTO is invalid in 64-bit mode (#UD); in 32-bit mode it raises #OF (vector 4) as a trap
+    /// when OF = 1 and does nothing when OF = 0 (SDM Vol. 2 "INT n/INTO/INT3/INT1").
+    @Test func into() {
+        let m = TestMachine.long64(mib: 2)
+        m.setArith(RFLAGS.of)
+        m.expectFault([0xCE], vector: 6)
+        let p = TestMachine.protected32()
+        #expect(p.run([0xCE], steps: 1) == .budget)
+        #expect(p.rip == Layout.code + 1)
+        p.setArith(RFLAGS.of)
+        let stop = p.run([0xCE], steps: 2)
+        #expect(p.vector(stop) == 4)
+        #expect(UInt64(p.r32(p[.rsp])) == Layout.code + 1)
+    }
+}
+
 @Suite("Exceptions: double fault and shutdown")
 struct DoubleFaultTests {
     /// A contributory exception (#GP) while delivering a contributory one (#GP): "the processor
@@ -306,6 +343,27 @@ struct ProtectedModeExceptionTests {
         #expect(m.r32(esp2) == 0)
         #expect(UInt64(m.r32(esp2 + 4)) == Layout.userCode)
         #expect(m.r32(esp2 + 20) == UInt32(Sel.userData | 3))
+    }
+
+    /// IRETD from the CPL 0 handler back to CPL 3 pops EIP, CS, EFLAGS and then ESP, SS (SDM
+    /// Vol. 2 "IRET", RETURN-TO-OUTER-PRIVILEGE-LEVEL). The handler skips the 2-byte UD2.
+    @Test func iretdBackToCPL3() {
+        let m = TestMachine.protected32()
+        let h = Layout.code + 0x800
+        m.setGate32(6, offset: UInt32(h))
+        m.load([0x83, 0x04, 0x24, 0x02, 0xCF], at: h)          // add dword [esp],2; iretd
+        // ud2; mov eax,7; L: jmp L
+        m.load([0x0F, 0x0B, 0xB8, 0x07, 0x00, 0x00, 0x00, 0xEB, 0xFE], at: Layout.userCode)
+        m.enterUser32()
+        m.rip = Layout.userCode
+        m[.rax] = 0
+        #expect(m.cpu.run(budget: 6) == .budget)               // ud2→handler (2), mov, jmp, jmp
+        #expect(m[.rax] == 7)
+        #expect(m.cpu.cpl == 3)
+        #expect(m.cpu.segs[Seg.cs].selector == Sel.userCode32 | 3)
+        #expect(m.cpu.segs[Seg.ss].selector == Sel.userData | 3)
+        #expect(m[.rsp] == Layout.userStack)
+        #expect(m.rip == Layout.userCode + 7)
     }
 
     /// Same privilege in 32-bit mode: no stack switch, EFLAGS/CS/EIP (+ error code) pushed on

@@ -75,6 +75,18 @@ struct StringTests {
         #expect(m[.rsi] == src + 2)
     }
 
+    /// A segment override applies to the DS:RSI operand only ("The ES segment cannot be
+    /// overridden"): fs movsb (64 A4) reads FS.base + RSI, writes ES:RDI (base 0 in 64-bit mode).
+    @Test func segmentOverrideOnSource() {
+        let m = machine()
+        m.cpu.segs[Seg.fs].base = 0x100
+        m.cpu.modeChanged()
+        m[.rsi] = src
+        #expect(m.run([0x64, 0xA4], steps: 1) == .budget)
+        #expect(m.r8(dst) == m.r8(src + 0x100))
+        #expect(m[.rsi] == src + 1 && m[.rdi] == dst + 1)
+    }
+
     @Test func lods() {
         let m = machine()
         m[.rax] = 0xFFFF_FFFF_FFFF_FFFF

@@ -100,6 +100,10 @@ struct MSRTests {
         m[.rcx] = UInt64(MSR.efer); m[.rax] = 0xD01 | 0x2; m[.rdx] = 0
         m.expectFault([0x0F, 0x30], vector: 13, error: 0)
         #expect(m.cpu.efer == 0xD01)
+        // Changing LME while CR0.PG = 1: #GP(0) (SDM Vol. 4, IA32_EFER; Vol. 3A §9.8.5).
+        m[.rcx] = UInt64(MSR.efer); m[.rax] = 0x801; m[.rdx] = 0
+        m.expectFault([0x0F, 0x30], vector: 13, error: 0)
+        #expect(m.cpu.efer == 0xD01)
     }
 
     /// IA32_FS_BASE / IA32_GS_BASE are the bases FS:/GS: accesses use in 64-bit mode; SWAPGS
