@@ -181,6 +181,36 @@ struct PageFaultTests {
         #expect(m[.rax] == 0x0807_0605_0403_0201)
     }
 
+    /// An instruction that straddles into a not-present page: the fetch of its tail faults
+    /// with I/D, CR2 = the first byte on the missing page, and the saved RIP is the start of
+    /// the instruction.
+    @Test func fetchFaultOnInstructionTail() {
+        let m = TestMachine.long64(mib: 2)
+        let page = Layout.code + 0x2000
+        let start = page - 2
+        m.load([0x48, 0x8B], at: start)                   // mov rax,[rsi] split 2 + 1
+        m.load([0x06], at: page)
+        m.setPTE(page, 0)
+        m.rip = start
+        let stop = m.run(1)
+        m.expectException(stop, vector: 14, error: PFErr.id, rip: start)
+        #expect(m.cpu.cr2 == page)
+    }
+
+    /// A CALL whose push hits a not-present stack page faults with W, CR2 = RSP − 8, and leaves
+    /// RSP and RIP as they were (the #PF gate uses IST1 so its own frame has somewhere to go).
+    @Test func pushFaultIsAtomic() {
+        let m = TestMachine.long64(mib: 2)
+        m.setGate64(14, offset: m.handlerAddress(14), ist: 1)
+        let sp = Layout.data + 0x3000
+        m.setPTE(sp - 0x1000, 0)
+        m[.rsp] = sp
+        let stop = m.run([0xE8, 0x00, 0x01, 0x00, 0x00], steps: 1)    // call +0x100
+        let f = m.expectException(stop, vector: 14, error: PFErr.w, rip: Layout.code)
+        #expect(f?.rsp == sp)
+        #expect(m.cpu.cr2 == sp - 8)
+    }
+
     /// INVLPG: after changing a PTE, INVLPG makes the next access use the new translation.
     @Test func invlpgUsesNewMapping() {
         let m = TestMachine.long64(mib: 2)
