@@ -13,13 +13,19 @@ void guest_init(void)
  * Leave the machine.  Both vmxemu and QEMU (with
  * `-device isa-debug-exit,iobase=0xf4,iosize=4`) stop when port 0xF4 is
  * written: vmxemu exits with the value written, QEMU with (value << 1) | 1.
- * Without such a device the OUT does nothing, so fall back to halting with
- * interrupts off, which stops the CPU for good.
+ * Without such a device the OUT does nothing, so say so, with the status
+ * (bochs/run-bochs.sh reads it from this line), then write "Shutdown" to
+ * port 0x8900, the shutdown port Bochs implements (its unmapped-port device;
+ * elsewhere the writes go nowhere), and finally halt with interrupts off,
+ * which stops the CPU for good.
  */
 void guest_exit(uint32_t status)
 {
     outl(EXIT_PORT, status);
-    serial_puts("guest_exit: port 0xF4 did not stop the machine; halting\n");
+    kprintf("guest_exit: port 0xF4 did not stop the machine (status %u); halting\n", status);
+    serial_flush();
+    for (const char *p = "Shutdown"; *p; p++)
+        outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);
     for (;;)
         __asm__ volatile("cli; hlt");
 }

@@ -29,6 +29,9 @@
 #define GUEST_EXIT_OK    0  /* every check passed / benchmark finished */
 #define GUEST_EXIT_FAIL  1  /* a self-check printed FAIL */
 #define GUEST_EXIT_CRASH 2  /* unexpected CPU exception, or boot failure */
+/* Bochs has no debug-exit device; writing the string "Shutdown" to this
+ * port makes it quit (guest_exit does so after the 0xF4 write). */
+#define BOCHS_SHUTDOWN_PORT 0x8900
 
 /* ---- Entry points ---------------------------------------------------- */
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
@@ -82,6 +85,7 @@ static inline void invlpg(uintptr_t va) { __asm__ volatile("invlpg (%0)" : : "r"
 void serial_init(void);
 void serial_putc(char c);
 void serial_puts(const char *s);
+void serial_flush(void);            /* wait until the last byte has left the UART */
 
 /* kprintf: %s %d %u %x %p %c %%, with l / ll modifiers (%ld %lu %lx ...),
  * and an optional zero-pad/width for numbers (%08x, %16lx). */

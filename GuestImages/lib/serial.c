@@ -31,6 +31,7 @@
 #define LCR_8N1 0x03                   /* 8 data bits, no parity, 1 stop bit */
 #define LCR_DLAB 0x80                  /* divisor latch access */
 #define LSR_THRE 0x20                  /* transmit holding register empty */
+#define LSR_TEMT 0x40                  /* transmitter empty: the last byte is out */
 
 void serial_init(void)
 {
@@ -56,4 +57,12 @@ void serial_puts(const char *s)
 {
     while (*s)
         serial_putc(*s++);
+}
+
+/* Wait until the UART has sent every byte, shift register included.  Needed
+ * before stopping a machine that models transmission time (Bochs does). */
+void serial_flush(void)
+{
+    while ((inb(UART_LSR) & LSR_TEMT) == 0)
+        ;
 }
