@@ -88,6 +88,7 @@ public final class MachineController: @unchecked Sendable {
     private var busy = false
     private var freeRunning = false
     private var threadStarted = false
+    private var shuttingDown = false
     private var last: DebugStop?
     private var physical = false
     private var software: [Int: [UInt64: Int]] = [:]
@@ -139,7 +140,7 @@ public final class MachineController: @unchecked Sendable {
     public func resume(_ mode: RunMode, freeRun: Bool = false,
                        completion: @escaping @Sendable (DebugStop) -> Void) -> Bool {
         lock.withLock {
-            guard !busy, job == nil else { return false }
+            guard !busy, job == nil, !shuttingDown else { return false }
             if !threadStarted {
                 guard startDetachedThread({ [self] in cpuThread() }) else { return false }
                 threadStarted = true
@@ -185,16 +186,27 @@ public final class MachineController: @unchecked Sendable {
         }
     }
 
+    /// Ends the CPU thread (after the run in progress, if any, is interrupted). The controller
+    /// accepts no resume afterwards; the machine stays inspectable.
+    public func shutdown() {
+        lock.withLock {
+            shuttingDown = true
+            if busy || job != nil { machine.cpu.interruptFlag.pointee = 1 }
+            lock.broadcast()
+        }
+    }
+
     private func cpuThread() {
         while true {
-            let next: Job = lock.withLock {
-                while job == nil { lock.wait() }
-                let j = job.unsafelyUnwrapped
+            let taken: Job? = lock.withLock {
+                while job == nil && !shuttingDown { lock.wait() }
+                guard let j = job else { return nil }
                 job = nil
                 busy = true
                 freeRunning = j.freeRun
                 return j
             }
+            guard let next = taken else { return }   // shut down
             let stop = execute(next.mode)
             lock.withLock {
                 busy = false

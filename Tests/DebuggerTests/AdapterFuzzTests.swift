@@ -110,14 +110,14 @@ private final class FuzzRig {
         var replied = 0, nacked = 0, closed = 0, silent = 0, resumes = 0, stuck = 0
         var lastRig = rig
         for i in 0..<total {
-            if i % 5000 == 0 { rig = FuzzRig() }
+            if i % 5000 == 0 { rig.target.controller.shutdown(); rig = FuzzRig() }
             let seed = Array(corpus[Int(rng.next() % UInt64(corpus.count))].utf8)
             let payload = rng.next() % 4 == 0 ? seed : mutate(seed, &rng)
             var framed = PacketEncoder.frame(payload)
             if rng.next() % 32 == 0 { framed[framed.count - 1] ^= 0x01 }
             let wasRunning = rig.session.isRunning
             let (out, close, isStuck) = rig.feed(framed)
-            if isStuck { stuck += 1; rig = FuzzRig(); continue }
+            if isStuck { stuck += 1; rig.target.controller.shutdown(); rig = FuzzRig(); continue }
             if rig.session.running == nil && !wasRunning, (try? GDBPacket.parse(payload)).map(isResume) == true { resumes += 1 }
             var d = PacketDecoder()
             let events = d.feed(out)

@@ -17,8 +17,12 @@ enum E2E {
     static func image(_ name: String) -> String { "\(repo)/GuestImages/build/\(name).elf" }
     static let helper = "\(repo)/gdb/vmxemu.gdb"
 
-    /// `vmxemu` next to the test bundle (`swift build` puts both in the same directory).
+    /// `vmxemu` next to the test bundle (`swift build` puts both in the same directory), or the
+    /// binary `VMXEMU_BIN` names (e.g. a release build for the benchmark).
     static let vmxemu: String? = {
+        if let bin = ProcessInfo.processInfo.environment["VMXEMU_BIN"], FileManager.default.isExecutableFile(atPath: bin) {
+            return bin
+        }
         var dirs: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             dirs.append(URL(fileURLWithPath: exe).deletingLastPathComponent().path)
@@ -135,7 +139,7 @@ enum GDB {
     /// gdb is started with posix_spawn and an empty signal mask: test-runner threads block
     /// SIGINT, a mask children inherit, and gdb must see the Ctrl-C a test sends it.
     static func run(_ commands: [String], file: String? = nil, helper: Bool = false, timeout: Double = 30,
-                    whileRunning: ((pid_t) -> Void)? = nil) throws -> String {
+                    quiet: Bool = false, whileRunning: ((pid_t) -> Void)? = nil) throws -> String {
         var args = [E2E.gdb, "-nx", "-batch"]
         if helper { args += ["-x", E2E.helper] }
         if let file { args.append(file) }
@@ -179,7 +183,7 @@ enum GDB {
             usleep(20_000)
         }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        print("---- gdb transcript ----\n\(text)------------------------")
+        if !quiet { print("---- gdb transcript ----\n\(text)------------------------") }
         return text
     }
 }
