@@ -166,6 +166,7 @@ gdt_descriptor:
          * 0xFFFF0000.  A near jump stays in that segment. */
         .section .reset, "ax"
         .code16
+        .globl  reset_vector
 reset_vector:
         jmp     start16
         .balign 16, 0xF4
