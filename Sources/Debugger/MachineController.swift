@@ -37,6 +37,8 @@ public enum DebugStopReason: Equatable, Sendable {
     case fatal(StopCause)
     /// A resume that asked nothing of the CPU.
     case idle
+    /// A VMX event the user asked to stop at (`monitor break exit|entry|vmfail`).
+    case vmx(VMXEvent)
 
     /// Fatal stops as a word, for reports.
     public var isFatal: Bool {
@@ -279,6 +281,13 @@ public final class MachineController: @unchecked Sendable {
             return s
         case .unimplemented:
             return stop(.fatal(cause), cause.description)
+        case .vmx(let event):
+            if case .abort = event {
+                let s = stop(.fatal(cause), cause.description)
+                stuck = (cpu.rip, s)
+                return s
+            }
+            return stop(.vmx(event), "\(event) — next instruction \(describe(cpu.rip))")
         }
     }
 

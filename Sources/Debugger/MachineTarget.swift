@@ -204,6 +204,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
             return GDBStopEvent(thread: thread, reason: .watchpoint(type, address: address))
         case .stepped, .idle:
             return GDBStopEvent(thread: thread, reason: .signal(GDBStopReason.sigtrap))
+        case .vmx:
+            return GDBStopEvent(thread: thread, reason: .signal(GDBStopReason.sigtrap), console: "vmxemu: \(stop.summary)")
         case .interrupted:
             return GDBStopEvent(thread: thread, reason: .signal(GDBStopReason.sigint))
         case .exited(let status):

@@ -21,7 +21,13 @@ extension CPU {
     @usableFromInline func deliver(_ first: Fault) -> StopCause? {
         var current = first
         var chain: [Fault] = [first]
+        // An event injected by VM entry is delivered without consulting the exception bitmap
+        // (SDM Vol. 3C §26.6.1); faults during its delivery are ordinary guest exceptions.
+        var injected = vmx.injecting != 0
         while true {
+            // VMX non-root operation: the exception bitmap decides (SDM Vol. 3C §25.2).
+            if vmx.nonRoot && !injected && exceptionExits(current) { return vmExitForException(current) }
+            injected = false
             do {
                 try deliverOnce(current)
                 return nil
@@ -32,7 +38,19 @@ extension CPU {
                 if current.kind == .software { rip = currentRip }
                 chain.append(second)
                 let c1 = CPU.faultClass(current), c2 = CPU.faultClass(second)
+                if vmx.nonRoot {
+                    // A VM exit during delivery records the event being delivered as IDT-vectoring
+                    // information (SDM Vol. 3C §27.2.4).
+                    vmx.vectoring = vmx.injecting != 0 ? vmx.injecting : interruptionInfo(current)
+                    vmx.vectoringError = current.errorCode
+                }
                 if c1 == .doubleFault {
+                    if vmx.nonRoot {
+                        // Triple fault in VMX non-root operation: a VM exit (basic reason 2, §25.2).
+                        vmx.vectoring = 0
+                        vmExit(UInt32(VMXExitBasic.tripleFault.rawValue), VMExitInfo(), guestRip: rip)
+                        return takeVMXStop()
+                    }
                     faultChain = chain
                     return .tripleFault(chain: chain, rip: currentRip)
                 }

@@ -301,8 +301,11 @@ extension CPU {
                 return true
             }
             try shiftInsn(i)
-        case .nop, .pause:
+        case .nop:
             break
+        case .pause:
+            // PAUSE exiting (SDM Vol. 3C §25.1.3; "PAUSE-loop exiting" is not advertised).
+            if vmx.nonRoot && vmx.proc & Proc.pauseExiting != 0 { try vmExitForInstruction(i, .pause) }
         case .testRI:
             setLazy(.logic, osz, getReg(osz, i.pointee.rm) & i.pointee.imm, 0, 0)
         default:

@@ -139,7 +139,8 @@ extension CPU {
         case .cli, .sti:
             // IOPL-sensitive (SDM Vol. 2 "CLI"/"STI"): #GP(0) when CPL > IOPL (no VME/PVI modeled).
             if cr0 & CR0.pe != 0 && cpl > UInt8((flagsRest >> 12) & 3) { throw Fault.GP(0) }
-            if i.pointee.op == .cli { flagsRest &= ~RFLAGS.if } else { flagsRest |= RFLAGS.if }
+            if i.pointee.op == .cli { flagsRest &= ~RFLAGS.if }
+            else { if flagsRest & RFLAGS.if == 0 { vmx.stiShadowRip = rip }; flagsRest |= RFLAGS.if }
         case .pushf:
             try push(osz, flags() & ~(RFLAGS.vm | RFLAGS.rf) & m)
         case .popf:
@@ -159,6 +160,7 @@ extension CPU {
             let rsp0 = regs[Reg.rsp]
             let v = try pop(osz)
             do { try loadSegment(Int(i.pointee.sub), UInt16(truncatingIfNeeded: v)) } catch { regs[Reg.rsp] = rsp0; throw error }
+            if i.pointee.sub == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
         case .pusha:
             let sp = getReg(osz, UInt8(Reg.rsp))
             for r in 0..<8 { try push(osz, r == Reg.rsp ? sp : getReg(osz, UInt8(r))) }
@@ -174,6 +176,7 @@ extension CPU {
         case .movSE:
             let v = try readRM(i, 1)
             try loadSegment(Int(i.pointee.sub), UInt16(truncatingIfNeeded: v))
+            if i.pointee.sub == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
         case .enter:
             try enter(i)
         case .leave:
@@ -229,6 +232,7 @@ extension CPU {
             throw Fault(kind: .exception, vector: 1, trap: true)
         case .hlt:
             if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && vmx.proc & Proc.hltExiting != 0 { try vmExitForInstruction(i, .hlt, qualification: 0, instructionInfo: 0) }
             // No interrupt controller or timer exists in this machine yet, so nothing can wake a
             // halted CPU: stop and say so (issue 2: "a guest that halts … stops the run with a report").
             pendingStop = .halted(rip: rip &- UInt64(i.pointee.len), interruptsEnabled: flagsRest & RFLAGS.if != 0)
@@ -240,6 +244,11 @@ extension CPU {
             let port = UInt16(i.pointee.sub == 1 ? i.pointee.imm : regs[Reg.rdx] & 0xFFFF)
             let size = 1 << Int(osz)
             try checkIOPermission(port, size)
+            if vmx.nonRoot && ioExits(port, size) {
+                try vmExitForInstruction(i, .ioInstruction, qualification: ioQualification(
+                    port: port, size: size, input: i.pointee.op == .inPort, string: false, rep: false,
+                    immediate: i.pointee.sub == 1), instructionInfo: 0)
+            }
             if i.pointee.op == .inPort {
                 setReg(osz, 0, UInt64(io.portRead(port, size: size)) & m)
             } else {
@@ -487,7 +496,17 @@ extension CPU {
             regs[r] = am == ~0 ? v : (am == 0xFFFF_FFFF ? v & am : (regs[r] & ~am) | (v & am))
         }
         if op == .ins || op == .outs {
-            try checkIOPermission(UInt16(regs[Reg.rdx] & 0xFFFF), Int(n))
+            let port = UInt16(regs[Reg.rdx] & 0xFFFF)
+            try checkIOPermission(port, Int(n))
+            if vmx.nonRoot && ioExits(port, Int(n)) {
+                // INS/OUTS: the guest-linear address of the memory operand and the
+                // instruction information of Table 27-8 (address size 9:7, segment 17:15).
+                let lin = op == .ins ? segBase[Seg.es] &+ (regs[Reg.rdi] & am) : segBase[seg] &+ (regs[Reg.rsi] & am)
+                let asz: UInt32 = i.pointee.asz == 1 ? 0 : (i.pointee.asz == 2 ? 1 : 2)
+                try vmExitForInstruction(i, .ioInstruction, qualification: ioQualification(
+                    port: port, size: Int(n), input: op == .ins, string: true, rep: rep != 0, immediate: false),
+                    instructionInfo: asz << 7 | (op == .outs ? UInt32(seg) << 15 : 0), guestLinear: lin)
+            }
         }
         var budget = 4096    // iterations before yielding back to the run loop (interrupt window)
         while true {

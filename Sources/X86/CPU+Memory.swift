@@ -317,8 +317,8 @@ extension CPU {
         var steps: [(String, UInt64, UInt64)] = []
         let code: UInt32 = (access == .write ? 2 : 0) | (user ? 4 : 0)
             | (access == .fetch && (nxe && pagingMode >= 2) ? 0x10 : 0)
-        @inline(__always) func notPresent() -> Fault { cr2 = lin; return .PF(code) }
-        @inline(__always) func reserved() -> Fault { cr2 = lin; return .PF(code | 1 | 8) }
+        @inline(__always) func notPresent() -> Fault { cr2BeforeFault = cr2; cr2 = lin; return .PF(code) }
+        @inline(__always) func reserved() -> Fault { cr2BeforeFault = cr2; cr2 = lin; return .PF(code | 1 | 8) }
         let rsvdHigh: UInt64 = ~((1 << maxPhysAddrBits) - 1) & 0x7FFF_FFFF_FFFF_FFFF
         let xdRsvd: UInt64 = nxe ? 0 : (1 << 63)
 
@@ -494,5 +494,5 @@ extension CPU {
 }
 
 extension Fault {
-    @inline(__always) func withCR2(_ cpu: CPU, _ lin: UInt64) -> Fault { cpu.cr2 = lin; return self }
+    @inline(__always) func withCR2(_ cpu: CPU, _ lin: UInt64) -> Fault { cpu.cr2BeforeFault = cpu.cr2; cpu.cr2 = lin; return self }
 }

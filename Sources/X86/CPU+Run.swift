@@ -158,6 +158,11 @@ extension CPU {
 
     /// Deliver a fault or turn a stop into a `StopCause`.
     func handle(_ f: Fault, start: UInt64) -> StopCause? {
+        if f.kind == .redirect {
+            // A VM transition already set the new state; honour a stop it asked for.
+            currentRip = rip
+            return takeVMXStop()
+        }
         if f.kind == .stop {
             if !f.trap { rip = start }
             return takeStop(start)

@@ -45,6 +45,7 @@ extension CPU {
         case .lgdt, .lidt:
             if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
             if !i.pointee.mem { throw Fault.UD() }
+            if vmx.nonRoot { try descriptorTableExit(i) }
             let off = ea(i), seg = Int(i.pointee.seg)
             let limit = try readMem(1, seg, off)
             var base: UInt64
@@ -54,6 +55,7 @@ extension CPU {
             if i.pointee.op == .lgdt { gdtrBase = base; gdtrLimit = UInt32(limit) } else { idtrBase = base; idtrLimit = UInt32(limit) }
         case .sgdt, .sidt:
             if !i.pointee.mem { throw Fault.UD() }
+            if vmx.nonRoot { try descriptorTableExit(i) }
             let off = ea(i), seg = Int(i.pointee.seg)
             let (base, limit) = i.pointee.op == .sgdt ? (gdtrBase, gdtrLimit) : (idtrBase, idtrLimit)
             try probeWrite(1, seg, off)
@@ -61,24 +63,42 @@ extension CPU {
             if codeMode == 2 { try writeMem(3, seg, off &+ 2, base) } else { try writeMem(2, seg, off &+ 2, base & 0xFFFF_FFFF) }
         case .lldt, .ltr:
             if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot { try descriptorTableExit(i) }
             let sel = UInt16(truncatingIfNeeded: try readRM(i, 1))
             if i.pointee.op == .lldt { try loadLDT(sel) } else { try loadTR(sel) }
         case .sldt, .str:
             if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            if vmx.nonRoot { try descriptorTableExit(i) }
             let sel = UInt64(segs[i.pointee.op == .sldt ? Seg.ldtr : Seg.tr].selector)
             if i.pointee.mem { try writeRM(i, 1, sel) } else { setReg(osz, i.pointee.rm, sel) }
         case .smsw:
-            if i.pointee.mem { try writeRM(i, 1, cr0 & 0xFFFF) } else { setReg(osz, i.pointee.rm, cr0 & CPU.mask(osz)) }
+            let v = vmx.nonRoot ? crReadNonRoot(cr: 0) : cr0
+            if i.pointee.mem { try writeRM(i, 1, v & 0xFFFF) } else { setReg(osz, i.pointee.rm, v & CPU.mask(osz)) }
         case .lmsw:
             if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
             // LMSW changes PE, MP, EM, TS only and cannot clear PE (SDM Vol. 2 "LMSW").
             let v = try readRM(i, 1)
-            var n = (cr0 & ~0xE) | (v & 0xF)
+            if vmx.nonRoot {
+                // §25.1.3 "LMSW": exits if a masked bit among MP/EM/TS differs from the shadow,
+                // or if PE is masked, clear in the shadow and set in the source.
+                let mask = vmx.cr0Mask, shadow = vmx.cr0Shadow
+                if (mask & 0xE) & (shadow ^ v) != 0 || (mask & 1 != 0 && shadow & 1 == 0 && v & 1 != 0) {
+                    try vmExitForInstruction(i, .crAccess, qualification: crQualification(
+                        cr: 0, type: 3, gpr: i.pointee.mem ? 0 : i.pointee.rm, lmswMem: i.pointee.mem, lmswData: v))
+                }
+            }
+            let mask: UInt64 = vmx.nonRoot ? ~vmx.cr0Mask & 0xF : 0xF
+            var n = (cr0 & ~(0xE & mask)) | (v & mask)
             if cr0 & CR0.pe != 0 { n |= CR0.pe }
             try writeCR0(n)
         case .invlpg:
             if cpl != 0 { throw Fault.GP(0) }
             if !i.pointee.mem { throw Fault.UD() }
+            if vmx.nonRoot && vmx.proc & Proc.invlpgExiting != 0 {
+                // Qualification: the linear-address operand (§27.2.1).
+                try vmExitForInstruction(i, .invlpg, qualification: segBase[Int(i.pointee.seg)] &+ ea(i))
+            }
             let lin = try linear(Int(i.pointee.seg), ea(i), 1, .read)
             tlb.flush(page: lin)
             tlb.flush()   // large pages may cover more than one 4 KiB TLB entry
@@ -89,8 +109,12 @@ extension CPU {
             msrs.kernelGSBase = g
             refreshSegmentCache(Seg.gs)
         case .rdtsc, .rdtscp:
+            if vmx.nonRoot && i.pointee.op == .rdtscp && vmx.proc2 & Proc2.enableRDTSCP == 0 { throw Fault.UD() }
             if cr4 & CR4.tsd != 0 && cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
-            let t = tsc
+            if vmx.nonRoot && vmx.proc & Proc.rdtscExiting != 0 {
+                try vmExitForInstruction(i, i.pointee.op == .rdtsc ? .rdtsc : .rdtscp, qualification: 0, instructionInfo: 0)
+            }
+            let t = vmx.nonRoot ? tsc &+ vmx.tscOffset : tsc
             regs[Reg.rax] = t & 0xFFFF_FFFF
             regs[Reg.rdx] = t >> 32
             if i.pointee.op == .rdtscp { regs[Reg.rcx] = msrs.tscAux & 0xFFFF_FFFF }
@@ -98,21 +122,39 @@ extension CPU {
             regs[Reg.rax] = codeMode == 2 ? msrs.tscAux : msrs.tscAux & 0xFFFF_FFFF
         case .rdpmc:
             // No performance counters are modeled (CPUID.0AH reports version 0): every index is invalid.
+            if cpl != 0 && cr4 & CR4.pce == 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && vmx.proc & Proc.rdpmcExiting != 0 { try vmExitForInstruction(i, .rdpmc, qualification: 0, instructionInfo: 0) }
             throw Fault.GP(0)
         case .movFromCR:
             if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot {
+                let r = i.pointee.reg
+                if (r == 3 && vmx.proc & Proc.cr3StoreExiting != 0) || (r == 8 && vmx.proc & Proc.cr8StoreExiting != 0) {
+                    try vmExitForInstruction(i, .crAccess, qualification: crQualification(cr: r, type: 1, gpr: i.pointee.rm), instructionInfo: 0)
+                }
+            }
             let v: UInt64
             switch i.pointee.reg {
-            case 0: v = cr0
+            case 0: v = vmx.nonRoot ? crReadNonRoot(cr: 0) : cr0
             case 2: v = cr2
             case 3: v = cr3
-            case 4: v = cr4
+            case 4: v = vmx.nonRoot ? crReadNonRoot(cr: 4) : cr4
             default: v = cr8
             }
             setReg(osz, i.pointee.rm, codeMode == 2 ? v : v & 0xFFFF_FFFF)
         case .movToCR:
             if cpl != 0 { throw Fault.GP(0) }
-            let v = getReg(osz, i.pointee.rm)
+            var v = getReg(osz, i.pointee.rm)
+            if vmx.nonRoot {
+                // §25.1.3 "MOV to CR0/CR3/CR4/CR8".
+                let r = i.pointee.reg
+                switch r {
+                case 0, 4: v = try crWriteNonRoot(i, cr: r, value: v)
+                case 3 where cr3LoadExits(v), 8 where vmx.proc & Proc.cr8LoadExiting != 0:
+                    try vmExitForInstruction(i, .crAccess, qualification: crQualification(cr: r, type: 0, gpr: i.pointee.rm), instructionInfo: 0)
+                default: break
+                }
+            }
             switch i.pointee.reg {
             case 0: try writeCR0(v)
             case 2: cr2 = v
@@ -127,6 +169,11 @@ extension CPU {
             var r = i.pointee.reg
             // DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD) (SDM Vol. 3A §17.2.2).
             if r == 4 || r == 5 { if cr4 & CR4.de != 0 { throw Fault.UD() }; r += 2 }
+            if vmx.nonRoot && vmx.proc & Proc.movDRExiting != 0 {
+                // Qualification (§27.2.1 Table 27-4): DR number 2:0, direction 4 (1 = MOV from DR), GPR 11:8.
+                let q = UInt64(i.pointee.reg & 7) | (i.pointee.op == .movFromDR ? 16 : 0) | UInt64(i.pointee.rm & 0xF) << 8
+                try vmExitForInstruction(i, .movDR, qualification: q, instructionInfo: 0)
+            }
             if i.pointee.op == .movFromDR {
                 let v: UInt64
                 switch r {
@@ -157,14 +204,21 @@ extension CPU {
             }
         case .rdmsr:
             if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && msrExits(UInt32(truncatingIfNeeded: regs[Reg.rcx]), write: false) {
+                try vmExitForInstruction(i, .rdmsr, qualification: 0, instructionInfo: 0)
+            }
             let v = try readMSR(UInt32(truncatingIfNeeded: regs[Reg.rcx]))
             regs[Reg.rax] = v & 0xFFFF_FFFF
             regs[Reg.rdx] = v >> 32
         case .wrmsr:
             if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && msrExits(UInt32(truncatingIfNeeded: regs[Reg.rcx]), write: true) {
+                try vmExitForInstruction(i, .wrmsr, qualification: 0, instructionInfo: 0)
+            }
             let v = (regs[Reg.rdx] & 0xFFFF_FFFF) << 32 | (regs[Reg.rax] & 0xFFFF_FFFF)
             try writeMSR(UInt32(truncatingIfNeeded: regs[Reg.rcx]), v)
         case .cpuid:
+            if vmx.nonRoot { try vmExitForInstruction(i, .cpuid, qualification: 0, instructionInfo: 0) }   // §25.1.2: unconditional
             let (a, b, c, d) = CPUModel.cpuid(leaf: UInt32(truncatingIfNeeded: regs[Reg.rax]), subleaf: UInt32(truncatingIfNeeded: regs[Reg.rcx]), cpu: self)
             regs[Reg.rax] = UInt64(a); regs[Reg.rbx] = UInt64(b); regs[Reg.rcx] = UInt64(c); regs[Reg.rdx] = UInt64(d)
         case .syscall:
@@ -173,9 +227,20 @@ extension CPU {
             try sysret(osz)
         case .clts:
             if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && vmx.cr0Mask & CR0.ts != 0 {
+                // §25.1.3 "CLTS": exits if TS is host-owned and set in the read shadow; otherwise
+                // a host-owned TS is left alone.
+                if vmx.cr0Shadow & CR0.ts != 0 {
+                    try vmExitForInstruction(i, .crAccess, qualification: crQualification(cr: 0, type: 2, gpr: 0), instructionInfo: 0)
+                }
+                return
+            }
             cr0 &= ~CR0.ts
         case .invd, .wbinvd:
-            if cpl != 0 { throw Fault.GP(0) }   // caches are not modeled: nothing to write back
+            if cpl != 0 { throw Fault.GP(0) }
+            if vmx.nonRoot && (i.pointee.op == .invd || vmx.proc2 & Proc2.wbinvdExiting != 0) {
+                try vmExitForInstruction(i, i.pointee.op == .invd ? .invd : .wbinvd, qualification: 0, instructionInfo: 0)
+            }   // caches are not modeled: nothing to write back
         case .clflush:
             _ = try readMem(0, Int(i.pointee.seg), ea(i))   // faults like a byte load; no cache to flush
         case .rdrand:
@@ -183,6 +248,8 @@ extension CPU {
             throw Fault.UD()
         case .lar, .lsl, .verr, .verw:
             try accessRightsQuery(i)
+        case .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall:
+            try executeVMX(i)
         default:
             throw unimplementedStop("op \(i.pointee.op)")
         }
@@ -204,6 +271,8 @@ extension CPU {
             if segs[Seg.cs].attr & SegAttr.l != 0 { throw Fault.GP(0) }
         }
         if v & CR0.pg == 0 && codeMode == 2 { throw Fault.GP(0) }
+        // In VMX root operation CR0 must respect IA32_VMX_CR0_FIXED0 (PE, NE, PG; §23.8).
+        if vmx.on && !vmx.nonRoot && (v & VMXModel.cr0Fixed0) != VMXModel.cr0Fixed0 { throw Fault.GP(0) }
         v |= CR0.et      // ET is hardwired to 1
         v &= 0xE005_003F // reserved bits read as written? No: bits outside these are reserved and read 0
         let enablingPAE = v & CR0.pg != 0 && (cr0 & CR0.pg == 0 || (v ^ cr0) & (CR0.cd | CR0.nw) != 0)
@@ -221,10 +290,13 @@ extension CPU {
 
     /// CR4 bits this CPU supports (everything else is reserved: #GP on set).
     /// Matches the CPUID model: no VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP/SMAP, VMX yet.
-    public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce
+    public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce | CR4.vmxe
 
     @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
         if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }
+        // In VMX operation CR4 must respect IA32_VMX_CR4_FIXED0/1 (SDM Vol. 3C §23.8
+        // "Restrictions on VMX Operation"): clearing VMXE is #GP(0).
+        if vmx.on && !vmx.nonRoot && ((v & VMXModel.cr4Fixed0) != VMXModel.cr4Fixed0 || v & ~VMXModel.cr4Fixed1 != 0) { throw Fault.GP(0) }
         if longMode && v & CR4.pae == 0 { throw Fault.GP(0) }
         if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
             try loadPDPTEs(cr3)
@@ -274,6 +346,10 @@ extension CPU {
         case MSR.gsBase: return segs[Seg.gs].base
         case MSR.kernelGSBase: return msrs.kernelGSBase
         case MSR.tscAux: return msrs.tscAux
+        case VMXMSR.basic...VMXMSR.procbasedCtls3:
+            // The VMX capability MSRs (SDM Appendix A), derived from VMXModel.
+            guard let v = VMXMSR.value(index, vmcsEnumValue: VMCSFields.vmcsEnumValue) else { throw Fault.GP(0) }
+            return v
         default: throw Fault.GP(0)
         }
     }
@@ -290,7 +366,7 @@ extension CPU {
             if v & 0x400 != 0 { throw unimplementedStop("WRMSR IA32_APIC_BASE enabling x2APIC (not advertised)") }
             msrs.apicBase = (v & ~0x100) | (msrs.apicBase & 0x100)
         case MSR.featureControl:
-            // Locked: any write #GP (SDM Vol. 3C §24.7 "Enabling and Entering VMX Operation").
+            // Locked: any write #GP (SDM Vol. 3C §23.7 "Enabling and Entering VMX Operation").
             if msrs.featureControl & 1 != 0 { throw Fault.GP(0) }
             // Defined bits: lock (0), VMX in SMX (1), VMX outside SMX (2); others reserved here.
             if v & ~0x7 != 0 { throw Fault.GP(0) }

@@ -63,6 +63,10 @@ public final class CPU: @unchecked Sendable {
     /// The four PDPTE registers of PAE paging (SDM Vol. 3A §4.4.1 "PDPTE Registers").
     public var pdpte: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     public var msrs = MSRFile()
+    /// VMX operation state (VMX/CPU+VMX.swift).
+    public var vmx = VMXState()
+    /// CR2 before the most recent #PF set it (a #PF that causes a VM exit leaves CR2 unchanged, SDM Vol. 3C §25.2).
+    @usableFromInline var cr2BeforeFault: UInt64 = 0
     /// Time-stamp counter: instructions retired scaled by `tscPerInstruction`, plus this offset.
     public var tscOffset: UInt64 = 0
 
@@ -165,6 +169,7 @@ public final class CPU: @unchecked Sendable {
         dr = (0, 0, 0, 0); dr6 = 0xFFFF_0FF0; dr7 = 0x400
         cpl = 0
         msrs = MSRFile()
+        vmx = VMXState()
         faultChain = []
         halted = false
         modeChanged()

@@ -2,7 +2,7 @@
 ///
 /// A Skylake-SP-class Intel Xeon signature (family 6, model 0x55, stepping 4), reporting
 /// **only the features this core implements** — nothing is advertised that the core would
-/// ignore. x87/SSE (issue 3) and VMX (issue 5) are added here as they land.
+/// ignore. VMX capabilities are in `VMXModel`; x87/SSE (issue 3) are added here as they land.
 public enum CPUModel {
     public static let vendor = "GenuineIntel"
     public static let brand = "vmxemu virtual CPU (Skylake-SP class)"
@@ -12,7 +12,7 @@ public enum CPUModel {
     public static let maxExtendedLeaf: UInt32 = 0x8000_0008
 
     /// CPUID.1:ECX feature bits.
-    public static let leaf1ECX: UInt32 = (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
+    public static let leaf1ECX: UInt32 = (1 << 5) /* VMX */ | (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
     /// CPUID.1:EDX feature bits.
     public static let leaf1EDX: UInt32 = (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */

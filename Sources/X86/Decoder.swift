@@ -30,6 +30,8 @@ public enum Op: UInt16, Sendable {
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
     case syscall, sysret, clts, invd, wbinvd, lar, lsl, verr, verw
     case clflush, rdrand
+    // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
+    case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     // Fast forms: the commonest compiler-emitted shapes, chosen at decode time by `specialize()`
     // so execution skips operand-size and operand-kind dispatch. RR forms: dst = reg, src = rm.
     case mov64RR, mov32RR, load64, load32, store64, store32, movRI
@@ -473,7 +475,12 @@ extension CPU {
                     case 0xF9: i.op = .rdtscp
                     case 0xC8, 0xC9: i.op = mp == 0 ? .unimplemented : .ud   // MONITOR/MWAIT: issue 3 (66/F2/F3 reserved: #UD)
                     case 0xD0, 0xD1: i.op = mp == 0 ? .unimplemented : .ud   // NP XGETBV/XSETBV: issue 3
-                    case 0xC1...0xC4, 0xD4: i.op = .ud          // VMX instructions: VMX is not advertised yet (CPUID.1:ECX.VMX = 0)
+                    // VMX (Table A-6, group 7 with mod = 11B): no 66/F2/F3 prefix (else #UD).
+                    case 0xC1: i.op = mp == 0 ? .vmcall : .ud
+                    case 0xC2: i.op = mp == 0 ? .vmlaunch : .ud
+                    case 0xC3: i.op = mp == 0 ? .vmresume : .ud
+                    case 0xC4: i.op = mp == 0 ? .vmxoff : .ud
+                    case 0xD4: i.op = .ud                       // VMFUNC: "enable VM functions" is not advertised
                     case 0xCA, 0xCB: i.op = .ud                 // CLAC/STAC: SMAP not advertised
                     default:
                         src.pos = save
@@ -584,7 +591,9 @@ extension CPU {
                 else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
                 else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .unimplemented }                 // RDSEED: issue 3
-                else { i.op = .ud }                     // /6 /7 memory: VMPTRLD VMCLEAR VMXON VMPTRST (VMX not advertised yet)
+                else if i.sub == 6 && i.mem { i.op = mp == 0 ? .vmptrld : mp == 1 ? .vmclear : mp == 2 ? .vmxon : .ud }
+                else if i.sub == 7 && i.mem && mp == 0 { i.op = .vmptrst }
+                else { i.op = .ud }
             case 0xC8...0xCF: i.op = .bswap; i.osz = osz; i.mem = false; i.rm = (opc & 7) | (rexB << 3)
             case 0x38:
                 let o3 = try src.next()
@@ -598,6 +607,12 @@ extension CPU {
                     else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
                 } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp]) }   // SSSE3/SSE4: issue 3
             case 0x3A: try tableForm(OpcodeTables.map0F3A[Int(try src.next()) &* 4 &+ mp])
+            case 0x78 where mp == 0, 0x79 where mp == 0:
+                // VMREAD Ev, Gy / VMWRITE Gy, Ev: 64-bit operands in 64-bit mode, else 32-bit
+                // (operand-size prefixes select other instructions: #UD here).
+                i.op = opc == 0x78 ? .vmread : .vmwrite
+                try modrm(false)
+                i.osz = mode == 2 ? 3 : 2
             case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFE:
                 try tableForm(OpcodeTables.map0F[Int(opc) &* 4 &+ mp])   // SSE/MMX: issue 3
                 // Groups 12-14 (Table A-6): shifts by imm8 of MMX (none) and XMM (66) registers.
@@ -685,7 +700,8 @@ extension Op {
              .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
-             .call64, .ret64, .rdtsc, .rdtscp:   // the TSC counts retired instructions, updated per block
+             .call64, .ret64, .rdtsc, .rdtscp,   // the TSC counts retired instructions, updated per block
+             .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmwrite, .vmlaunch, .vmresume, .vmcall:
             return true
         default:
             return false

@@ -12,6 +12,9 @@ public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
         case software
         /// The machine stops; see `CPU.stopCause`.
         case stop
+        /// A VM transition (VM entry, VM exit) already replaced the processor state: the run loop
+        /// continues at the new RIP without delivering anything (a pending stop is honoured).
+        case redirect
     }
     public var kind: Kind
     public var vector: UInt8
@@ -77,6 +80,8 @@ public enum StopCause: Equatable, Sendable, CustomStringConvertible {
     case stepped
     /// An instruction accessed a watched range; it has completed. `address` is the watched address.
     case watchpoint(kind: Watchpoint.Kind, address: UInt64)
+    /// A VMX event the debugger asked to stop at, or a VMX abort (which shuts the processor down).
+    case vmx(VMXEvent)
 
     public var description: String {
         switch self {
@@ -93,6 +98,7 @@ public enum StopCause: Equatable, Sendable, CustomStringConvertible {
         case let .breakpoint(rip): return "breakpoint at 0x\(hex(rip))"
         case .stepped: return "single step done"
         case let .watchpoint(kind, address): return "\(kind) watchpoint at 0x\(hex(address))"
+        case let .vmx(e): return e.description
         }
     }
 }
@@ -123,5 +129,28 @@ public struct Watchpoint: Equatable, Hashable, Sendable {
     /// Does it lie on the 4 KiB linear page `page`?
     @inlinable public func touches(page: UInt64) -> Bool {
         (address & ~0xFFF) <= page && page <= ((address &+ length &- 1) & ~0xFFF)
+    }
+}
+
+/// VMX events that stop the run (SDM Vol. 3C ch. 26 "VM Entries", ch. 27 "VM Exits").
+public enum VMXEvent: Equatable, Sendable, CustomStringConvertible {
+    /// A VM entry completed (the guest is about to run).
+    case entry
+    /// A VM exit (or a failed VM entry, bit 31 of `reason` set) with its exit qualification.
+    case exit(reason: UInt32, qualification: UInt64)
+    /// A VMX instruction failed with VMfailValid(error) (0: VMfailInvalid).
+    case vmfail(error: UInt32)
+    /// VMX abort (SDM §27.7 "VMX Aborts"): the processor is in the shutdown state.
+    case abort(indicator: UInt32, detail: String)
+
+    public var description: String {
+        switch self {
+        case .entry: return "VM entry"
+        case let .exit(r, q):
+            let name = VMXExitReason(rawValue: UInt16(r & 0xFFFF)).map { $0.name } ?? "reason \(r & 0xFFFF)"
+            return (r & 0x8000_0000 != 0 ? "VM-entry failure: exit reason " : "VM exit: ") + "\(r & 0xFFFF) \(name), qualification 0x\(hex(q))"
+        case let .vmfail(e): return e == 0 ? "VMfailInvalid" : "VMfailValid(\(e))"
+        case let .abort(i, d): return "VMX abort (indicator \(i)): \(d) — processor shut down"
+        }
     }
 }

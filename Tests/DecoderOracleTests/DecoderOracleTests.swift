@@ -131,7 +131,7 @@ struct Allowance: Sendable {
 /// Intel features whose instructions the modeled CPU does not have (CPUModel.swift reports
 /// only what the core implements): Zydis decodes them, we raise #UD — with their length.
 let absentIntelFeatures: Set<String> = [
-    "VTX", "VMFUNC",                        // VMX: issue 5 (CPUID.1:ECX.VMX = 0, CR4.VMXE cannot be set)
+    "VTX", "VMFUNC",                        // INVEPT/INVVPID, VMFUNC: EPT, VPID, VM functions not advertised (VMXModel)
     "SMX", "SGX", "SGX_ENCLV", "PCONFIG", "TDX",
     "AES", "PCLMULQDQ", "SHA", "GFNI", "KEYLOCKER", "KEYLOCKER_WIDE",
     "RTM", "CET", "PKU", "SMAP", "CLWB", "PT", "WAITPKG", "MOVDIR", "ENQCMD", "UINTR",
@@ -163,9 +163,9 @@ let allowList: [Allowance] = [
         rule: """
             Each instruction's "Exceptions" in SDM Vol. 2: #UD if its CPUID feature flag is 0 \
             (AES-NI, PCLMULQDQ, SHA, GFNI, RTM, CET, PKU, CLWB, PTWRITE, WAITPKG, MOVDIRI/MOVDIR64B, \
-            ENQCMD, HRESET, SMX, SGX, PCONFIG, Key Locker, …); VMX instructions (Vol. 3C "VMX \
-            Instruction Reference"): #UD outside VMX operation, and VMXON #UD while CR4.VMXE = 0, \
-            which cannot be set while CPUID.1:ECX.VMX = 0 (VMX arrives with issue 5). \
+            ENQCMD, HRESET, SMX, SGX, PCONFIG, Key Locker, …); INVEPT, INVVPID and VMFUNC \
+            (Vol. 3C ch. 30 "VMX Instruction Reference"): #UD unless IA32_VMX_PROCBASED_CTLS2 \
+            allows "enable EPT", "enable VPID", "enable VM functions" — VMXModel advertises none. \
             CPUModel.swift reports none of these features.
             """,
         sameLength: true,

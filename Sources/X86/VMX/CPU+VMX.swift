@@ -1,0 +1,285 @@
+/// VMX operation: the VMX state of the logical processor, the VMCS region format, and the VMX
+/// instructions (SDM Vol. 3C ch. 30 "VMX Instruction Reference"; §23.7 "Enabling and Entering VMX
+/// Operation"; §23.8 "Restrictions on VMX Operation"; §24.11 "Software Use of the VMCS and
+/// Related Structures").
+
+/// VMX state of the logical processor (not guest-visible memory).
+public struct VMXState: Sendable {
+    public static let invalidPointer: UInt64 = ~0
+    /// In VMX operation (root or non-root).
+    public var on = false
+    /// In VMX non-root operation (a guest runs).
+    public var nonRoot = false
+    /// The VMXON pointer (physical address of the VMXON region).
+    public var vmxonPointer: UInt64 = 0
+    /// The current-VMCS pointer; `invalidPointer` when there is none (§24.1 "Overview").
+    public var currentVMCS: UInt64 = VMXState.invalidPointer
+    /// Address of the instruction after a MOV SS / POP SS (blocking by MOV SS, §24.4.2 Table 24-3).
+    var ssShadowRip: UInt64 = ~0
+    /// Address of the instruction after STI that set IF (blocking by STI).
+    var stiShadowRip: UInt64 = ~0
+
+    // Controls of the running guest, read at VM entry (valid while `nonRoot`).
+    var pin: UInt32 = 0, proc: UInt32 = 0, proc2: UInt32 = 0, exitCtl: UInt32 = 0, entryCtl: UInt32 = 0
+    var exceptionBitmap: UInt32 = 0, pfecMask: UInt32 = 0, pfecMatch: UInt32 = 0
+    var cr0Mask: UInt64 = 0, cr4Mask: UInt64 = 0, cr0Shadow: UInt64 = 0, cr4Shadow: UInt64 = 0
+    var tscOffset: UInt64 = 0
+    /// The VM-entry interruption information of an event being injected (0 = none).
+    var injecting: UInt32 = 0
+    /// IDT-vectoring information for the next VM exit: the event whose delivery it interrupts.
+    var vectoring: UInt32 = 0
+    var vectoringError: UInt32 = 0
+
+    // What happened (for the debugger, the REPL and reports).
+    public var entries: UInt64 = 0
+    public var exits: UInt64 = 0
+    /// The last VM exit's full exit-reason field (bit 31 set for an entry failure).
+    public var lastExitReason: UInt32? = nil
+    /// The first failing check of the last failed VM entry (VMfailValid 7/8 or exit 33).
+    public var lastEntryFailure: EntryCheckFailure? = nil
+    /// The last VM-instruction error number set by VMfailValid.
+    public var lastInstructionError: UInt32? = nil
+    /// Stop the run (StopCause.vmx) at these events: the debugger's `break exit|entry|vmfail`.
+    public var breakOnExit = false, breakOnEntry = false, breakOnEntryFailure = false, breakOnVMFail = false
+    /// Basic exit reasons to stop at when `breakOnExit` (empty = every reason).
+    public var breakExitReasons: Set<UInt16> = []
+
+    public init() {}
+}
+
+/// The layout of a VMCS region in guest memory — our implementation-specific format (§24.2
+/// "Format of the VMCS Region": bytes 0–3 revision identifier and shadow-VMCS indicator, bytes
+/// 4–7 VMX-abort indicator, the rest implementation-specific). Fields live at offsets derived
+/// from their encoding (width bits 14:13, type bits 11:10, index bits 9:1), so any tool can read
+/// any VMCS page without knowing which CPU wrote it:
+///   8      launch state (32 bits: 0 = clear, 1 = launched)
+///   64     16- and 32-bit fields: 4 bytes each at 64 + ((type × 2 + (width = 32-bit)) × 32 + index) × 4
+///   1088   64-bit and natural-width fields: 8 bytes each at 1088 + ((type × 2 + (width = natural)) × 32 + index) × 8
+public enum VMCSLayout {
+    public static let revisionOffset: UInt64 = 0
+    public static let abortOffset: UInt64 = 4
+    public static let launchStateOffset: UInt64 = 8
+
+    /// Byte offset and size of a field in the region.
+    @inline(__always) public static func location(_ encoding: UInt32) -> (offset: UInt64, size: UInt64) {
+        let width = (encoding >> 13) & 3, type = (encoding >> 10) & 3, index = (encoding >> 1) & 0x1F
+        switch width {
+        case 0, 2:   // 16-bit, 32-bit
+            return (64 + UInt64(((type * 2 + (width == 2 ? 1 : 0)) * 32 + index) * 4), width == 0 ? 2 : 4)
+        default:     // 64-bit, natural width
+            return (1088 + UInt64(((type * 2 + (width == 3 ? 1 : 0)) * 32 + index) * 8), 8)
+        }
+    }
+}
+
+extension CPU {
+    // MARK: VMCS access (the current VMCS, or any region by address)
+
+    /// Read a field of the VMCS at physical address `vmcs`.
+    public func vmcsRead(_ f: VMCSFieldID, at vmcs: UInt64) -> UInt64 {
+        let (off, size) = VMCSLayout.location(f.rawValue)
+        return readPhys(vmcs &+ off, size)
+    }
+
+    /// Write a field of the VMCS at `vmcs` (the value is truncated to the field's width).
+    public func vmcsWrite(_ f: VMCSFieldID, _ v: UInt64, at vmcs: UInt64) {
+        let (off, size) = VMCSLayout.location(f.rawValue)
+        writePhys(vmcs &+ off, size, v)
+    }
+
+    /// Fields of the current VMCS.
+    @inline(__always) func vmread(_ f: VMCSFieldID) -> UInt64 { vmcsRead(f, at: vmx.currentVMCS) }
+    @inline(__always) func vmwrite(_ f: VMCSFieldID, _ v: UInt64) { vmcsWrite(f, v, at: vmx.currentVMCS) }
+
+    /// Launch state of the VMCS at `vmcs` (§24.1: "clear" or "launched").
+    public func vmcsLaunched(at vmcs: UInt64) -> Bool { readPhys(vmcs &+ VMCSLayout.launchStateOffset, 4) == 1 }
+
+    // MARK: Conventions (§30.2 "Conventions")
+
+    func vmSucceed() { setFlags(flags() & ~RFLAGS.arith) }
+    func vmFailInvalid() { setFlags((flags() & ~RFLAGS.arith) | RFLAGS.cf) }
+    func vmFailValid(_ n: UInt32) {
+        setFlags((flags() & ~RFLAGS.arith) | RFLAGS.zf)
+        vmwrite(.vmInstructionError, UInt64(n))
+        vmx.lastInstructionError = n
+    }
+    /// VMfail(n): VMfailValid(n) with a current VMCS, VMfailInvalid without.
+    func vmFail(_ n: UInt32) {
+        if vmx.currentVMCS != VMXState.invalidPointer { vmFailValid(n) } else { vmFailInvalid() }
+    }
+
+    /// A physical address operand is invalid if not 4-KByte aligned or beyond the
+    /// physical-address width (§30.3, e.g. "VMCLEAR—Clear Virtual-Machine Control Structure").
+    func invalidVMXAddress(_ a: UInt64) -> Bool { a & 0xFFF != 0 || a >> maxPhysAddrBits != 0 }
+
+    /// The common first checks of VMX instructions other than VMXON (§30.3, each instruction's
+    /// "Operation"): #UD outside VMX operation, in real/virtual-8086 mode or compatibility mode;
+    /// a VM exit in VMX non-root operation (thrown as `.redirect`); #GP(0) at CPL > 0.
+    func vmxPrelude(_ i: UnsafePointer<Insn>, exitReason: VMXExitBasic) throws(Fault) {
+        if !vmx.on || cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 || (longMode && codeMode != 2) { throw Fault.UD() }
+        if vmx.nonRoot { try vmExitForInstruction(i, exitReason) }
+        if cpl != 0 { throw Fault.GP(0) }
+    }
+
+    /// The 64-bit memory operand of VMXON/VMCLEAR/VMPTRLD (register forms are #UD at decode).
+    func vmxPointerOperand(_ i: UnsafePointer<Insn>) throws(Fault) -> UInt64 {
+        try readMem(3, Int(i.pointee.seg), ea(i))
+    }
+
+    // MARK: The instructions
+
+    @inline(never) func executeVMX(_ i: UnsafePointer<Insn>) throws(Fault) {
+        switch i.pointee.op {
+        case .vmxon:
+            // VMXON (§30.3 "VMXON—Enter VMX Operation").
+            if cr0 & CR0.pe == 0 || cr4 & CR4.vmxe == 0 || flagsRest & RFLAGS.vm != 0 || (longMode && codeMode != 2) {
+                throw Fault.UD()
+            }
+            if vmx.nonRoot { try vmExitForInstruction(i, .vmxon) }
+            if vmx.on {
+                if cpl != 0 { throw Fault.GP(0) }
+                vmFail(VMInstructionErrorNumber.vmxonInRoot)
+                return
+            }
+            if cpl != 0 { throw Fault.GP(0) }
+            // CR0/CR4 must satisfy the fixed bits (§23.8), and IA32_FEATURE_CONTROL must be locked
+            // with VMX outside SMX enabled (§23.7).
+            if (cr0 & VMXModel.cr0Fixed0) != VMXModel.cr0Fixed0 || cr0 & ~VMXModel.cr0Fixed1 & 0xFFFF_FFFF != 0
+                || (cr4 & VMXModel.cr4Fixed0) != VMXModel.cr4Fixed0 || cr4 & ~VMXModel.cr4Fixed1 != 0
+                || msrs.featureControl & 1 == 0 || msrs.featureControl & 4 == 0 {
+                throw Fault.GP(0)
+            }
+            let addr = try vmxPointerOperand(i)
+            if invalidVMXAddress(addr) { vmFailInvalid(); return }
+            let rev = UInt32(truncatingIfNeeded: readPhys(addr, 4))
+            if rev & 0x7FFF_FFFF != VMXModel.revision || rev & 0x8000_0000 != 0 { vmFailInvalid(); return }
+            vmx.on = true
+            vmx.vmxonPointer = addr
+            vmx.currentVMCS = VMXState.invalidPointer
+            vmSucceed()
+        case .vmxoff:
+            // VMXOFF (§30.3 "VMXOFF—Leave VMX Operation"). Dual-monitor treatment is not supported.
+            try vmxPrelude(i, exitReason: .vmxoff)
+            vmx.on = false
+            vmx.currentVMCS = VMXState.invalidPointer
+            vmSucceed()
+        case .vmclear:
+            // VMCLEAR (§30.3 "VMCLEAR—Clear Virtual-Machine Control Structure").
+            try vmxPrelude(i, exitReason: .vmclear)
+            let addr = try vmxPointerOperand(i)
+            if invalidVMXAddress(addr) { vmFail(VMInstructionErrorNumber.vmclearInvalidAddress); return }
+            if addr == vmx.vmxonPointer { vmFail(VMInstructionErrorNumber.vmclearVMXONPointer); return }
+            // The VMCS data is always in memory here (nothing to write back); launch state ← clear.
+            writePhys(addr &+ VMCSLayout.launchStateOffset, 4, 0)
+            if addr == vmx.currentVMCS { vmx.currentVMCS = VMXState.invalidPointer }
+            vmSucceed()
+        case .vmptrld:
+            // VMPTRLD (§30.3 "VMPTRLD—Load Pointer to Virtual-Machine Control Structure").
+            try vmxPrelude(i, exitReason: .vmptrld)
+            let addr = try vmxPointerOperand(i)
+            if invalidVMXAddress(addr) { vmFail(VMInstructionErrorNumber.vmptrldInvalidAddress); return }
+            if addr == vmx.vmxonPointer { vmFail(VMInstructionErrorNumber.vmptrldVMXONPointer); return }
+            let rev = UInt32(truncatingIfNeeded: readPhys(addr, 4))
+            // Bit 31 (shadow-VMCS indicator) may be 1 only with VMCS shadowing, not supported.
+            if rev & 0x7FFF_FFFF != VMXModel.revision || rev & 0x8000_0000 != 0 {
+                vmFail(VMInstructionErrorNumber.vmptrldIncorrectRevision); return
+            }
+            vmx.currentVMCS = addr
+            vmSucceed()
+        case .vmptrst:
+            // VMPTRST (§30.3 "VMPTRST—Store Pointer to Virtual-Machine Control Structure").
+            try vmxPrelude(i, exitReason: .vmptrst)
+            try writeMem(3, Int(i.pointee.seg), ea(i), vmx.currentVMCS)
+            vmSucceed()
+        case .vmread, .vmwrite:
+            try vmreadVMwrite(i)
+        case .vmlaunch, .vmresume:
+            try vmEntryInstruction(i, launch: i.pointee.op == .vmlaunch)
+        case .vmcall:
+            // VMCALL (§30.3 "VMCALL—Call to VM Monitor"): outside VMX operation #UD; in non-root a
+            // VM exit; in root, with IA32_SMM_MONITOR_CTL[0] = 0 (no dual-monitor treatment):
+            // VMfail("VMCALL executed in VMX root operation").
+            if !vmx.on { throw Fault.UD() }
+            if vmx.nonRoot { try vmExitForInstruction(i, .vmcall) }
+            if flagsRest & RFLAGS.vm != 0 || (longMode && codeMode != 2) { throw Fault.UD() }
+            if cpl != 0 { throw Fault.GP(0) }
+            vmFail(VMInstructionErrorNumber.vmcallInRoot)
+        default:
+            throw unimplementedStop("VMX op \(i.pointee.op)")
+        }
+    }
+
+    /// VMREAD and VMWRITE (§30.3 "VMREAD—Read Field from Virtual-Machine Control Structure",
+    /// "VMWRITE—Write Field to Virtual-Machine Control Structure"; §24.11.2 "VMREAD, VMWRITE,
+    /// and Encodings of VMCS Fields"). The field encoding is in the ModRM.reg register
+    /// (VMREAD: source; VMWRITE: first operand); r/m is the destination (VMREAD) or source (VMWRITE).
+    func vmreadVMwrite(_ i: UnsafePointer<Insn>) throws(Fault) {
+        let isRead = i.pointee.op == .vmread
+        try vmxPrelude(i, exitReason: isRead ? .vmread : .vmwrite)
+        if vmx.currentVMCS == VMXState.invalidPointer { vmFailInvalid(); return }
+        let size: UInt8 = codeMode == 2 ? 3 : 2
+        // Outside 64-bit mode the encoding is a 32-bit register; bits 63:15 (31:15) must be 0,
+        // which the lookup enforces (no field has an encoding above 0x7FFF).
+        let encoding = getReg(size, i.pointee.reg)
+        guard encoding <= 0xFFFF_FFFF, let (field, high) = VMCSFields.byEncoding(UInt32(encoding)), VMCSFields.exists(field) else {
+            if isRead {
+                vmFail(VMInstructionErrorNumber.unsupportedComponent)
+            } else {
+                // VMWRITE reads its source operand before checking the encoding (memory faults first).
+                if i.pointee.mem { _ = try readMem(size, Int(i.pointee.seg), ea(i)) }
+                vmFail(VMInstructionErrorNumber.unsupportedComponent)
+            }
+            return
+        }
+        let (off, fsize) = VMCSLayout.location(field.encoding)
+        let addr = vmx.currentVMCS &+ off
+        if isRead {
+            var v = readPhys(addr, fsize)
+            if high { v >>= 32 }
+            v &= CPU.mask(size)
+            if i.pointee.mem { try writeMem(size, Int(i.pointee.seg), ea(i), v) } else { setReg(size, i.pointee.rm, v) }
+            vmSucceed()
+        } else {
+            let v = i.pointee.mem ? try readMem(size, Int(i.pointee.seg), ea(i)) : getReg(size, i.pointee.rm)
+            // Read-only data fields are writable only when IA32_VMX_MISC bit 29 says so (it does not here).
+            if field.kind == .readOnlyData { vmFail(VMInstructionErrorNumber.vmwriteReadOnly); return }
+            if high {
+                writePhys(addr &+ 4, 4, v & 0xFFFF_FFFF)
+            } else {
+                // A 32-bit source writes zeros to bits 63:32 of 64-bit and natural-width fields.
+                writePhys(addr, fsize, v)
+            }
+            vmSucceed()
+        }
+    }
+}
+
+/// VM-instruction error numbers used by the core (§30.4 "VM Instruction Error Numbers", Table 30-1).
+public enum VMInstructionErrorNumber {
+    public static let vmcallInRoot: UInt32 = 1
+    public static let vmclearInvalidAddress: UInt32 = 2
+    public static let vmclearVMXONPointer: UInt32 = 3
+    public static let vmlaunchNonClear: UInt32 = 4
+    public static let vmresumeNonLaunched: UInt32 = 5
+    public static let entryInvalidControls: UInt32 = 7
+    public static let entryInvalidHostState: UInt32 = 8
+    public static let vmptrldInvalidAddress: UInt32 = 9
+    public static let vmptrldVMXONPointer: UInt32 = 10
+    public static let vmptrldIncorrectRevision: UInt32 = 11
+    public static let unsupportedComponent: UInt32 = 12
+    public static let vmwriteReadOnly: UInt32 = 13
+    public static let vmxonInRoot: UInt32 = 15
+    public static let entryBlockedByMovSS: UInt32 = 26
+}
+
+/// Basic exit reasons the core produces (SDM Appendix C "VMX Basic Exit Reasons", Table C-1).
+public enum VMXExitBasic: UInt16, Sendable {
+    case exceptionOrNMI = 0, externalInterrupt = 1, tripleFault = 2, interruptWindow = 7, nmiWindow = 8
+    case taskSwitch = 9, cpuid = 10, getsec = 11, hlt = 12, invd = 13, invlpg = 14, rdpmc = 15, rdtsc = 16
+    case rsm = 17, vmcall = 18, vmclear = 19, vmlaunch = 20, vmptrld = 21, vmptrst = 22, vmread = 23
+    case vmresume = 24, vmwrite = 25, vmxoff = 26, vmxon = 27, crAccess = 28, movDR = 29, ioInstruction = 30
+    case rdmsr = 31, wrmsr = 32, invalidGuestState = 33, msrLoading = 34, mwait = 36, monitorTrapFlag = 37
+    case monitor = 39, pause = 40, machineCheck = 41, tprBelowThreshold = 43, apicAccess = 44
+    case virtualizedEOI = 45, gdtrIdtrAccess = 46, ldtrTrAccess = 47, eptViolation = 48, eptMisconfig = 49
+    case invept = 50, rdtscp = 51, preemptionTimer = 52, invvpid = 53, wbinvd = 54, xsetbv = 55
+}
