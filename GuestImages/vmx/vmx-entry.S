@@ -69,7 +69,19 @@ vmx_run_guest:
         .cfi_adjust_cfa_offset 8
         movq    %rsp, vmx_frame_rsp(%rip)
 
+        /* Arm the fault recovery: a #UD/#GP of VMWRITE, VMLAUNCH or
+         * VMRESUME resumes at .Lafter (the exception hook in vmx.c records
+         * the vector). */
         movl    $-1, vmx_fault_vector(%rip)
+        leaq    vmx_run_guest(%rip), %rax
+        movq    %rax, vmx_recover_from(%rip)
+        leaq    .Lafter(%rip), %rax
+        movq    %rax, vmx_recover_rip(%rip)
+
+        /* how & 4 (VMX_KEEP_HOST_RSP_RIP): leave HOST_RSP/HOST_RIP as they
+         * are (for tests of invalid host state). */
+        testq   $4, 8(%rsp)
+        jnz     .Lload_guest
         movq    $VMCS_HOST_RSP, %rax
         vmwrite %rsp, %rax
         jc      .Lfail_invalid          /* no current VMCS */
@@ -80,13 +92,9 @@ vmx_run_guest:
         jc      .Lfail_invalid
         jz      .Lfail_valid
 
-        /* Arm the fault recovery: a #UD/#GP of VMLAUNCH/VMRESUME resumes at
-         * .Lafter (the exception hook in vmx.c records the vector). */
-        leaq    .Lafter(%rip), %rax
-        movq    %rax, vmx_recover_rip(%rip)
-
         /* Guest registers; RAX (the base) last.  MOV leaves the flags of
          * the TEST alone. */
+.Lload_guest:
         movq    %rdi, %rax
         movq    R_RBX(%rax), %rbx
         movq    R_RCX(%rax), %rcx
@@ -127,12 +135,16 @@ vmx_run_guest:
          * the flags are those of the faulting moment: look at the vector
          * first). */
 .Lafter:
+        setc    %bl                     /* SETcc and MOV leave the flags alone; */
+        setz    %bh                     /* CMP below does not */
         movq    $0, vmx_recover_rip(%rip)
         movq    vmx_frame_rsp(%rip), %rsp
         cmpl    $0, vmx_fault_vector(%rip)
         jge     .Lfault
-        jc      .Lfail_invalid
-        jz      .Lfail_valid
+        testb   %bl, %bl
+        jnz     .Lfail_invalid
+        testb   %bh, %bh
+        jnz     .Lfail_valid
         xorl    %eax, %eax              /* no flag and no exit: cannot happen */
         jmp     .Lreturn
 .Lfault:
@@ -171,6 +183,7 @@ vmx_exit_entry:
         cld                             /* the C ABI wants DF = 0 (an exit clears it anyway) */
 
 .Lreturn:
+        movq    $0, vmx_recover_rip(%rip)
         addq    $16, %rsp               /* regs, how */
         popq    %r15
         popq    %r14

@@ -9,7 +9,7 @@
 /* ------------------------------------------------------------------ */
 /* Faults                                                              */
 /* ------------------------------------------------------------------ */
-volatile uint64_t vmx_recover_rip;
+volatile uint64_t vmx_recover_from, vmx_recover_rip;
 volatile int vmx_fault_vector = -1;
 volatile uint64_t vmx_fault_error_code;
 
@@ -17,7 +17,7 @@ static bool (*previous_hook)(struct trap_frame *frame);
 
 static bool vmx_fault_hook(struct trap_frame *frame)
 {
-    if (vmx_recover_rip != 0) {
+    if (vmx_recover_rip != 0 && frame->rip >= vmx_recover_from && frame->rip < vmx_recover_rip) {
         vmx_fault_vector = (int)frame->vector;
         vmx_fault_error_code = frame->error_code;
         frame->rip = vmx_recover_rip;

@@ -40,19 +40,24 @@ enum vmx_status {
 
 /*
  * Catching faults of VMX instructions.  Every wrapper below records, just
- * before the instruction, the address right after it in vmx_recover_rip.  If
- * the instruction faults, vmx_catch_faults()'s exception hook resumes there
- * and records the vector and error code; the wrapper then returns VMX_FAULT.
- * Outside a wrapper the hook passes exceptions on (lib/idt.c reports them).
+ * before the instruction, its address in vmx_recover_from and the address
+ * right after it in vmx_recover_rip.  If an instruction in between faults,
+ * vmx_catch_faults()'s exception hook resumes at vmx_recover_rip and records
+ * the vector and error code; the wrapper then returns VMX_FAULT.  Any other
+ * exception (say, in a guest while vmx_run_guest is armed) is passed on to
+ * lib/idt.c, which reports it.
  */
-extern volatile uint64_t vmx_recover_rip;
+extern volatile uint64_t vmx_recover_from, vmx_recover_rip;
 extern volatile int vmx_fault_vector;          /* -1: none */
 extern volatile uint64_t vmx_fault_error_code;
 void vmx_catch_faults(void);
 
 #define VMX_ARM_RECOVERY                        \
+    "lea 0f(%%rip), %[scratch]\n\t"             \
+    "mov %[scratch], vmx_recover_from(%%rip)\n\t" \
     "lea 1f(%%rip), %[scratch]\n\t"             \
-    "mov %[scratch], vmx_recover_rip(%%rip)\n\t"
+    "mov %[scratch], vmx_recover_rip(%%rip)\n\t" \
+    "0: "
 #define VMX_DISARM_RECOVERY                     \
     "1: movq $0, vmx_recover_rip(%%rip)\n\t"
 
@@ -530,13 +535,21 @@ struct guest_regs {
  * of the current VMCS so that a VM exit comes back into this very call,
  * loads the guest registers, and executes VMLAUNCH (how == VMX_LAUNCH) or
  * VMRESUME (VMX_RESUME); the _AFTER_MOV_SS variants execute MOV SS right
- * before it, so the entry is attempted with events blocked by MOV SS.
+ * before it, so the entry is attempted with events blocked by MOV SS;
+ * with VMX_KEEP_HOST_RSP_RIP or'ed in, HOST_RSP/HOST_RIP are left alone (to
+ * test invalid host state, or VMX instructions outside VMX operation).
  * Faults (#UD, #GP) are caught like the other wrappers'.  Returns VMX_OK after a VM exit (also a VM-entry failure
  * reported as an exit: exit reason bit 31), with the guest's registers in
  * *regs; VMX_FAIL_INVALID / VMX_FAIL_VALID if the instruction failed.
  */
-enum vmx_entry_kind { VMX_LAUNCH = 0, VMX_RESUME = 1, VMX_LAUNCH_AFTER_MOV_SS = 2, VMX_RESUME_AFTER_MOV_SS = 3 };
-enum vmx_status vmx_run_guest(struct guest_regs *regs, enum vmx_entry_kind how);
+enum vmx_entry_kind {
+    VMX_LAUNCH = 0,
+    VMX_RESUME = 1,
+    VMX_LAUNCH_AFTER_MOV_SS = 2,
+    VMX_RESUME_AFTER_MOV_SS = 3,
+    VMX_KEEP_HOST_RSP_RIP = 4,   /* or'ed in: do not VMWRITE HOST_RSP/HOST_RIP first */
+};
+enum vmx_status vmx_run_guest(struct guest_regs *regs, unsigned how);
 /* A host RIP for VMCS images that are never meant to exit (vmx-entry.S). */
 void vmx_exit_trampoline(void);
 
