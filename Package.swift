@@ -31,8 +31,11 @@ let package = Package(
         ]),
         // The Machine ⇄ gdb adapter, and later the command table shared by the REPL and `monitor`.
         .target(name: "Debugger", dependencies: ["Machine", "X86", "GDBRemote"]),
+        // GNU readline (system library) and the REPL front door on the command table.
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline", pkgConfig: "readline"),
+        .target(name: "REPL", dependencies: ["Debugger", "Machine", "X86", "CReadline"]),
         .executableTarget(name: "vmxemu", dependencies: [
-            "Machine", "X86", "Debugger", "GDBRemote",
+            "Machine", "X86", "Debugger", "GDBRemote", "REPL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote"]),
+        .testTarget(name: "REPLTests", dependencies: ["REPL", "Debugger", "Machine", "X86", "GDBRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )

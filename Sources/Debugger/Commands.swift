@@ -1,47 +1,155 @@
-// The debugger's command table: one declarative row per command (name, arguments, summary,
-// handler). gdb's `monitor CMD` runs these today; the REPL will run the same rows, so help,
-// completion and the `monitor` listing all come from `DebuggerCommands.table`.
+// The debugger's command table: one declarative row per command (name, aliases, arguments,
+// summary, examples, completion, handler). Both front doors run these rows — the REPL
+// (`vmxemu run IMAGE --repl`) and gdb's `monitor CMD` — so help, `help CMD`, `apropos`,
+// completion, unique-prefix abbreviation and the `monitor` listing all come from
+// `DebuggerCommands.table`, and the same line prints the same text through either door.
+// `--json` on any line (or `set json on`) prints one JSON object per result instead.
+//
+//   Commands.swift        the row type, dispatch, help, and the machine-state rows
+//   Commands+VMX.swift    vmcs, why, exit/exits, ctl, caps, decode, break/delete, assert
+//   Commands+Run.swift    c, si, next-exit, next-entry, expect (REPL only: gdb owns run control
+//                         in a gdb session) and the exit ring they record
+//   DebugSession.swift    per-machine state of the front doors (VMX breakpoints, exit ring, json)
 
 import Machine
 import X86
 
-/// What a command printed, and whether it succeeded.
+/// What a command printed, and how it ended.
 public struct CommandResult: Equatable, Sendable {
-    public var output: String
-    public var succeeded: Bool
-    public init(_ output: String, succeeded: Bool = true) {
-        self.output = output.isEmpty || output.hasSuffix("\n") ? output : output + "\n"
-        self.succeeded = succeeded
+    public enum Status: Equatable, Sendable {
+        case ok
+        /// The command ran and failed, or an `assert`/`expect` did not hold (script exit status 1).
+        case failed
+        /// The command line was wrong: unknown command, bad arguments (script exit status 2).
+        case usage
+        /// The guest hit a fatal event — triple fault, VMX abort (script exit status 3).
+        case guestFatal
+        /// `quit [N]`.
+        case quit(Int32)
     }
-    static func failure(_ message: String) -> CommandResult { CommandResult(message, succeeded: false) }
+    public var output: String
+    public var status: Status
+    /// The structured form for `--json` (nil: the JSON object carries only the text).
+    public var data: JSONValue?
+
+    public init(_ output: String, succeeded: Bool = true, data: JSONValue? = nil) {
+        self.init(output, status: succeeded ? .ok : .failed, data: data)
+    }
+    public init(_ output: String, status: Status, data: JSONValue? = nil) {
+        self.output = output.isEmpty || output.hasSuffix("\n") ? output : output + "\n"
+        self.status = status
+        self.data = data
+    }
+    /// The command did what was asked (a guest fatal event reached by `c` is still a result).
+    public var succeeded: Bool { status != .failed && status != .usage }
+
+    static func failure(_ message: String) -> CommandResult { CommandResult(message, status: .failed) }
+    static func usage(_ message: String) -> CommandResult { CommandResult(message, status: .usage) }
+
+    /// The exit status a script ends with after this result (nil: the script goes on).
+    public var scriptExitStatus: Int32? {
+        switch status {
+        case .ok: return nil
+        case .failed: return 1
+        case .usage: return 2
+        case .guestFatal: return 3
+        case .quit(let n): return n
+        }
+    }
+}
+
+/// Which front door runs a command line.
+public enum FrontDoor: Sendable, Equatable {
+    /// The readline REPL or a script (`-x`, `-ex`, `source`, stdin).
+    case repl
+    /// gdb's `monitor CMD`.
+    case monitor
+    /// No machine at all (`vmxemu decode …`): only commands that need nothing run.
+    case offline
+}
+
+/// What a handler may use: the machine (nil offline), the front door, the session state.
+public struct CommandContext: Sendable {
+    public let controller: MachineController?
+    public let frontDoor: FrontDoor
+    public let session: DebugSession
+    /// Polled while the machine runs: true when the user asked to stop it (Ctrl-C).
+    public var interruptRequested: @Sendable () -> Bool
+    /// Nesting depth of `source` (refused beyond a few levels).
+    public var sourceDepth = 0
+
+    public init(controller: MachineController?, frontDoor: FrontDoor, session: DebugSession? = nil,
+                interruptRequested: @escaping @Sendable () -> Bool = { false }) {
+        self.controller = controller
+        self.frontDoor = frontDoor
+        self.session = session ?? controller.map(DebugSession.of) ?? DebugSession()
+        self.interruptRequested = interruptRequested
+    }
 }
 
 /// One command of the table.
 public struct DebuggerCommand: Sendable {
+    /// What a command needs before it can run.
+    public enum Needs: Sendable, Equatable {
+        /// Nothing: runs offline too (`decode`, `help`).
+        case nothing
+        /// A machine, running or not.
+        case machine
+        /// A stopped machine (refused with a message while it runs).
+        case stoppedMachine
+    }
+
     public let name: String
+    public let aliases: [String]
     /// The argument synopsis ("ADDR", "on|off").
     public let arguments: String
     public let summary: String
-    /// Needs a stopped machine (refused with a message while it runs).
-    public let needsStoppedMachine: Bool
-    public let run: @Sendable (MachineController, [String]) -> CommandResult
+    /// More lines for `help CMD`.
+    public let details: String
+    public let examples: [String]
+    public let needs: Needs
+    /// Run control (`c`, `si`, …): the REPL's; in a gdb session gdb resumes the machine.
+    public let replOnly: Bool
+    /// Candidates for the next word, given the argument words before it (completion).
+    public let completions: @Sendable ([String]) -> [String]
+    public let handler: @Sendable (CommandContext, [String]) -> CommandResult
 
-    public init(_ name: String, arguments: String = "", summary: String, needsStoppedMachine: Bool = true,
-                run: @escaping @Sendable (MachineController, [String]) -> CommandResult) {
+    public init(_ name: String, aliases: [String] = [], arguments: String = "", summary: String,
+                details: String = "", examples: [String] = [], needs: Needs = .stoppedMachine,
+                replOnly: Bool = false, completions: @escaping @Sendable ([String]) -> [String] = { _ in [] },
+                handler: @escaping @Sendable (CommandContext, [String]) -> CommandResult) {
         self.name = name
+        self.aliases = aliases
         self.arguments = arguments
         self.summary = summary
-        self.needsStoppedMachine = needsStoppedMachine
-        self.run = run
+        self.details = details
+        self.examples = examples
+        self.needs = needs
+        self.replOnly = replOnly
+        self.completions = completions
+        self.handler = handler
     }
 
+    /// A row whose handler needs only the machine (the original `monitor` rows).
+    public init(_ name: String, arguments: String = "", summary: String, needsStoppedMachine: Bool = true,
+                run: @escaping @Sendable (MachineController, [String]) -> CommandResult) {
+        self.init(name, arguments: arguments, summary: summary, needs: needsStoppedMachine ? .stoppedMachine : .machine) { ctx, args in
+            guard let c = ctx.controller else { return .failure("\(name): no machine (this command needs a loaded image)") }
+            return run(c, args)
+        }
+    }
+
+    public var needsStoppedMachine: Bool { needs == .stoppedMachine }
     public var synopsis: String { arguments.isEmpty ? name : "\(name) \(arguments)" }
 }
 
 public enum DebuggerCommands {
-    public static let table: [DebuggerCommand] = [
+    public static let table: [DebuggerCommand] = machineRows + vmxRows + runRows + scriptRows
+
+    static let machineRows: [DebuggerCommand] = [
         DebuggerCommand("help", arguments: "[COMMAND]", summary: "list the commands, or describe one",
-                        needsStoppedMachine: false) { _, args in help(args) },
+                        examples: ["help", "help vmcs"], needs: .nothing,
+                        completions: { $0.isEmpty ? commandNames : [] }) { ctx, args in help(args, ctx.frontDoor) },
         DebuggerCommand("status", summary: "run state, CPU mode, RIP with its symbol, why it stopped, instructions retired",
                         needsStoppedMachine: false) { c, _ in status(c) },
         DebuggerCommand("regs", summary: "system registers: control, EFER, segments with their hidden parts, descriptor tables, debug registers, MSRs") { c, _ in
@@ -54,32 +162,152 @@ public enum DebuggerCommands {
         },
     ]
 
+    /// Every name and alias (completion of the first word).
+    public static let commandNames: [String] = table.flatMap { [$0.name] + $0.aliases }
+
+    /// The row a word names: exact name or alias, else a unique prefix of the names.
+    public static func resolve(_ word: String) -> Result<DebuggerCommand, CommandLookupError> {
+        let w = word.lowercased()
+        if let c = table.first(where: { $0.name == w || $0.aliases.contains(w) }) { return .success(c) }
+        let hits = table.filter { c in c.name.hasPrefix(w) || c.aliases.contains { $0.hasPrefix(w) } }
+        if hits.count == 1 { return .success(hits[0]) }
+        if hits.isEmpty { return .failure(.unknown(word)) }
+        return .failure(.ambiguous(word, hits.map(\.name)))
+    }
+
+    public enum CommandLookupError: Error, Equatable, CustomStringConvertible {
+        case unknown(String)
+        case ambiguous(String, [String])
+        public var description: String {
+            switch self {
+            case .unknown(let w): return "unknown command '\(w)'; 'help' lists the commands"
+            case .ambiguous(let w, let names): return "ambiguous command '\(w)': \(names.joined(separator: ", "))"
+            }
+        }
+    }
+
+    /// Splits a line into words: blanks separate; "double" or 'single' quotes group; `x/4gx`
+    /// splits into `x` and `/4gx` (gdb's format suffix).
+    public static func words(_ line: String) -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var quote: Character?
+        var inWord = false
+        for ch in line {
+            if let q = quote {
+                if ch == q { quote = nil } else { cur.append(ch) }
+                continue
+            }
+            if ch == "\"" || ch == "'" { quote = ch; inWord = true; continue }
+            if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" {
+                if inWord { out.append(cur); cur = ""; inWord = false }
+                continue
+            }
+            cur.append(ch); inWord = true
+        }
+        if inWord { out.append(cur) }
+        if let first = out.first, let slash = first.firstIndex(of: "/"), slash != first.startIndex {
+            out[0] = String(first[..<slash])
+            out.insert(String(first[slash...]), at: 1)
+        }
+        return out
+    }
+
     /// Runs one command line (`monitor LINE` in gdb).
     public static func execute(_ line: String, on controller: MachineController) -> CommandResult {
-        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
-        guard let name = words.first else { return help([]) }
-        guard let command = table.first(where: { $0.name == name }) else {
-            return .failure("unknown command '\(name)'; 'monitor help' lists the commands")
+        execute(line, context: CommandContext(controller: controller, frontDoor: .monitor))
+    }
+
+    /// Runs one command line in a context; `--json` anywhere (or `set json on`) gives the JSON form.
+    public static func execute(_ line: String, context ctx: CommandContext) -> CommandResult {
+        var words = words(line)
+        // A comment or an empty line does nothing (scripts); `monitor` with no words lists the commands.
+        if words.first?.hasPrefix("#") ?? false { return CommandResult("") }
+        var json = ctx.session.json
+        if let i = words.firstIndex(of: "--json") { json = true; words.remove(at: i) }
+        guard let name = words.first else {
+            return ctx.frontDoor == .monitor ? help([], ctx.frontDoor) : CommandResult("")
         }
-        if command.needsStoppedMachine && controller.isRunning {
-            return .failure("\(name): the machine is running; interrupt it first (Ctrl-C)")
+        let result: CommandResult
+        let resolvedName: String
+        switch resolve(name) {
+        case .failure(let e):
+            resolvedName = name
+            result = .usage(e.description)
+        case .success(let command):
+            resolvedName = command.name
+            result = run(command, Array(words.dropFirst()), ctx)
         }
-        return command.run(controller, Array(words.dropFirst()))
+        guard json else { return result }
+        var fields: [(String, JSONValue)] = [("command", .string(resolvedName)), ("ok", .bool(result.succeeded)),
+                                             ("status", .string(statusWord(result.status)))]
+        if case .quit(let n) = result.status { fields.append(("quit", .int(Int64(n)))) }
+        fields.append(("output", .string(result.output)))
+        if let d = result.data { fields.append(("data", d)) }
+        var out = result
+        out.output = JSONValue.object(fields).serialized() + "\n"
+        return out
+    }
+
+    static func statusWord(_ s: CommandResult.Status) -> String {
+        switch s {
+        case .ok: return "ok"
+        case .failed: return "failed"
+        case .usage: return "usage"
+        case .guestFatal: return "guest-fatal"
+        case .quit: return "quit"
+        }
+    }
+
+    static func run(_ command: DebuggerCommand, _ args: [String], _ ctx: CommandContext) -> CommandResult {
+        let name = command.name
+        if command.replOnly && ctx.frontDoor == .monitor {
+            return .usage("\(name): run control belongs to gdb in a gdb session (continue, stepi); '\(name)' works in the vmxemu REPL")
+        }
+        if command.needs != .nothing {
+            guard let c = ctx.controller else {
+                return .usage("\(name): needs a machine (vmxemu run IMAGE --repl); with no image only 'decode' and 'help' work")
+            }
+            if command.needs == .stoppedMachine && c.isRunning {
+                return .failure("\(name): the machine is running; interrupt it first (Ctrl-C)")
+            }
+        }
+        return command.handler(ctx, args)
+    }
+
+    // MARK: Help
+
+    static func help(_ args: [String], _ door: FrontDoor = .monitor) -> CommandResult {
+        if let name = args.first {
+            guard case .success(let c) = resolve(name) else { return .usage("no command '\(name)'; 'help' lists the commands") }
+            var s = "\(c.synopsis)\n  \(c.summary)\n"
+            if !c.aliases.isEmpty { s += "  aliases: \(c.aliases.joined(separator: ", "))\n" }
+            if !c.details.isEmpty { s += c.details.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n" }
+            if !c.examples.isEmpty { s += "  examples:\n" + c.examples.map { "    \($0)\n" }.joined() }
+            if c.replOnly { s += "  (REPL only: in gdb, use gdb's own run control)\n" }
+            return CommandResult(s, data: .object([("name", .string(c.name)), ("arguments", .string(c.arguments)),
+                                                   ("summary", .string(c.summary)), ("aliases", .array(c.aliases.map(JSONValue.string))),
+                                                   ("examples", .array(c.examples.map(JSONValue.string)))]))
+        }
+        let width = (table.map(\.synopsis.count).max() ?? 0) + 2
+        var s = door == .monitor ? "vmxemu monitor commands:\n" : "vmxemu commands:\n"
+        for c in table { s += "  " + c.synopsis.padded(width) + c.summary + (c.replOnly ? " (REPL only)" : "") + "\n" }
+        s += "Unique prefixes work (vm → vmcs). --json on any command gives one JSON object per result.\n"
+        s += "Physical memory in gdb: x/4xg 0x8000000000000000+PHYS, or monitor phys on.\n"
+        return CommandResult(s, data: .array(table.map { .object([("name", .string($0.name)), ("summary", .string($0.summary))]) }))
+    }
+
+    /// `apropos WORD`: commands whose name, summary or details mention WORD.
+    static func apropos(_ args: [String]) -> CommandResult {
+        guard let w = args.first?.lowercased(), !w.isEmpty else { return .usage("usage: apropos WORD") }
+        let hits = table.filter { ($0.name + " " + $0.aliases.joined(separator: " ") + " " + $0.summary + " " + $0.details).lowercased().contains(w) }
+        if hits.isEmpty { return CommandResult("nothing matches '\(w)'", data: .array([])) }
+        let width = (hits.map(\.synopsis.count).max() ?? 0) + 2
+        return CommandResult(hits.map { "  " + $0.synopsis.padded(width) + $0.summary }.joined(separator: "\n"),
+                             data: .array(hits.map { .string($0.name) }))
     }
 
     // MARK: Handlers
-
-    static func help(_ args: [String]) -> CommandResult {
-        if let name = args.first {
-            guard let c = table.first(where: { $0.name == name }) else { return .failure("no command '\(name)'") }
-            return CommandResult("\(c.synopsis)\n  \(c.summary)")
-        }
-        let width = (table.map(\.synopsis.count).max() ?? 0) + 2
-        var s = "vmxemu monitor commands:\n"
-        for c in table { s += "  " + c.synopsis.padded(width) + c.summary + "\n" }
-        s += "Physical memory in gdb: x/4xg 0x8000000000000000+PHYS, or monitor phys on.\n"
-        return CommandResult(s)
-    }
 
     static func status(_ c: MachineController) -> CommandResult {
         // (Gathered first: the controller's lock is not re-entrant.)
@@ -91,7 +319,8 @@ public enum DebuggerCommands {
             var s = "state:         stopped"
             if let last { s += " — \(last.summary)" } else { s += " — not started yet" }
             s += "\n"
-            s += "context:       gdb process 1 = VMM (VMX root), thread 1.1 = vCPU0; VMX: off (not in VMX operation)\n"
+            s += "context:       gdb process 1 = VMM (VMX root), thread 1.1 = vCPU0\n"
+            s += "vmx:           \(vmxStatusLine(cpu))\n"
             s += "mode:          \(cpu.modeDescription)\n"
             s += "rip:           \(c.describe(cpu.rip))"
             let lin = linearRIP(cpu)
@@ -156,7 +385,13 @@ public enum DebuggerCommands {
             func row(_ name: String, _ v: UInt64, _ extra: String = "") -> String {
                 name.padded(12) + "0x" + hex(v, 16) + (extra.isEmpty ? "" : "  " + extra) + "\n"
             }
-            var s = "mode        \(cpu.modeDescription)\n"
+            var s = ""
+            let gpr = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+            for i in stride(from: 0, to: 16, by: 2) {
+                s += gpr[i].padded(4) + "0x" + hex(cpu.regs[i], 16) + "    " + gpr[i + 1].padded(4) + "0x" + hex(cpu.regs[i + 1], 16) + "\n"
+            }
+            s += "rip         \(c.describe(cpu.rip))\n"
+            s += "mode        \(cpu.modeDescription)\n"
             s += row("rflags", cpu.rflags, bits(cpu.rflags, [("CF", 0), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("ID", 21)]) + " IOPL=\((cpu.rflags >> 12) & 3)")
             s += row("cr0", cpu.cr0, bits(cpu.cr0, [("PE", 0), ("MP", 1), ("EM", 2), ("TS", 3), ("ET", 4), ("NE", 5), ("WP", 16), ("AM", 18), ("NW", 29), ("CD", 30), ("PG", 31)]))
             s += row("cr2", cpu.cr2)
@@ -185,7 +420,7 @@ public enum DebuggerCommands {
                               ("IA32_TSC_AUX", msrs.tscAux)] {
                 s += "  " + name.padded(22) + "0x" + hex(v, 16) + "\n"
             }
-            s += "VMX         off (not in VMX operation; no current VMCS)\n"
+            s += "VMX         \(vmxStatusLine(cpu))\n"
             return s
         }
         return out.map { CommandResult($0) } ?? .failure("regs: the machine is running")

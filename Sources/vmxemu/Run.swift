@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Machine
+import REPL
 import X86
 
 #if canImport(Glibc)
@@ -83,6 +84,21 @@ struct Run: ParsableCommand {
     @Flag(name: [.customShort("S"), .customLong("wait-gdb")], help: "Do not start the CPU until gdb resumes it (implies -s without --gdb).")
     var waitGDB = false
 
+    @Flag(name: .long, help: "Stop the CPU at the start and read debugger commands (readline at a terminal; see 'help' at the prompt). Works with --gdb.")
+    var repl = false
+
+    @Option(name: .customShort("x"), help: ArgumentHelp("Run the REPL commands in FILE (repeatable; implies --repl).", valueName: "FILE"))
+    var commandFiles: [String] = []
+
+    @Option(name: .customLong("ex", withSingleDash: true), help: ArgumentHelp("Run one REPL command (repeatable, after the -x files; implies --repl).", valueName: "CMD"))
+    var exCommands: [String] = []
+
+    @Flag(name: .long, help: "Exit after the -x/-ex commands (status 0, or the first failure's: 1 command or assert, 2 usage, 3 guest fatal).")
+    var batch = false
+
+    @Flag(name: .customLong("no-history"), help: "Do not read or write the REPL history ($XDG_STATE_HOME/vmxemu/history).")
+    var noHistory = false
+
     func run() throws {
         var log = Logger(label: "vmxemu")
         log.logLevel = quiet ? .warning : .info
@@ -104,6 +120,11 @@ struct Run: ParsableCommand {
             endpoint = e
         } else if gdbDefaultPort || waitGDB {
             endpoint = GDBEndpoint(host: GDBEndpoint.defaultHost, port: GDBEndpoint.defaultPort)
+        }
+        let wantsREPL = repl || batch || !commandFiles.isEmpty || !exCommands.isEmpty
+        if wantsREPL && (timeout != nil || maxInstructions != nil) {
+            eprint("vmxemu: --timeout and --max-instructions cannot be combined with the REPL")
+            throw ExitCode(ExitStatus.usage)
         }
         if endpoint != nil && (timeout != nil || maxInstructions != nil) {
             eprint("vmxemu: --timeout and --max-instructions cannot be combined with a gdb server")
@@ -143,6 +164,14 @@ struct Run: ParsableCommand {
             }
         }
         for w in machine.image?.warnings ?? [] { eprint("vmxemu: warning: \(w)") }
+        if wantsREPL {
+            var options = REPLOptions()
+            options.scripts = commandFiles
+            options.commands = exCommands
+            options.batch = batch
+            options.history = !noHistory
+            throw ExitCode(REPLRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint, options: options, quiet: quiet))
+        }
         if let endpoint {
             // The image is loaded before gdb can connect (GDB.md): breakpoints are never lost.
             let status = GDBRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint,

@@ -22,7 +22,7 @@ struct VMXEmu: ParsableCommand {
         Guest serial output (COM1, port 0x3F8) goes to stdout; vmxemu's own messages go to stderr.
         A guest ends the run by writing its exit status to port 0xF4.
         """,
-        subcommands: [Run.self, Bench.self]
+        subcommands: [Run.self, Bench.self, Decode.self]
     )
 }
 
