@@ -351,7 +351,8 @@ public enum VMXDecode {
                      VMXDecodedLine("P", yesNo(bit(x, 7)), bit(x, 7) ? "present" : "not present"),
                      VMXDecodedLine("AVL", yesNo(bit(x, 12)), ""),
                      VMXDecodedLine("L", yesNo(bit(x, 13)), bit(x, 13) ? "64-bit code (CS only)" : ""),
-                     VMXDecodedLine("D/B", yesNo(bit(x, 14)), bit(x, 14) ? "32-bit default operation size / big" : "16-bit default"),
+                     VMXDecodedLine("D/B", yesNo(bit(x, 14)), bit(x, 13) && s && type & 8 != 0 ? (bit(x, 14) ? "must be 0 when L = 1" : "")
+                                       : (bit(x, 14) ? "32-bit default operation size / big" : "16-bit default")),
                      VMXDecodedLine("G", yesNo(bit(x, 15)), bit(x, 15) ? "4-KByte limit granularity" : "byte granularity"),
                      VMXDecodedLine("unusable", yesNo(unusable), unusable ? "segment unusable (other bits mostly ignored)" : "usable")]
         let reserved = x & 0xFFFE_0F00
