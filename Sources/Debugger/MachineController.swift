@@ -17,6 +17,7 @@
 // (keyed by the gdb process id) and the CPU's own tables hold those of the context it runs in —
 // when VMX lands, a VM entry/exit swaps them (guest tables in non-root operation).
 
+import GDBRemote
 import Machine
 import X86
 
@@ -79,7 +80,12 @@ public final class MachineController: @unchecked Sendable {
 
     public enum RunMode: Sendable, Equatable {
         case `continue`
+        /// One instruction of whatever context is on the CPU.
         case step
+        /// One instruction of context `pid` (gdb's `vCont;s:pN.T`). A step across VMLAUNCH,
+        /// VMRESUME or a VM exit finishes when that same context next runs (GDB.md rule 3);
+        /// when the context is not on the CPU, the machine runs until it is.
+        case stepIn(context: Int)
     }
 
     public let machine: Machine
@@ -99,6 +105,13 @@ public final class MachineController: @unchecked Sendable {
     /// A halted or shut-down CPU stays so while RIP does not change (nothing in this machine
     /// can wake it); resuming reports the same stop again instead of running on.
     private var stuck: (rip: UInt64, stop: DebugStop)?
+    /// Guest contexts: VMCS address → gdb pid (2, 3, … in the order guests were first entered).
+    private var guestPIDs: [UInt64: Int] = [:]
+    private var nextGuestPID = 2
+    /// While stepping a context across VM transitions: the context to stop in, and whether it
+    /// has been reached (set by the transition hook on the CPU thread).
+    private var awaitedContext: Int? = nil
+    private var reachedContext = false
 
     private struct Job {
         var mode: RunMode
@@ -108,6 +121,135 @@ public final class MachineController: @unchecked Sendable {
 
     public init(machine: Machine) {
         self.machine = machine
+        machine.cpu.onVMTransition = { [unowned self] cpu in self.vmTransition(cpu) }
+    }
+
+    // MARK: Contexts (GDB.md "Contexts = gdb processes"): 1 = VMM, then one per guest VMCS
+
+    /// A context: its gdb pid and, for a guest, its VMCS (nil: the next guest, not entered yet).
+    public struct Context: Sendable, Equatable {
+        public var pid: Int
+        public var vmcs: UInt64?
+        public var isVMM: Bool { pid == MachineController.vmmContext }
+    }
+
+    /// Every context gdb can attach to: the VMM, each guest entered so far, and one slot for the
+    /// next guest (so gdb can attach and set breakpoints before the VMM launches it).
+    public func contexts() -> [Context] {
+        lock.withLock {
+            [Context(pid: Self.vmmContext, vmcs: nil)]
+                + guestPIDs.map { Context(pid: $0.value, vmcs: $0.key) }.sorted { $0.pid < $1.pid }
+                + [Context(pid: nextGuestPID, vmcs: nil)]
+        }
+    }
+
+    /// The context on the CPU (assigning a pid to a guest VMCS seen for the first time). Lock held.
+    private func currentContextLocked() -> Int {
+        let cpu = machine.cpu
+        guard cpu.vmx.nonRoot else { return Self.vmmContext }
+        let vmcs = cpu.vmx.currentVMCS
+        if let pid = guestPIDs[vmcs] { return pid }
+        let pid = nextGuestPID
+        guestPIDs[vmcs] = pid
+        nextGuestPID += 1
+        return pid
+    }
+
+    /// The context on the CPU.
+    public var currentContext: Int { lock.withLock { currentContextLocked() } }
+
+    /// The VMCS of a guest context (nil for the VMM and for the slot of a guest not entered yet).
+    public func vmcs(ofContext pid: Int) -> UInt64? {
+        lock.withLock { guestPIDs.first { $0.value == pid }?.key }
+    }
+
+    /// The register file of context `pid` while the machine is stopped (nil while it runs):
+    /// the CPU's registers for the context on the CPU, otherwise from a VMCS — the host-state
+    /// area of the current VMCS for the VMM while a guest runs, the guest-state area of a
+    /// guest's VMCS while the VMM runs. A guest not entered yet has only the VMX registers.
+    public func registers(context pid: Int, layout: GDBRegisterLayout) -> GDBRegisterFile? {
+        lock.withLock {
+            guard !busy, job == nil else { return nil }
+            let cpu = machine.cpu
+            let cur = currentContextLocked()
+            if pid == cur { return RegisterMap.read(cpu, layout: layout) }
+            if pid == Self.vmmContext {
+                return RegisterMap.readFromVMCS(cpu, vmcs: cpu.vmx.currentVMCS, host: true, layout: layout)
+            }
+            guard let vmcs = guestPIDs.first(where: { $0.value == pid })?.key else {
+                // The slot of the next guest: the guest-state area of the current VMCS if the VMM
+                // has one that no guest context owns yet, else a guest at RIP 0 (gdb needs a PC
+                // to finish `attach`; GPRs stay unavailable).
+                let cur = cpu.vmx.currentVMCS
+                if pid == nextGuestPID, cpu.vmx.on, cur != VMXState.invalidPointer, guestPIDs[cur] == nil {
+                    return RegisterMap.readFromVMCS(cpu, vmcs: cur, host: false, layout: layout)
+                }
+                var f = GDBRegisterFile(layout: layout)
+                f.set("rip", 0); f.set("rsp", 0); f.set("eflags", 2)
+                RegisterMap.setVMX(&f, cpu)
+                f.set("vmx_mode", 2)
+                return f
+            }
+            return RegisterMap.readFromVMCS(cpu, vmcs: vmcs, host: false, layout: layout)
+        }
+    }
+
+    /// Runs `body` with the CPU's paging registers temporarily set to those of context `pid`
+    /// (from the VMCS when it is not on the CPU), so the debugger's reads and writes walk that
+    /// context's address space (guest-physical = host-physical: no EPT yet). Lock held.
+    private func inAddressSpace<T>(of pid: Int, _ body: () -> T) -> T {
+        let cpu = machine.cpu
+        let cur = currentContextLocked()
+        guard pid != cur else { return body() }
+        let vmcs: UInt64
+        let host = pid == Self.vmmContext
+        if host { vmcs = cpu.vmx.currentVMCS }
+        else if let v = guestPIDs.first(where: { $0.value == pid })?.key { vmcs = v }
+        else { return body() }   // a guest not entered yet: the VMM's view (no EPT)
+        let saved = (cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer, cpu.segs[Seg.cs])
+        if host {
+            let exitCtl = cpu.vmcsRead(.exitControls, at: vmcs)
+            let host64 = exitCtl & UInt64(ExitCtl.hostAddressSpaceSize) != 0
+            cpu.cr0 = cpu.vmcsRead(.hostCR0, at: vmcs); cpu.cr3 = cpu.vmcsRead(.hostCR3, at: vmcs); cpu.cr4 = cpu.vmcsRead(.hostCR4, at: vmcs)
+            cpu.efer = exitCtl & UInt64(ExitCtl.loadEFER) != 0 ? cpu.vmcsRead(.hostEFER, at: vmcs)
+                : (host64 ? EFER.lme | EFER.lma : 0) | (cpu.efer & EFER.nxe)
+        } else {
+            let entry = cpu.vmcsRead(.entryControls, at: vmcs)
+            cpu.cr0 = cpu.vmcsRead(.guestCR0, at: vmcs); cpu.cr3 = cpu.vmcsRead(.guestCR3, at: vmcs); cpu.cr4 = cpu.vmcsRead(.guestCR4, at: vmcs)
+            cpu.efer = entry & UInt64(EntryCtl.loadEFER) != 0 ? cpu.vmcsRead(.guestEFER, at: vmcs)
+                : (entry & UInt64(EntryCtl.ia32eModeGuest) != 0 ? EFER.lme | EFER.lma : 0) | (cpu.efer & EFER.nxe)
+        }
+        cpu.modeChanged()
+        defer {
+            (cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer) = (saved.0, saved.1, saved.2, saved.3)
+            cpu.segs[Seg.cs] = saved.4
+            cpu.modeChanged()
+        }
+        return body()
+    }
+
+    /// Reads memory in the address space of context `pid` (see `readMemory(address:count:)`).
+    public func readMemory(context pid: Int, address: UInt64, count: Int) -> [UInt8]? {
+        lock.withLock {
+            guard !busy, job == nil else { return nil }
+            if physical || Self.isTaggedPhysical(address) {
+                return readPhysicalLocked(address & Self.physicalAddressMask, count)
+            }
+            return inAddressSpace(of: pid) { machine.cpu.debugRead(linear: address, count: max(0, count)) }
+        }
+    }
+
+    /// Called on the CPU thread after each VM transition: install the new context's breakpoints
+    /// and end a step that waits for this context.
+    private func vmTransition(_ cpu: CPU) {
+        lock.withLock {
+            let ctx = currentContextLocked()
+            syncCPUTables(ctx)
+            if let want = awaitedContext, want == ctx {
+                reachedContext = true
+                cpu.interruptFlag.pointee = 1
+            }
+        }
     }
 
     // MARK: State
@@ -237,6 +379,12 @@ public final class MachineController: @unchecked Sendable {
         switch mode {
         case .step:
             return classify(cpu.run(budget: 1), stepping: true)
+        case .stepIn(let ctx):
+            if currentContext == ctx {
+                let cause = cpu.run(budget: 1)
+                if currentContext == ctx || !Self.isPlainStep(cause) { return classify(cause, stepping: true) }
+            }
+            return runUntilContext(ctx)
         case .continue:
             var first = true
             while true {
@@ -256,6 +404,32 @@ public final class MachineController: @unchecked Sendable {
         }
     }
 
+    private static func isPlainStep(_ cause: StopCause) -> Bool {
+        switch cause {
+        case .budget, .stepped: return true
+        default: return false
+        }
+    }
+
+    /// Runs until context `ctx` is on the CPU (breakpoints of other contexts do not stop it:
+    /// gdb is stepping that context), then reports a completed step there.
+    private func runUntilContext(_ ctx: Int) -> DebugStop {
+        let cpu = machine.cpu
+        let bus = machine.bus
+        lock.withLock { awaitedContext = ctx; reachedContext = false; syncCPUTables(currentContextLocked()) }
+        defer { lock.withLock { awaitedContext = nil; reachedContext = false; syncCPUTables(currentContextLocked()) } }
+        while true {
+            let cause = cpu.run(budget: 1 << 40)
+            let reached = lock.withLock { reachedContext }
+            if reached { return stop(.stepped, "step finished in context \(ctx) at \(describe(cpu.rip))") }
+            if bus.exitRequest == nil {
+                if case .budget = cause { continue }
+                if case .deviceRequest = cause { continue }
+            }
+            return classify(cause, stepping: true)
+        }
+    }
+
     private func classify(_ cause: StopCause, stepping: Bool) -> DebugStop {
         let cpu = machine.cpu
         if let exit = machine.bus.exitRequest {
@@ -268,7 +442,7 @@ public final class MachineController: @unchecked Sendable {
             return stop(.interrupted, "interrupted at \(describe(cpu.rip))")
         case .breakpoint:
             let lin = linearRIP(cpu)
-            let ctx = Self.vmmContext
+            let ctx = currentContext
             let hw = (hardware[ctx]?[lin] ?? 0) > 0 && (software[ctx]?[lin] ?? 0) == 0
             return stop(.breakpoint(address: lin, hardware: hw),
                         "\(hw ? "hardware " : "")breakpoint at \(describe(cpu.rip))")
@@ -292,7 +466,8 @@ public final class MachineController: @unchecked Sendable {
     }
 
     private func stop(_ reason: DebugStopReason, _ summary: String) -> DebugStop {
-        DebugStop(reason: reason, rip: machine.cpu.rip, instructions: machine.cpu.instructions, summary: summary)
+        DebugStop(reason: reason, rip: machine.cpu.rip, instructions: machine.cpu.instructions, summary: summary,
+                  context: currentContext)
     }
 
     /// "0x101e90 <check_u64>" — an address with its symbol, if any.
@@ -311,7 +486,7 @@ public final class MachineController: @unchecked Sendable {
             if hw { hardware[context, default: [:]][address, default: 0] += 1 } else {
                 software[context, default: [:]][address, default: 0] += 1
             }
-            syncCPUTables()
+            syncCPUTables(currentContextLocked())
             return true
         }
     }
@@ -325,7 +500,7 @@ public final class MachineController: @unchecked Sendable {
             guard let n = table[address] else { return false }
             table[address] = n > 1 ? n - 1 : nil
             if hw { hardware[context] = table } else { software[context] = table }
-            syncCPUTables()
+            syncCPUTables(currentContextLocked())
             return true
         }
     }
@@ -335,7 +510,7 @@ public final class MachineController: @unchecked Sendable {
         lock.withLock {
             guard !busy, job == nil else { return false }
             watches[context, default: []].append(w)
-            syncCPUTables()
+            syncCPUTables(currentContextLocked())
             return true
         }
     }
@@ -345,7 +520,7 @@ public final class MachineController: @unchecked Sendable {
         lock.withLock {
             guard !busy, job == nil, let i = watches[context]?.firstIndex(of: w) else { return false }
             watches[context]?.remove(at: i)
-            syncCPUTables()
+            syncCPUTables(currentContextLocked())
             return true
         }
     }
@@ -357,13 +532,13 @@ public final class MachineController: @unchecked Sendable {
         }
     }
 
-    /// The CPU runs the VMM context (no VMX yet): its tables are the VMM's.
-    private func syncCPUTables() {
-        let ctx = Self.vmmContext
-        let bps = Set((software[ctx] ?? [:]).keys).union((hardware[ctx] ?? [:]).keys)
+    /// The CPU holds the tables of the context on it (none while a step waits for another one).
+    private func syncCPUTables(_ ctx: Int) {
+        let active = awaitedContext == nil || awaitedContext == ctx
+        let bps = !active ? Set<UInt64>() : Set((software[ctx] ?? [:]).keys).union((hardware[ctx] ?? [:]).keys)
         let cpu = machine.cpu
         if cpu.breakpoints != bps { cpu.breakpoints = bps }
-        let ws = watches[ctx] ?? []
+        let ws = active ? watches[ctx] ?? [] : []
         if cpu.watchpoints != ws { cpu.watchpoints = ws }
     }
 
@@ -386,12 +561,18 @@ public final class MachineController: @unchecked Sendable {
     }
 
     /// Writes memory as gdb addresses it (see `readMemory`); all or nothing.
-    public func writeMemory(address: UInt64, bytes: [UInt8]) -> MemoryWriteResult {
+    public func writeMemory(context pid: Int? = nil, address: UInt64, bytes: [UInt8]) -> MemoryWriteResult {
         lock.withLock {
             guard !busy, job == nil else { return .busy }
             if physical || Self.isTaggedPhysical(address) {
                 return writePhysicalLocked(address & Self.physicalAddressMask, bytes)
             }
+            return inAddressSpace(of: pid ?? currentContextLocked()) { writeLinearLocked(address, bytes) }
+        }
+    }
+
+    private func writeLinearLocked(_ address: UInt64, _ bytes: [UInt8]) -> MemoryWriteResult {
+        do {
             let cpu = machine.cpu
             // All or nothing: every page of the range must translate to RAM first.
             var a = address

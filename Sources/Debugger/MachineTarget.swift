@@ -1,8 +1,10 @@
 // The Machine ⇄ gdb adapter: GDBRemote's target protocol on top of `MachineController`.
 //
-//   gdb process 1 = the VMM (VMX root) context, thread 1.1 "VMM vCPU0". Guest contexts (one
-//   process per VMCS, GDB.md) are added to `processes()`/`threads(of:)` when VMX exists; every
-//   call already carries the pid, and the controller keeps breakpoints per context.
+//   gdb process 1 = the VMM (VMX root) context, thread 1.1 "VMM vCPU0"; process N ≥ 2 = the
+//   guest whose VMCS was entered (N−1)th, thread N.1 "guest N−1 vCPU0", plus one slot for the
+//   next guest so gdb can attach before the VMM launches it (GDB.md "Contexts = gdb
+//   processes"). Registers and memory of a context not on the CPU come from its VMCS;
+//   breakpoints are per context and the CPU holds those of the context on it.
 //
 //   registers   RegisterMap (x87/SSE unavailable; VMX feature: mode 0, no current VMCS)
 //   memory      linear through the current paging (debugRead/debugWrite: no faults, no A/D
@@ -94,13 +96,28 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Processes and threads
 
     public func processes() -> [GDBProcessInfo] {
-        [GDBProcessInfo(pid: MachineController.vmmContext, name: "VMM")]
+        controller.contexts().map { c in
+            if c.isVMM { return GDBProcessInfo(pid: c.pid, name: "VMM") }
+            let n = c.pid - 1
+            return GDBProcessInfo(pid: c.pid, name: c.vmcs.map { "guest \(n) (VMCS 0x\(hex($0)))" } ?? "guest \(n) (not entered yet)")
+        }
     }
 
+    func isContext(_ pid: Int) -> Bool { controller.contexts().contains { $0.pid == pid } }
+
     public func threads(of pid: Int) -> [GDBThreadInfo] {
-        guard pid == MachineController.vmmContext else { return [] }
-        let mode = controller.withStopped { m in "VMX root (VMX off), \(m.cpu.modeDescription)" } ?? "running"
-        return [GDBThreadInfo(id: Self.vmmThread, name: "VMM vCPU0", extraInfo: mode, core: 0)]
+        guard isContext(pid) else { return [] }
+        let onCPU = controller.currentContext == pid
+        let mode = controller.withStopped { m -> String in
+            let cpu = m.cpu
+            if pid == MachineController.vmmContext {
+                let vmx = !cpu.vmx.on ? "VMX off" : "VMX root"
+                return onCPU ? "\(vmx), \(cpu.modeDescription)" : "VMX root, waiting: a guest runs"
+            }
+            return onCPU ? "VMX non-root, \(cpu.modeDescription)" : "VMX non-root, not on the CPU"
+        } ?? "running"
+        let name = pid == MachineController.vmmContext ? "VMM vCPU0" : "guest \(pid - 1) vCPU0"
+        return [GDBThreadInfo(id: GDBThreadID(pid: pid, tid: 1), name: name, extraInfo: mode, core: 0)]
     }
 
     /// A gdb connected: a machine running free is stopped so gdb finds it stopped.
@@ -113,16 +130,18 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Registers
 
     public func readRegisters(_ thread: GDBThreadID) throws(GDBTargetError) -> GDBRegisterFile {
-        guard thread == Self.vmmThread else { throw .noSuchProcess }
-        let layout = registerLayout
-        guard let file = controller.withStopped({ RegisterMap.read($0.cpu, layout: layout) }) else {
+        guard thread.tid == 1, isContext(thread.pid) else { throw .noSuchProcess }
+        guard let file = controller.registers(context: thread.pid, layout: registerLayout) else {
             throw GDBTargetError(.ebusy, "registers: the machine is running")
         }
         return file
     }
 
     public func writeRegisters(_ thread: GDBThreadID, _ file: GDBRegisterFile) throws(GDBTargetError) {
-        guard thread == Self.vmmThread else { throw .noSuchProcess }
+        guard thread.tid == 1, isContext(thread.pid) else { throw .noSuchProcess }
+        guard controller.currentContext == thread.pid else {
+            throw GDBTargetError(.einval, "registers of a context that is not on the CPU are read-only here (change them in the VMCS: monitor vmcs set)")
+        }
         let result: GDBTargetError?? = controller.withStopped { m in
             do throws(GDBTargetError) {
                 try RegisterMap.write(file, to: m.cpu)
@@ -141,13 +160,13 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Memory
 
     public func readMemory(pid: Int, address: UInt64, count: Int) -> [UInt8] {
-        guard pid == MachineController.vmmContext else { return [] }
-        return controller.readMemory(address: address, count: count) ?? []
+        guard isContext(pid) else { return [] }
+        return controller.readMemory(context: pid, address: address, count: count) ?? []
     }
 
     public func writeMemory(pid: Int, address: UInt64, bytes: [UInt8]) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
-        try check(controller.writeMemory(address: address, bytes: bytes), address)
+        guard isContext(pid) else { throw .noSuchProcess }
+        try check(controller.writeMemory(context: pid, address: address, bytes: bytes), address)
     }
 
     public func readPhysicalMemory(address: UInt64, count: Int) -> [UInt8] {
@@ -169,14 +188,30 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Execution
 
     public func resume(_ request: GDBResumeRequest, stops: GDBStopSink) {
-        let thread = Self.vmmThread
-        guard let kind = request.kind(for: thread) else {
-            stops.report(GDBStopEvent(thread: thread, reason: .signal(GDBStopReason.sigtrap),
-                                      console: "vmxemu: nothing to resume (only \(thread) exists)"))
+        // Which context steps, if any (GDB.md rule 3: the stop is reported in that thread).
+        let contexts = controller.contexts().map(\.pid)
+        var stepping: Int? = nil
+        var resumed = false
+        for pid in contexts {
+            let t = GDBThreadID(pid: pid, tid: 1)
+            guard let kind = request.kind(for: t) else { continue }
+            resumed = true
+            if kind.isStep && stepping == nil { stepping = pid }
+        }
+        guard resumed else {
+            stops.report(GDBStopEvent(thread: Self.vmmThread, reason: .signal(GDBStopReason.sigtrap),
+                                      console: "vmxemu: nothing to resume"))
             return
         }
+        let attached = request.attachedProcesses
         let hooks = self.hooks
-        let started = controller.resume(kind.isStep ? .step : .continue) { stop in
+        let steppingContext = stepping
+        let mode: MachineController.RunMode = stepping.map { .stepIn(context: $0) } ?? .continue
+        let started = controller.resume(mode) { stop in
+            // Report the stop in the thread of the context that stopped, if gdb has it attached
+            // (GDB.md rule 7), else in the VMM's.
+            let pid = steppingContext ?? (attached.contains(stop.context) ? stop.context : MachineController.vmmContext)
+            let thread = GDBThreadID(pid: pid, tid: 1)
             let event = MachineTarget.event(for: stop, thread: thread)
             if stop.reason.isFatal { hooks.log("stopped: \(stop.summary)") }
             // (The host waits for gdb to hang up after the `W` before it ends the process.)
@@ -184,7 +219,7 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
             stops.report(event)
         }
         if !started {
-            stops.report(GDBStopEvent(thread: thread, reason: .signal(GDBStopReason.sigint),
+            stops.report(GDBStopEvent(thread: Self.vmmThread, reason: .signal(GDBStopReason.sigint),
                                       console: "vmxemu: the machine is already running"))
         }
     }
@@ -238,35 +273,35 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Breakpoints and watchpoints
 
     public func insertSoftwareBreakpoint(pid: Int, address: UInt64, kind: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard controller.insertBreakpoint(context: pid, address: address, hardware: false) else { throw .init(.ebusy) }
     }
 
     public func removeSoftwareBreakpoint(pid: Int, address: UInt64, kind: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard controller.removeBreakpoint(context: pid, address: address, hardware: false) else { throw .invalid }
     }
 
     public func insertHardwareBreakpoint(pid: Int, address: UInt64, kind: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard controller.insertBreakpoint(context: pid, address: address, hardware: true) else { throw .init(.ebusy) }
     }
 
     public func removeHardwareBreakpoint(pid: Int, address: UInt64, kind: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard controller.removeBreakpoint(context: pid, address: address, hardware: true) else { throw .invalid }
     }
 
     public var supportedWatchpoints: Set<GDBBreakpointType> { [.writeWatch, .readWatch, .accessWatch] }
 
     public func insertWatchpoint(pid: Int, type: GDBBreakpointType, address: UInt64, length: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard let w = Self.watchpoint(type, address, length) else { throw .invalid }
         guard controller.insertWatchpoint(context: pid, w) else { throw .init(.ebusy) }
     }
 
     public func removeWatchpoint(pid: Int, type: GDBBreakpointType, address: UInt64, length: Int) throws(GDBTargetError) {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
+        guard isContext(pid) else { throw .noSuchProcess }
         guard let w = Self.watchpoint(type, address, length) else { throw .invalid }
         guard controller.removeWatchpoint(context: pid, w) else { throw .invalid }
     }
@@ -287,8 +322,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Extended mode, monitor, exec file
 
     public func attach(pid: Int) throws(GDBTargetError) -> GDBThreadID {
-        guard pid == MachineController.vmmContext else { throw .noSuchProcess }
-        return Self.vmmThread
+        guard isContext(pid) else { throw .noSuchProcess }
+        return GDBThreadID(pid: pid, tid: 1)
     }
 
     public func kill(pid: Int) throws(GDBTargetError) {
@@ -302,8 +337,9 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
         return GDBMonitorResult(output: r.output, succeeded: r.succeeded)
     }
 
+    /// Every context runs code of the one image loaded (a VMM image carries its guests).
     public func execFile(pid: Int) -> String? {
-        pid == MachineController.vmmContext ? imagePath : nil
+        isContext(pid) ? imagePath : nil
     }
 
     static func isELF(_ path: String) -> Bool {

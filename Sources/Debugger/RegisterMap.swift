@@ -4,8 +4,9 @@
 //   x87/sse    st0…fop, xmm0…15, mxcsr                              unavailable (no FPU/SSE yet)
 //   segments   fs_base gs_base                                      ⇄ segs[fs/gs].base
 //   system     cr0 cr2 cr3 cr4 cr8 efer k_gs_base gdtr/idtr dr0–3 dr6 dr7
-//   vmx        vmx_mode = 0 (outside VMX operation), vmcs_ptr = all ones (no current VMCS, as
-//              VMPTRST stores it); the rest unavailable until VMX exists
+//   vmx        vmx_mode (0 off, 1 root, 2 non-root), vmxon_ptr, vmcs_ptr (all ones when none, as
+//              VMPTRST stores it), exit_reason/exit_qual/vm_instr_error from the current VMCS
+//   contexts   a context not on the CPU reads from the VMCS (readFromVMCS)
 //
 // Writes: a segment selector write loads the segment as the CPU would (real mode: base =
 // selector × 16; protected mode: the descriptor from the GDT/LDT); CR0/CR3/CR4/EFER and
@@ -52,9 +53,52 @@ enum RegisterMap {
         f.set("dr3", cpu.dr.3)
         f.set("dr6", cpu.dr6)
         f.set("dr7", cpu.dr7)
-        // Outside VMX operation (VMX is not implemented yet): mode 0, no current VMCS.
-        f.set("vmx_mode", 0)
-        f.set("vmcs_ptr", ~0)
+        setVMX(&f, cpu)
+        return f
+    }
+
+    /// The read-only VMX feature: mode (0 off, 1 root, 2 non-root), VMXON and current-VMCS
+    /// pointers, and the last exit's fields from the current VMCS.
+    static func setVMX(_ f: inout GDBRegisterFile, _ cpu: CPU) {
+        let v = cpu.vmx
+        f.set("vmx_mode", !v.on ? 0 : (v.nonRoot ? 2 : 1))
+        f.set("vmcs_ptr", v.currentVMCS)
+        guard v.on else { return }
+        f.set("vmxon_ptr", v.vmxonPointer)
+        guard v.currentVMCS != VMXState.invalidPointer else { return }
+        if v.lastExitReason != nil {
+            f.set("exit_reason", cpu.vmcsRead(.exitReason, at: v.currentVMCS))
+            f.set("exit_qual", cpu.vmcsRead(.exitQualification, at: v.currentVMCS))
+        }
+        if v.lastInstructionError != nil { f.set("vm_instr_error", cpu.vmcsRead(.vmInstructionError, at: v.currentVMCS)) }
+    }
+
+    /// The register file of a context that is not on the CPU, from a VMCS (GDB.md "Registers"):
+    /// the host-state area for the VMM while a guest runs, the guest-state area for a guest while
+    /// the VMM runs. General-purpose registers other than RSP are in neither: unavailable.
+    static func readFromVMCS(_ cpu: CPU, vmcs: UInt64, host: Bool, layout: GDBRegisterLayout = .x86_64) -> GDBRegisterFile {
+        var f = GDBRegisterFile(layout: layout)
+        func r(_ id: VMCSFieldID) -> UInt64 { cpu.vmcsRead(id, at: vmcs) }
+        if host {
+            f.set("rip", r(.hostRIP)); f.set("rsp", r(.hostRSP))
+            f.set("cs", r(.hostCSSelector)); f.set("ss", r(.hostSSSelector)); f.set("ds", r(.hostDSSelector))
+            f.set("es", r(.hostESSelector)); f.set("fs", r(.hostFSSelector)); f.set("gs", r(.hostGSSelector))
+            f.set("fs_base", r(.hostFSBase)); f.set("gs_base", r(.hostGSBase))
+            f.set("cr0", r(.hostCR0)); f.set("cr3", r(.hostCR3)); f.set("cr4", r(.hostCR4))
+            f.set("gdtr_base", r(.hostGDTRBase)); f.set("idtr_base", r(.hostIDTRBase))
+            f.set("eflags", 2)   // RFLAGS after a VM exit (SDM Vol. 3C §27.5.3)
+        } else {
+            f.set("rip", r(.guestRIP)); f.set("rsp", r(.guestRSP)); f.set("eflags", r(.guestRFLAGS) & 0xFFFF_FFFF)
+            f.set("cs", r(.guestCSSelector)); f.set("ss", r(.guestSSSelector)); f.set("ds", r(.guestDSSelector))
+            f.set("es", r(.guestESSelector)); f.set("fs", r(.guestFSSelector)); f.set("gs", r(.guestGSSelector))
+            f.set("fs_base", r(.guestFSBase)); f.set("gs_base", r(.guestGSBase))
+            f.set("cr0", r(.guestCR0)); f.set("cr3", r(.guestCR3)); f.set("cr4", r(.guestCR4))
+            f.set("gdtr_base", r(.guestGDTRBase)); f.set("gdtr_limit", r(.guestGDTRLimit))
+            f.set("idtr_base", r(.guestIDTRBase)); f.set("idtr_limit", r(.guestIDTRLimit))
+            f.set("dr7", r(.guestDR7))
+        }
+        setVMX(&f, cpu)
+        f.set("vmx_mode", host ? 1 : 2)
         return f
     }
 

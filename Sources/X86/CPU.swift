@@ -65,6 +65,9 @@ public final class CPU: @unchecked Sendable {
     public var msrs = MSRFile()
     /// VMX operation state (VMX/CPU+VMX.swift).
     public var vmx = VMXState()
+    /// Called after every VM transition (a successful VM entry, a VM exit, a failed entry that
+    /// loaded host state): the debugger swaps in the breakpoints of the context now on the CPU.
+    public var onVMTransition: ((CPU) -> Void)? = nil
     /// CR2 before the most recent #PF set it (a #PF that causes a VM exit leaves CR2 unchanged, SDM Vol. 3C §25.2).
     @usableFromInline var cr2BeforeFault: UInt64 = 0
     /// Time-stamp counter: instructions retired scaled by `tscPerInstruction`, plus this offset.

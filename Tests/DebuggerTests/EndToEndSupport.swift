@@ -17,6 +17,28 @@ enum E2E {
     static func image(_ name: String) -> String { "\(repo)/GuestImages/build/\(name).elf" }
     static let helper = "\(repo)/gdb/vmxemu.gdb"
 
+    /// The address of `name` in `image`'s symbol table (binutils `nm`), so tests follow the image
+    /// when its code moves; 0 when not found.
+    static func symbol(_ name: String, in image: String) -> UInt64 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nm")
+        p.arguments = [image]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return 0 }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3 && f[2] == name, let v = UInt64(f[0], radix: 16) { return v }
+        }
+        return 0
+    }
+    /// `check_u64` in hello.elf, as gdb prints it ("0x101e90").
+    static var checkU64: String { "0x" + String(symbol("check_u64", in: image("hello")), radix: 16) }
+    static func checkU64(plus n: UInt64) -> String { "0x" + String(symbol("check_u64", in: image("hello")) + n, radix: 16) }
+
     /// `vmxemu` next to the test bundle (`swift build` puts both in the same directory), or the
     /// binary `VMXEMU_BIN` names (e.g. a release build for the benchmark).
     static let vmxemu: String? = {

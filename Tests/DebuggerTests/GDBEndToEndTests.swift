@@ -31,9 +31,9 @@ struct GDBEndToEndTests {
             "monitor status",
             "monitor translate check_u64",
             "x/4xb check_u64",
-            "x/4xb 0x8000000000000000 + 0x101e90",
+            "x/4xb 0x8000000000000000 + \(E2E.checkU64)",
             "monitor phys on",
-            "x/4xb 0x101e90",
+            "x/4xb \(E2E.checkU64)",
             "monitor phys off",
             "info threads",
             "kill",
@@ -64,10 +64,10 @@ struct GDBEndToEndTests {
         #expect(out.matches(#"\$\d+ = \[ PE ET PG \]"#))
         #expect(out.matches(#"\$\d+ = 5\n"#))
         // monitor: status and the page walk.
-        #expect(out.contains("state:         stopped — breakpoint at 0x101e90 <check_u64>"))
+        #expect(out.contains("state:         stopped — breakpoint at \(E2E.checkU64) <check_u64>"))
         #expect(out.contains("mode:          IA-32e 64-bit mode, 64-bit code, CPL0, 4-level paging"))
         #expect(out.matches(#"PML4E\[0\]\s+@ 0x[0-9a-f]+\s+= 0x[0-9a-f]+\s+P RW"#))
-        #expect(out.contains("→ physical 0x101e90"))
+        #expect(out.contains("→ physical \(E2E.checkU64)"))
         // The same bytes linear, tagged physical, and with the physical view on.
         let bytes = out.split(separator: "\n").filter { $0.matches(#"^0x[0-9a-f]+( <check_u64>)?:(\s+0x[0-9a-f]{2}){4}$"#) }
             .map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) }
@@ -156,11 +156,11 @@ struct GDBEndToEndTests {
             "kill",
         ], file: E2E.image("hello"), helper: true)
         _ = vm.waitForExit(timeout: 10)
-        #expect(out.matches(#"Hardware assisted breakpoint 1 at 0x101e90: file lib/guest.c, line \d+\."#))
+        #expect(out.matches("Hardware assisted breakpoint 1 at \(E2E.checkU64): file lib/guest.c, line \\d+\\."))
         #expect(out.matches(#"Breakpoint 1, check_u64 \("#))
-        #expect(out.matches(#"rip\s+0x101e90\s+0x101e90 <check_u64>"#))
-        #expect(out.matches(#"Breakpoint 2, 0x0000000000101e94 in check_u64 \("#))
-        #expect(out.matches(#"rip\s+0x101e94\s+0x101e94 <check_u64\+4>"#))
+        #expect(out.matches("rip\\s+\(E2E.checkU64)\\s+\(E2E.checkU64) <check_u64>"))
+        #expect(out.matches("Breakpoint 2, 0x0000000000\(E2E.checkU64(plus: 4).dropFirst(2)) in check_u64 \\("))
+        #expect(out.matches("rip\\s+\(E2E.checkU64(plus: 4))\\s+\(E2E.checkU64(plus: 4)) <check_u64\\+4>"))
         // The third continue: the next call, back at the hardware breakpoint.
         #expect(out.components(separatedBy: "Breakpoint 1, check_u64").count == 3)
         #expect(!out.contains("internal-error"))
@@ -261,7 +261,7 @@ struct GDBEndToEndTests {
         }
         #expect(values(first).count == 3)
         #expect(values(first) == values(second))
-        #expect(values(second).first == "0x101e90")
+        #expect(values(second).first == E2E.checkU64)
         #expect(second.matches(#"#0  check_u64 \(name=.*data-section-0"#))
         #expect(vm.waitForExit(timeout: 10) == 137)
     }
@@ -318,8 +318,8 @@ struct GDBEndToEndTests {
         #expect(out.matches(#"1\s+vmxemu\s+VMM"#))
         // After the detach, `attach 1` shows the same frame again.
         let detached = try #require(out.range(of: "[Inferior 1 (process 1) detached]"))
-        #expect(out[detached.upperBound...].contains("check_u64 (name=name@entry=0x1020d8 \"multiboot-magic\""))
-        #expect(out.matches(#"rip\s+0x101e90\s+0x101e90 <check_u64>"#))
+        #expect(String(out[detached.upperBound...]).matches(#"check_u64 \(name=name@entry=0x[0-9a-f]+ "multiboot-magic""#))
+        #expect(out.matches("rip\\s+\(E2E.checkU64)\\s+\(E2E.checkU64) <check_u64>"))
         #expect(out.contains("Thread 1.1 \"VMM vCPU0\""))
         #expect(!out.contains("'g' packet reply is too long"))
         #expect(!out.contains("internal-error"))

@@ -60,6 +60,7 @@ extension CPU {
             vmwrite(.entryInterruptionInfo, UInt64(info & 0x7FFF_FFFF))
             injectEvent(info)
         }
+        onVMTransition?(self)
         if vmx.breakOnEntry { pendingStop = .vmx(.entry) ; throw Fault(kind: .stop, vector: 0xFF, trap: true) }
         throw Fault(kind: .redirect, vector: 0xFE, trap: true)
     }

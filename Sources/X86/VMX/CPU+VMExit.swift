@@ -79,6 +79,7 @@ extension CPU {
             vmxAbort(4, detail: "VM-exit MSR-load entry \(bad)"); return
         }
         vmx.nonRoot = false
+        onVMTransition?(self)
         vmx.exits &+= 1
         vmx.lastExitReason = reason
         if vmx.breakOnExit && (vmx.breakExitReasons.isEmpty || vmx.breakExitReasons.contains(UInt16(reason & 0xFFFF))) {
@@ -98,6 +99,7 @@ extension CPU {
             vmxAbort(4, detail: "VM-exit MSR-load entry \(bad)"); return
         }
         vmx.nonRoot = false
+        onVMTransition?(self)
         vmx.lastExitReason = full
         if vmx.breakOnEntryFailure || vmx.breakOnExit {
             pendingStop = .vmx(.exit(reason: full, qualification: qualification))
