@@ -22,9 +22,18 @@ extension CPU {
         var info = VMExitInfo()
         info.instructionLength = len
         // Memory-operand instructions report the displacement as the qualification (§27.2.1).
-        info.qualification = qualification ?? (i.pointee.mem ? i.pointee.disp : 0)
+        // RIP-relative addressing is the exception: the qualification is the displacement plus the
+        // RIP of the next instruction (§27.2.1, "an exception is made for RIP-relative addressing").
+        let disp = i.pointee.base == 16 ? i.pointee.disp &+ rip : i.pointee.disp
+        info.qualification = qualification ?? (i.pointee.mem ? disp : 0)
         info.instructionInfo = instructionInfo ?? vmxInstructionInfo(i)
         info.guestLinear = guestLinear
+        if reason == .crAccess && i.pointee.mem && guestLinear == nil {
+            // LMSW with a memory operand: the guest-linear address field receives the linear
+            // address of the source operand (§27.2.1 "Guest-linear address"; Table 27-3 bit 6).
+            let lin = segBase[Int(i.pointee.seg)] &+ ea(i)
+            info.guestLinear = codeMode == 2 ? lin : lin & 0xFFFF_FFFF
+        }
         vmExit(UInt32(reason.rawValue), info, guestRip: rip &- len)
         throw Fault(kind: .redirect, vector: 0xFE, trap: true)
     }

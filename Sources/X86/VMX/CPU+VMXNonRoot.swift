@@ -11,13 +11,15 @@ extension CPU {
         guard f.kind != .stop && f.kind != .redirect else { return false }
         // INT n (a software interrupt other than INT3/INTO) never consults the bitmap.
         if f.kind == .software && f.vector != 3 && f.vector != 4 { return false }
-        guard f.vector < 32, vmx.exceptionBitmap & (1 << UInt32(f.vector)) != 0 else { return false }
-        if f.vector == 14 {
-            // §25.2: with bit 14 set, a #PF exits iff (PFEC & MASK) = MATCH; with it clear … ≠ MATCH
-            // (we only get here with bit 14 set).
-            return f.errorCode & vmx.pfecMask == vmx.pfecMatch
+        guard f.vector < 32 else { return false }
+        let bitSet = vmx.exceptionBitmap & (1 << UInt32(f.vector)) != 0
+        if f.vector == 14 && f.kind == .exception {
+            // §25.2 "Other Causes of VM Exits", Exceptions: if (PFEC & PFEC_MASK) = PFEC_MATCH, a
+            // #PF exits iff bit 14 of the exception bitmap is 1; otherwise it exits iff bit 14 is 0.
+            // (Bit 14 clear with a mismatch exits too — the check must not stop at the bitmap.)
+            return (f.errorCode & vmx.pfecMask == vmx.pfecMatch) == bitSet
         }
-        return true
+        return bitSet
     }
 
     /// Interruption type of a fault (§24.9.2 Table 24-17 / §24.8.3): 3 hardware exception,
@@ -113,8 +115,10 @@ extension CPU {
     /// The exit qualification of a control-register access (§27.2.1 Table 27-3): CR number 3:0,
     /// access type 5:4 (0 MOV to CR, 1 MOV from CR, 2 CLTS, 3 LMSW), LMSW operand type 6,
     /// general-purpose register 11:8, LMSW source data 31:16.
+    /// Table 27-3: bits 11:8 hold the register "For MOV CR" only — "For CLTS and LMSW, cleared to 0".
     func crQualification(cr: UInt8, type: UInt64, gpr: UInt8, lmswMem: Bool = false, lmswData: UInt64 = 0) -> UInt64 {
-        UInt64(cr & 0xF) | type << 4 | (lmswMem ? 64 : 0) | UInt64(gpr & 0xF) << 8 | (lmswData & 0xFFFF) << 16
+        let reg: UInt64 = type <= 1 ? UInt64(gpr & 0xF) : 0
+        return UInt64(cr & 0xF) | type << 4 | (lmswMem ? 64 : 0) | reg << 8 | (lmswData & 0xFFFF) << 16
     }
 
     /// CR0/CR4 as the guest reads them: guest-owned bits from the register, host-owned bits from
