@@ -1498,21 +1498,43 @@ struct VMEntryTests {
         #expect(m.vr(.entryInterruptionInfo) == 0x0000_0480)
     }
 
-    /// The "IA-32e mode guest" entry control is written with EFER.LMA on every exit
-    /// (IA32_VMX_MISC bit 5, §27.2.? / §27.3.1? "Saving … the value of IA32_EFER.LMA"): the guest
-    /// leaves IA-32e mode — far JMP to the 32-bit code segment 30H (compatibility mode), clear
-    /// CR0.PG (LMA ← 0) — then CPUID exits; the control reads 0.
-    ///   jmp FWORD PTR [rip+0] (FF 2D 00 00 00 00), m16:32 = B000CH:30H
-    ///   mov eax, cr0 (0F 20 C0); and eax, 7FFFFFFFH (25 FF FF FF 7F); mov cr0, eax (0F 22 C0); cpuid
+    /// Every VM exit stores IA32_EFER.LMA into the "IA-32e mode guest" entry control
+    /// (IA32_VMX_MISC bit 5; §27.2 "Recording VM-Exit Information and Updating VM-Entry Control
+    /// Fields"). Without unrestricted guest a guest cannot leave IA-32e mode (CR0.PG is fixed to 1,
+    /// §23.8), so to see the store the test clears the bit in the VMCS region while the guest runs
+    /// (after VMLAUNCH, before the exit): the exit from the 64-bit guest writes it back as 1.
     @Test func ia32eModeGuestUpdatedOnExit() {
+        let m = TestMachine.long64()
+        m.setupGuest([0x0F, 0xA2])
+        m.load(VOp.vmlaunch + [0xF4], at: Layout.code)
+        m.rip = Layout.code
+        _ = m.cpu.run(budget: 1)
+        #expect(m.cpu.vmx.nonRoot)
+        m.vw(.entryControls, UInt64(VX.entryBase) & ~UInt64(EntryCtl.ia32eModeGuest))
+        m.expectExit(m.cpu.run(budget: 100), reason: 10, length: 2, guestRIP: VX.guestCode)
+        #expect(m.vr(.entryControls) == UInt64(VX.entryBase))
+    }
+
+    /// §23.8 "Restrictions on VMX Operation": "Any attempt to set one of these bits to an
+    /// unsupported value while in VMX operation (including VMX root operation) using any of the
+    /// CLTS, LMSW, or MOV CR instructions causes a general-protection exception" — in non-root
+    /// operation too (no unrestricted guest here). The guest goes to compatibility mode and clears
+    /// CR0.PG (a guest-owned bit: CR0 mask 0): #GP(0), which exits through exception-bitmap bit 13.
+    ///   jmp FWORD PTR [rip+0] (FF 2D 00 00 00 00), m16:32 = B000CH:30H (32-bit code, compat mode)
+    ///   mov eax, cr0 (0F 20 C0); and eax, 7FFFFFFFH (25 FF FF FF 7F); mov cr0, eax (0F 22 C0); cpuid
+    @Test func guestCannotClearCR0PG() {
         let m = TestMachine.long64()
         let code: [UInt8] = [0xFF, 0x2D, 0, 0, 0, 0] + le(UInt32(VX.guestCode + 12)) + le(Sel.code32)
             + [0x0F, 0x20, 0xC0, 0x25, 0xFF, 0xFF, 0xFF, 0x7F, 0x0F, 0x22, 0xC0, 0x0F, 0xA2]
-        m.setupGuest(code)
-        #expect(m.vr(.entryControls) & UInt64(EntryCtl.ia32eModeGuest) != 0)
-        m.expectExit(m.launch(), reason: 10, length: 2, guestRIP: VX.guestCode + 12 + 11)
-        #expect(m.vr(.entryControls) & UInt64(EntryCtl.ia32eModeGuest) == 0)
-        #expect(m.vr(.guestCR0) & CR0.pg == 0)
-        #expect(m.vr(.guestCSSelector) == UInt64(Sel.code32))
+        m.setupGuest(code, exceptionBitmap: 1 << 13)
+        let stop = m.launch()
+        withKnownIssue("""
+            core: writeCR0/writeCR4 (Sources/X86/CPU+System.swift) skip the IA32_VMX_CR0_FIXED0/CR4             checks in VMX non-root operation, so a guest can clear CR0.PG (§23.8 says #GP(0))
+            """) {
+            m.expectExit(stop, reason: 0, guestRIP: VX.guestCode + 20)
+            #expect(m.vr(.exitInterruptionInfo) == 0x8000_0B0D)
+            #expect(m.vr(.exitInterruptionErrorCode) == 0)
+            #expect(m.vr(.guestCR0) & CR0.pg != 0)
+        }
     }
 }
