@@ -48,7 +48,7 @@ extension CPU {
                     if vmx.nonRoot {
                         // Triple fault in VMX non-root operation: a VM exit (basic reason 2, §25.2).
                         vmx.vectoring = 0
-                        vmExit(UInt32(VMXExitBasic.tripleFault.rawValue), VMExitInfo(), guestRip: rip)
+                        vmExit(UInt32(VMXExitReason.tripleFault.rawValue), VMExitInfo(), guestRip: rip)
                         return takeVMXStop()
                     }
                     faultChain = chain

@@ -271,8 +271,9 @@ extension CPU {
             if segs[Seg.cs].attr & SegAttr.l != 0 { throw Fault.GP(0) }
         }
         if v & CR0.pg == 0 && codeMode == 2 { throw Fault.GP(0) }
-        // In VMX root operation CR0 must respect IA32_VMX_CR0_FIXED0 (PE, NE, PG; §23.8).
-        if vmx.on && !vmx.nonRoot && (v & VMXModel.cr0Fixed0) != VMXModel.cr0Fixed0 { throw Fault.GP(0) }
+        // In VMX operation (root and non-root; unrestricted guest is not supported) CR0 must
+        // respect IA32_VMX_CR0_FIXED0 (PE, NE, PG; SDM Vol. 3C §23.8).
+        if vmx.on && (v & VMXModel.cr0Fixed0) != VMXModel.cr0Fixed0 { throw Fault.GP(0) }
         v |= CR0.et      // ET is hardwired to 1
         v &= 0xE005_003F // reserved bits read as written? No: bits outside these are reserved and read 0
         let enablingPAE = v & CR0.pg != 0 && (cr0 & CR0.pg == 0 || (v ^ cr0) & (CR0.cd | CR0.nw) != 0)
@@ -294,9 +295,9 @@ extension CPU {
 
     @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
         if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }
-        // In VMX operation CR4 must respect IA32_VMX_CR4_FIXED0/1 (SDM Vol. 3C §23.8
-        // "Restrictions on VMX Operation"): clearing VMXE is #GP(0).
-        if vmx.on && !vmx.nonRoot && ((v & VMXModel.cr4Fixed0) != VMXModel.cr4Fixed0 || v & ~VMXModel.cr4Fixed1 != 0) { throw Fault.GP(0) }
+        // In VMX operation — root and non-root — CR4 must respect IA32_VMX_CR4_FIXED0/1 (SDM
+        // Vol. 3C §23.8 "Restrictions on VMX Operation"): clearing VMXE is #GP(0).
+        if vmx.on && ((v & VMXModel.cr4Fixed0) != VMXModel.cr4Fixed0 || v & ~VMXModel.cr4Fixed1 != 0) { throw Fault.GP(0) }
         if longMode && v & CR4.pae == 0 { throw Fault.GP(0) }
         if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
             try loadPDPTEs(cr3)

@@ -1528,13 +1528,9 @@ struct VMEntryTests {
             + [0x0F, 0x20, 0xC0, 0x25, 0xFF, 0xFF, 0xFF, 0x7F, 0x0F, 0x22, 0xC0, 0x0F, 0xA2]
         m.setupGuest(code, exceptionBitmap: 1 << 13)
         let stop = m.launch()
-        withKnownIssue("""
-            core: writeCR0/writeCR4 (Sources/X86/CPU+System.swift) skip the IA32_VMX_CR0_FIXED0/CR4             checks in VMX non-root operation, so a guest can clear CR0.PG (§23.8 says #GP(0))
-            """) {
-            m.expectExit(stop, reason: 0, guestRIP: VX.guestCode + 20)
-            #expect(m.vr(.exitInterruptionInfo) == 0x8000_0B0D)
-            #expect(m.vr(.exitInterruptionErrorCode) == 0)
-            #expect(m.vr(.guestCR0) & CR0.pg != 0)
-        }
+        m.expectExit(stop, reason: 0, guestRIP: VX.guestCode + 20)
+        #expect(m.vr(.exitInterruptionInfo) == 0x8000_0B0D)
+        #expect(m.vr(.exitInterruptionErrorCode) == 0)
+        #expect(m.vr(.guestCR0) & CR0.pg != 0)
     }
 }

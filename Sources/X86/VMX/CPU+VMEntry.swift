@@ -19,10 +19,10 @@ extension CPU {
         // §26.1 "Basic VM-Entry Checks".
         if vmx.currentVMCS == VMXState.invalidPointer { vmFailInvalid(); return try vmFailStop() }
         let start = rip &- UInt64(i.pointee.len)
-        if vmx.ssShadowRip == start { vmFailValid(VMInstructionErrorNumber.entryBlockedByMovSS); return try vmFailStop() }
+        if vmx.ssShadowRip == start { vmFailValid(VMInstructionError.entryBlockedByMovSS.rawValue); return try vmFailStop() }
         let launched = vmcsLaunched(at: vmx.currentVMCS)
-        if launch && launched { vmFailValid(VMInstructionErrorNumber.vmlaunchNonClear); return try vmFailStop() }
-        if !launch && !launched { vmFailValid(VMInstructionErrorNumber.vmresumeNonLaunched); return try vmFailStop() }
+        if launch && launched { vmFailValid(VMInstructionError.vmlaunchNonClear.rawValue); return try vmFailStop() }
+        if !launch && !launched { vmFailValid(VMInstructionError.vmresumeNonLaunched.rawValue); return try vmFailStop() }
 
         // §26.2 controls and host state, §26.3.1 guest state: the first failing row.
         let ctx = entryContext(vmcs: vmx.currentVMCS, launch: launch)
@@ -30,13 +30,13 @@ extension CPU {
             vmx.lastEntryFailure = failure
             switch failure.check.failure {
             case .invalidControls:
-                vmFailValid(VMInstructionErrorNumber.entryInvalidControls); return try vmFailStop()
+                vmFailValid(VMInstructionError.entryInvalidControls.rawValue); return try vmFailStop()
             case .invalidHostState:
-                vmFailValid(VMInstructionErrorNumber.entryInvalidHostState); return try vmFailStop()
+                vmFailValid(VMInstructionError.entryInvalidHostState.rawValue); return try vmFailStop()
             case let .invalidGuestState(q):
                 // §26.8 "VM-Entry Failures During or After Loading Guest State": a VM exit with
                 // basic reason 33 and bit 31 set; only host state is loaded.
-                failedEntryExit(reason: UInt32(VMXExitBasic.invalidGuestState.rawValue), qualification: q, guestRip: start)
+                failedEntryExit(reason: UInt32(VMXExitReason.invalidGuestState.rawValue), qualification: q, guestRip: start)
                 throw Fault(kind: .redirect, vector: 0xFE, trap: true)
             }
         }
@@ -46,7 +46,7 @@ extension CPU {
         loadGuestState()
         // §26.4 "Loading MSRs".
         if let bad = loadMSRList(address: vmread(.entryMSRLoadAddress), count: vmread(.entryMSRLoadCount)) {
-            failedEntryExit(reason: UInt32(VMXExitBasic.msrLoading.rawValue), qualification: UInt64(bad), guestRip: vmread(.guestRIP))
+            failedEntryExit(reason: UInt32(VMXExitReason.msrLoading.rawValue), qualification: UInt64(bad), guestRip: vmread(.guestRIP))
             throw Fault(kind: .redirect, vector: 0xFE, trap: true)
         }
         if launch { writePhys(vmx.currentVMCS &+ VMCSLayout.launchStateOffset, 4, 1) }

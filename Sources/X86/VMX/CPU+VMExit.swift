@@ -16,7 +16,7 @@ struct VMExitInfo {
 extension CPU {
     /// An instruction causes a VM exit (fault-like: the guest RIP is the instruction's address).
     /// Performs the exit and throws `.redirect` so the run loop continues in the host.
-    func vmExitForInstruction(_ i: UnsafePointer<Insn>, _ reason: VMXExitBasic, qualification: UInt64? = nil,
+    func vmExitForInstruction(_ i: UnsafePointer<Insn>, _ reason: VMXExitReason, qualification: UInt64? = nil,
                               instructionInfo: UInt32? = nil, guestLinear: UInt64? = nil) throws(Fault) -> Never {
         let len = UInt64(i.pointee.len)
         var info = VMExitInfo()

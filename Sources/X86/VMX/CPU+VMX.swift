@@ -115,7 +115,7 @@ extension CPU {
     /// The common first checks of VMX instructions other than VMXON (§30.3, each instruction's
     /// "Operation"): #UD outside VMX operation, in real/virtual-8086 mode or compatibility mode;
     /// a VM exit in VMX non-root operation (thrown as `.redirect`); #GP(0) at CPL > 0.
-    func vmxPrelude(_ i: UnsafePointer<Insn>, exitReason: VMXExitBasic) throws(Fault) {
+    func vmxPrelude(_ i: UnsafePointer<Insn>, exitReason: VMXExitReason) throws(Fault) {
         if !vmx.on || cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 || (longMode && codeMode != 2) { throw Fault.UD() }
         if vmx.nonRoot { try vmExitForInstruction(i, exitReason) }
         if cpl != 0 { throw Fault.GP(0) }
@@ -138,7 +138,7 @@ extension CPU {
             if vmx.nonRoot { try vmExitForInstruction(i, .vmxon) }
             if vmx.on {
                 if cpl != 0 { throw Fault.GP(0) }
-                vmFail(VMInstructionErrorNumber.vmxonInRoot)
+                vmFail(VMInstructionError.vmxonInRoot.rawValue)
                 return
             }
             if cpl != 0 { throw Fault.GP(0) }
@@ -167,8 +167,8 @@ extension CPU {
             // VMCLEAR (§30.3 "VMCLEAR—Clear Virtual-Machine Control Structure").
             try vmxPrelude(i, exitReason: .vmclear)
             let addr = try vmxPointerOperand(i)
-            if invalidVMXAddress(addr) { vmFail(VMInstructionErrorNumber.vmclearInvalidAddress); return }
-            if addr == vmx.vmxonPointer { vmFail(VMInstructionErrorNumber.vmclearVMXONPointer); return }
+            if invalidVMXAddress(addr) { vmFail(VMInstructionError.vmclearInvalidAddress.rawValue); return }
+            if addr == vmx.vmxonPointer { vmFail(VMInstructionError.vmclearVMXONPointer.rawValue); return }
             // The VMCS data is always in memory here (nothing to write back); launch state ← clear.
             writePhys(addr &+ VMCSLayout.launchStateOffset, 4, 0)
             if addr == vmx.currentVMCS { vmx.currentVMCS = VMXState.invalidPointer }
@@ -177,12 +177,12 @@ extension CPU {
             // VMPTRLD (§30.3 "VMPTRLD—Load Pointer to Virtual-Machine Control Structure").
             try vmxPrelude(i, exitReason: .vmptrld)
             let addr = try vmxPointerOperand(i)
-            if invalidVMXAddress(addr) { vmFail(VMInstructionErrorNumber.vmptrldInvalidAddress); return }
-            if addr == vmx.vmxonPointer { vmFail(VMInstructionErrorNumber.vmptrldVMXONPointer); return }
+            if invalidVMXAddress(addr) { vmFail(VMInstructionError.vmptrldInvalidAddress.rawValue); return }
+            if addr == vmx.vmxonPointer { vmFail(VMInstructionError.vmptrldVMXONPointer.rawValue); return }
             let rev = UInt32(truncatingIfNeeded: readPhys(addr, 4))
             // Bit 31 (shadow-VMCS indicator) may be 1 only with VMCS shadowing, not supported.
             if rev & 0x7FFF_FFFF != VMXModel.revision || rev & 0x8000_0000 != 0 {
-                vmFail(VMInstructionErrorNumber.vmptrldIncorrectRevision); return
+                vmFail(VMInstructionError.vmptrldBadRevision.rawValue); return
             }
             vmx.currentVMCS = addr
             vmSucceed()
@@ -203,7 +203,7 @@ extension CPU {
             if vmx.nonRoot { try vmExitForInstruction(i, .vmcall) }
             if flagsRest & RFLAGS.vm != 0 || (longMode && codeMode != 2) { throw Fault.UD() }
             if cpl != 0 { throw Fault.GP(0) }
-            vmFail(VMInstructionErrorNumber.vmcallInRoot)
+            vmFail(VMInstructionError.vmcallInRoot.rawValue)
         default:
             throw unimplementedStop("VMX op \(i.pointee.op)")
         }
@@ -223,11 +223,11 @@ extension CPU {
         let encoding = getReg(size, i.pointee.reg)
         guard encoding <= 0xFFFF_FFFF, let (field, high) = VMCSFields.byEncoding(UInt32(encoding)), VMCSFields.exists(field) else {
             if isRead {
-                vmFail(VMInstructionErrorNumber.unsupportedComponent)
+                vmFail(VMInstructionError.unsupportedComponent.rawValue)
             } else {
                 // VMWRITE reads its source operand before checking the encoding (memory faults first).
                 if i.pointee.mem { _ = try readMem(size, Int(i.pointee.seg), ea(i)) }
-                vmFail(VMInstructionErrorNumber.unsupportedComponent)
+                vmFail(VMInstructionError.unsupportedComponent.rawValue)
             }
             return
         }
@@ -242,7 +242,7 @@ extension CPU {
         } else {
             let v = i.pointee.mem ? try readMem(size, Int(i.pointee.seg), ea(i)) : getReg(size, i.pointee.rm)
             // Read-only data fields are writable only when IA32_VMX_MISC bit 29 says so (it does not here).
-            if field.kind == .readOnlyData { vmFail(VMInstructionErrorNumber.vmwriteReadOnly); return }
+            if field.kind == .readOnlyData { vmFail(VMInstructionError.vmwriteReadOnly.rawValue); return }
             if high {
                 writePhys(addr &+ 4, 4, v & 0xFFFF_FFFF)
             } else {
@@ -252,34 +252,4 @@ extension CPU {
             vmSucceed()
         }
     }
-}
-
-/// VM-instruction error numbers used by the core (§30.4 "VM Instruction Error Numbers", Table 30-1).
-public enum VMInstructionErrorNumber {
-    public static let vmcallInRoot: UInt32 = 1
-    public static let vmclearInvalidAddress: UInt32 = 2
-    public static let vmclearVMXONPointer: UInt32 = 3
-    public static let vmlaunchNonClear: UInt32 = 4
-    public static let vmresumeNonLaunched: UInt32 = 5
-    public static let entryInvalidControls: UInt32 = 7
-    public static let entryInvalidHostState: UInt32 = 8
-    public static let vmptrldInvalidAddress: UInt32 = 9
-    public static let vmptrldVMXONPointer: UInt32 = 10
-    public static let vmptrldIncorrectRevision: UInt32 = 11
-    public static let unsupportedComponent: UInt32 = 12
-    public static let vmwriteReadOnly: UInt32 = 13
-    public static let vmxonInRoot: UInt32 = 15
-    public static let entryBlockedByMovSS: UInt32 = 26
-}
-
-/// Basic exit reasons the core produces (SDM Appendix C "VMX Basic Exit Reasons", Table C-1).
-public enum VMXExitBasic: UInt16, Sendable {
-    case exceptionOrNMI = 0, externalInterrupt = 1, tripleFault = 2, interruptWindow = 7, nmiWindow = 8
-    case taskSwitch = 9, cpuid = 10, getsec = 11, hlt = 12, invd = 13, invlpg = 14, rdpmc = 15, rdtsc = 16
-    case rsm = 17, vmcall = 18, vmclear = 19, vmlaunch = 20, vmptrld = 21, vmptrst = 22, vmread = 23
-    case vmresume = 24, vmwrite = 25, vmxoff = 26, vmxon = 27, crAccess = 28, movDR = 29, ioInstruction = 30
-    case rdmsr = 31, wrmsr = 32, invalidGuestState = 33, msrLoading = 34, mwait = 36, monitorTrapFlag = 37
-    case monitor = 39, pause = 40, machineCheck = 41, tprBelowThreshold = 43, apicAccess = 44
-    case virtualizedEOI = 45, gdtrIdtrAccess = 46, ldtrTrAccess = 47, eptViolation = 48, eptMisconfig = 49
-    case invept = 50, rdtscp = 51, preemptionTimer = 52, invvpid = 53, wbinvd = 54, xsetbv = 55
 }

@@ -50,7 +50,7 @@ extension CPU {
             info.qualification = cr2
             cr2 = cr2BeforeFault
         }
-        vmExit(UInt32(VMXExitBasic.exceptionOrNMI.rawValue), info, guestRip: guestRip)
+        vmExit(UInt32(VMXExitReason.exceptionOrNMI.rawValue), info, guestRip: guestRip)
         return takeVMXStop()
     }
 
@@ -143,18 +143,18 @@ extension CPU {
     func descriptorTableExit(_ i: UnsafePointer<Insn>) throws(Fault) {
         guard vmx.proc2 & Proc2.descriptorTableExiting != 0 else { return }
         var info = vmxInstructionInfo(i) & ~(0xF << 28)
-        let reason: VMXExitBasic
+        let reason: VMXExitReason
         switch i.pointee.op {
-        case .sgdt: reason = .gdtrIdtrAccess; info |= 0 << 28
-        case .sidt: reason = .gdtrIdtrAccess; info |= 1 << 28
-        case .lgdt: reason = .gdtrIdtrAccess; info |= 2 << 28
-        case .lidt: reason = .gdtrIdtrAccess; info |= 3 << 28
-        case .sldt: reason = .ldtrTrAccess; info |= 0 << 28
-        case .str: reason = .ldtrTrAccess; info |= 1 << 28
-        case .lldt: reason = .ldtrTrAccess; info |= 2 << 28
-        default: reason = .ldtrTrAccess; info |= 3 << 28
+        case .sgdt: reason = .gdtrIDTRAccess; info |= 0 << 28
+        case .sidt: reason = .gdtrIDTRAccess; info |= 1 << 28
+        case .lgdt: reason = .gdtrIDTRAccess; info |= 2 << 28
+        case .lidt: reason = .gdtrIDTRAccess; info |= 3 << 28
+        case .sldt: reason = .ldtrTRAccess; info |= 0 << 28
+        case .str: reason = .ldtrTRAccess; info |= 1 << 28
+        case .lldt: reason = .ldtrTRAccess; info |= 2 << 28
+        default: reason = .ldtrTRAccess; info |= 3 << 28
         }
-        if reason == .gdtrIdtrAccess {
+        if reason == .gdtrIDTRAccess {
             // Operand size bit 11 (0 = 16-bit, 1 = 32-bit; undefined in 64-bit mode); no reg1.
             info &= ~(0xF << 3) & ~(1 << 10)
             if i.pointee.osz != 1 { info |= 1 << 11 }
