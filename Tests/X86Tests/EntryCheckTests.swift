@@ -477,6 +477,32 @@ func sdmFailureClass(_ id: String) -> EntryFailureClass {
         #expect(VMEntryChecks.guestRows.count == 144)
     }
 
+    /// The rows leave out checks that only a control's 1-setting can reach (the reserved-bit rows
+    /// report those controls first). If the model starts advertising one of these, its §26.2/§26.3
+    /// checks must become rows: this test names what to add.
+    @Test func controlsWithoutRowsAreNotAdvertised() {
+        func allowed1(_ w: VMXControlWord) -> UInt32 { UInt32(truncatingIfNeeded: w.capability(true: true) >> 32) }
+        let missing: [(VMXControlWord, UInt32, String)] = [
+            (VMXModel.pinBased, Pin.virtualNMIs, "NMI exiting/virtual NMIs/NMI-window and blocking-by-NMI checks"),
+            (VMXModel.pinBased, Pin.activatePreemptionTimer, "save-preemption-timer check"),
+            (VMXModel.pinBased, Pin.processPostedInterrupts, "posted-interrupt checks"),
+            (VMXModel.procBased, Proc.useTPRShadow, "virtual-APIC address / TPR threshold checks"),
+            (VMXModel.procBased, Proc.nmiWindowExiting, "NMI-window requires virtual NMIs"),
+            (VMXModel.procBased, Proc.monitorTrapFlag, "\"other event\" vector 0 and HLT/MTF injection rows"),
+            (VMXModel.procBased, Proc.activateTertiaryControls, "tertiary-control checks"),
+            (VMXModel.procBased2, Proc2.virtualizeAPICAccesses | Proc2.virtualizeX2APIC | Proc2.virtualInterruptDelivery, "APIC-virtualization checks"),
+            (VMXModel.procBased2, Proc2.enableEPT | Proc2.unrestrictedGuest, "EPTP, PDPTE-field and unrestricted-guest checks"),
+            (VMXModel.procBased2, Proc2.enableVPID, "VPID ≠ 0 check"),
+            (VMXModel.procBased2, Proc2.vmcsShadowing | Proc2.enableVMFunctions | Proc2.enablePML | Proc2.eptViolationVE, "shadowing/VMFUNC/PML/#VE address checks"),
+            (VMXModel.exitControls, ExitCtl.loadPerfGlobalCtrl | ExitCtl.savePreemptionTimer, "host IA32_PERF_GLOBAL_CTRL / preemption-timer checks"),
+            (VMXModel.entryControls, EntryCtl.entryToSMM | EntryCtl.deactivateDualMonitor | EntryCtl.loadPerfGlobalCtrl, "SMM and guest IA32_PERF_GLOBAL_CTRL checks"),
+        ]
+        for (word, bits, rows) in missing {
+            #expect(allowed1(word) & bits == 0, "\(word.name) now allows \(EntryCheckKit.bitNames(allowed1(word) & bits, word)): add rows for \(rows)")
+        }
+        #expect(VMXModel.misc & (1 << 7 | 1 << 8) == 0, "shutdown/wait-for-SIPI now supported: extend guest.activity.injection")
+    }
+
     // MARK: SDM facts the rows must respect (no failure where the SDM allows the setting)
 
     func passes(_ change: (inout EntryEnv) -> Void) -> [String] {
