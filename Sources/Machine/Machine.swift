@@ -88,14 +88,20 @@ public final class Machine: @unchecked Sendable {
         let started = monotonicSeconds()
         let limit = maxInstructions.map { cpu.instructions &+ $0 }
         defer { bus.flush() }
+        // Chunks sized to take about 10 ms at the rate just measured keep timeout checks cheap
+        // and prompt whatever the guest does (a tight loop runs ~10⁸ instructions a second, a
+        // VM-exit-heavy guest in a debug build ~10⁶).
+        var chunk: UInt64 = 1 << 16
         while true {
-            // Chunks of a few million instructions keep timeout checks cheap and prompt.
-            var budget: UInt64 = 1 << 22
+            var budget = chunk
             if let limit {
                 if cpu.instructions >= limit { return .instructionLimit(maxInstructions ?? 0) }
                 budget = min(budget, limit - cpu.instructions)
             }
+            let t0 = monotonicSeconds(), before = cpu.instructions
             let cause = cpu.run(budget: budget)
+            let dt = monotonicSeconds() - t0, done = cpu.instructions &- before
+            if dt > 0 { chunk = min(max(UInt64(Double(done) / dt * 0.01), 1 << 12), 1 << 24) }
             if let req = bus.exitRequest {
                 return .exit(status: Int32(truncatingIfNeeded: req.status))
             }

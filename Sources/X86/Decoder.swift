@@ -132,9 +132,10 @@ extension CPU {
         // Stack-width operations default to 64 bits in 64-bit mode (§2.2.1.7).
         // REX.W takes precedence over 66 (§2.2.1.2).
         let osz64: UInt8 = mode == 2 ? (opsize16 && !rexW ? 1 : 3) : osz
-        // Near relative branches in 64-bit mode: the operand size is fixed at 64 bits and a 66
-        // prefix is ignored, so the displacement is always rel8/rel32 (SDM Vol. 2A "Jcc", "CALL",
-        // "JMP": "In 64-bit mode, operand size is fixed at 64 bits"; Intel, not AMD).
+        // Near branches in 64-bit mode (Jcc, CALL/JMP rel and r/m, RET, LOOPcc, JrCXZ): the
+        // operand size is fixed at 64 bits and a 66 prefix is ignored, so displacements are
+        // rel8/rel32 and targets are never truncated to 16 bits (SDM Vol. 2A "Jcc", "CALL",
+        // "JMP", "RET": "In 64-bit mode, operand size is fixed at 64 bits"; Intel, not AMD).
         let oszBranch: UInt8 = mode == 2 ? 3 : osz
         let hasRex = rex != 0
 
@@ -356,8 +357,8 @@ extension CPU {
                 let byteOp = opc & 1 == 0
                 i.op = .shiftE; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
                 if opc <= 0xC1 { i.imm2 = 2; i.imm = try immN(0) & 0xFF } else if opc <= 0xD1 { i.imm2 = 0 } else { i.imm2 = 1 }
-            case 0xC2: i.op = .ret; i.osz = osz64; i.imm = try immN(1) & 0xFFFF
-            case 0xC3: i.op = .ret; i.osz = osz64; i.imm = 0
+            case 0xC2: i.op = .ret; i.osz = oszBranch; i.imm = try immN(1) & 0xFFFF
+            case 0xC3: i.op = .ret; i.osz = oszBranch; i.imm = 0
             case 0xC4, 0xC5:
                 // LES/LDS outside 64-bit mode with a memory operand; otherwise a VEX prefix.
                 // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD, with
@@ -398,8 +399,8 @@ extension CPU {
                     }
                 }
                 else { i.op = OpcodeTables.x87UndefinedRegForms[esc] >> (UInt64(i.sub) << 3 | UInt64(i.rm & 7)) & 1 != 0 ? .ud : .unimplemented }
-            case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = osz64; i.imm = try immN(0)
-            case 0xE3: i.op = .jcxz; i.osz = osz64; i.imm = try immN(0)
+            case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = oszBranch; i.imm = try immN(0)
+            case 0xE3: i.op = .jcxz; i.osz = oszBranch; i.imm = try immN(0)
             case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
             case 0xE6, 0xE7: i.op = .outPort; i.osz = opc == 0xE6 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
             case 0xEC, 0xED: i.op = .inPort; i.osz = opc == 0xEC ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
@@ -441,9 +442,9 @@ extension CPU {
                 switch i.sub {
                 case 0: i.op = .incE; i.osz = osz
                 case 1: i.op = .decE; i.osz = osz
-                case 2: i.op = .callE; i.osz = osz64
+                case 2: i.op = .callE; i.osz = oszBranch
                 case 3: i.op = i.mem ? .callFarE : .ud; i.osz = osz
-                case 4: i.op = .jmpE; i.osz = osz64
+                case 4: i.op = .jmpE; i.osz = oszBranch
                 case 5: i.op = i.mem ? .jmpFarE : .ud; i.osz = osz
                 case 6: i.op = .pushE; i.osz = osz64
                 default: i.op = .ud

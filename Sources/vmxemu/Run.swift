@@ -185,7 +185,13 @@ struct Run: ParsableCommand {
         let stats = "\(n) instructions in \(String(format3(elapsed)))s (\(String(format3(Double(n) / max(elapsed, 1e-9) / 1e6))) MIPS)"
         switch stop {
         case .exit(let status):
-            if !quiet { eprint("vmxemu: guest exited with status \(status) (\(stats))") }
+            if !quiet {
+                if qemuExitStatus, let v = machine.bus.exitRequest?.value {
+                    eprint("vmxemu: guest wrote \(v) to port 0xF4: exit status \(status) = (\(v)<<1)|1 under --qemu-exit-status (\(stats))")
+                } else {
+                    eprint("vmxemu: guest exited with status \(status) (\(stats))")
+                }
+            }
             throw ExitCode(status)
         case .instructionLimit(let k):
             eprint("vmxemu: stopped after --max-instructions \(k)\n" + machine.report())

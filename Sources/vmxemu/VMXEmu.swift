@@ -24,6 +24,21 @@ struct VMXEmu: ParsableCommand {
         """,
         subcommands: [Run.self, Bench.self, Decode.self]
     )
+
+    /// As ArgumentParser's `main`, except that arguments the parser rejects end with status 2 —
+    /// the status vmxemu documents for bad arguments — instead of EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                eprint(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 func eprint(_ s: String) {

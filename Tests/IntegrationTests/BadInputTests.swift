@@ -114,8 +114,8 @@ func firstLoadedFileRange(_ elf: [UInt8]) -> (offset: Int, size: Int)? {
         #expect(text.contains("3 triple fault") && text.contains("124 --timeout"), "exit statuses documented:\n\(r)")
     }
 
-    /// Run.swift documents "2 bad image or arguments", but options the parser itself rejects
-    /// end with ArgumentParser's own status 64 (EX_USAGE).
+    /// Run.swift documents "2 bad image or arguments": options the parser itself rejects end
+    /// with 2 too (not ArgumentParser's EX_USAGE 64), with the parser's message on stderr.
     @Test(arguments: [["--no-such-option"], ["--timeout", "abc"], ["--max-instructions=-1"]])
     func parserRejectedArgumentsExitWithUsageStatus(_ extra: [String]) throws {
         let tmp = try TempDir()
@@ -124,8 +124,6 @@ func firstLoadedFileRange(_ elf: [UInt8]) -> (offset: Int, size: Int)? {
         let r = try vmxemu(["run", image] + extra)
         #expect(r.stdout.isEmpty, "\(r)")
         #expect(!r.stderr.isEmpty, "\(r)")
-        withKnownIssue("ArgumentParser exits 64 on a parse error; Run.swift documents 2 for bad arguments") {
-            #expect(r.status == 2, "\(r)")
-        }
+        #expect(r.status == 2, "\(r)")
     }
 }

@@ -14,6 +14,8 @@ struct EntryEnv: Sendable {
     var memory: [UInt64: UInt8] = [:]
     var vmcsPointer: UInt64 = 0x9000
     var vmxonPointer: UInt64 = 0xA000
+    /// IA32_EFER.LMA of the processor executing VMLAUNCH (§26.2.4).
+    var processorInIA32eMode = true
 
     subscript(_ id: VMCSFieldID) -> UInt64 {
         get { fields[id] ?? 0 }
@@ -29,7 +31,8 @@ struct EntryEnv: Sendable {
         return VMEntryContext(
             field: { f[$0] ?? 0 },
             readPhys: { addr, n in (0..<n).reduce(UInt64(0)) { v, k in v | UInt64(m[addr + k] ?? 0) << (8 * k) } },
-            physAddrWidth: Int(maxPhysAddrBits), vmcsPointer: vmcsPointer, vmxonPointer: vmxonPointer, isLaunch: true)
+            physAddrWidth: Int(maxPhysAddrBits), vmcsPointer: vmcsPointer, vmxonPointer: vmxonPointer, isLaunch: true,
+            processorInIA32eMode: processorInIA32eMode)
     }
 
     /// Selectors, bases, limits and access rights of one guest segment.
@@ -215,14 +218,24 @@ let entryBreaks: [EntryBreak] = {
     }
     // §26.2.4
     b += [
-        EntryBreak("host.addr-size.ia32e-guest", "IA-32e mode guest with host address-space size 0") {
-            $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize)
-        },
-        EntryBreak("host.rip.high", "32-bit host with RIP above 4 GBytes") {
+        EntryBreak("host.rip.high", "32-bit host (a VMM outside IA-32e mode) with RIP above 4 GBytes") {
+            $0.processorInIA32eMode = false
             $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize); $0.clearIA32e(); $0[.hostRIP] = 0x1_0000_0000
         },
         EntryBreak("host.cr4.pae", "64-bit host with CR4.PAE = 0") { $0[.hostCR4] &= ~CR4.pae },
         EntryBreak("host.rip.canonical", "64-bit host with a non-canonical RIP") { $0[.hostRIP] = nonCanonical },
+        // §26.2.4, first bullets: the processor's own IA32_EFER.LMA at VM entry.
+        EntryBreak("host.addr-size.outside-ia32e.guest", "a 32-bit VMM (LMA = 0) asking for an IA-32e mode guest, host size 0") {
+            $0.processorInIA32eMode = false
+            $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize)
+        },
+        EntryBreak("host.addr-size.outside-ia32e.host", "a 32-bit VMM (LMA = 0) with \"host address-space size\" 1 and a 32-bit guest") {
+            $0.processorInIA32eMode = false
+            $0[.entryControls] &= ~UInt64(EntryCtl.ia32eModeGuest)
+        },
+        EntryBreak("host.addr-size.in-ia32e", "a 64-bit VMM (LMA = 1) with \"host address-space size\" 0") {
+            $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize)
+        },
     ]
     // §26.3.1.1
     b += [
@@ -473,7 +486,7 @@ func sdmFailureClass(_ id: String) -> EntryFailureClass {
     @Test func rowCounts() {
         // The numbers the file comments and the README cite.
         #expect(VMEntryChecks.controlRows.count == 30)
-        #expect(VMEntryChecks.hostRows.count == 28)
+        #expect(VMEntryChecks.hostRows.count == 30)
         #expect(VMEntryChecks.guestRows.count == 144)
     }
 

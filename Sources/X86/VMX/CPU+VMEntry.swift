@@ -10,7 +10,7 @@ extension CPU {
                        },
                        readPhys: { [unowned self] a, n in self.readPhys(a, n) },
                        physAddrWidth: Int(maxPhysAddrBits), vmcsPointer: vmcs,
-                       vmxonPointer: vmx.vmxonPointer, isLaunch: launch)
+                       vmxonPointer: vmx.vmxonPointer, isLaunch: launch, processorInIA32eMode: longMode)
     }
 
     /// VMLAUNCH / VMRESUME (§30.3 "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine").

@@ -1,12 +1,12 @@
-/// VM-entry checks on the host-state area: 28 rows, SDM Vol. 3C §26.2.2 "Checks on Host Control
+/// VM-entry checks on the host-state area: 30 rows, SDM Vol. 3C §26.2.2 "Checks on Host Control
 /// Registers, MSRs, and SSP" (9), §26.2.3 "Checks on Host Segment and Descriptor-Table
-/// Registers" (15), §26.2.4 "Checks Related to Address-Space Size" (4). A failure is VMfailValid(8).
+/// Registers" (15), §26.2.4 "Checks Related to Address-Space Size" (6). A failure is VMfailValid(8).
 ///
 /// Not rows: the IA32_PERF_GLOBAL_CTRL, CET and PKRS checks (those VM-exit controls are not
 /// supported, so ctl.exit.reserved reports them); "CR4.PCIDE = 0 when the host address-space size
-/// is 0" (PCIDE is not in IA32_VMX_CR4_FIXED1, so host.cr4.fixed reports it); and the two §26.2.4
-/// checks on the processor's own IA32_EFER.LMA at the time of VM entry, which `VMEntryContext`
-/// does not carry (see the report of this change).
+/// /// is 0" (PCIDE is not in IA32_VMX_CR4_FIXED1, so host.cr4.fixed reports it); and "if host
+/// address-space size is 0, IA-32e mode guest is 0", which the three processor-mode rows before it
+/// always report first (LMA = 1 needs host size 1; LMA = 0 needs IA-32e mode guest 0).
 
 private typealias K = EntryCheckKit
 
@@ -106,10 +106,20 @@ extension VMEntryChecks {
     static let hostAddressSpaceRows: [EntryCheck] = {
         let ref = EntryCheckSection.addressSpaceSize
         return [
-            EntryCheck("host.addr-size.ia32e-guest", ref, "If \"host address-space size\" is 0, \"IA-32e mode guest\" is 0",
-                       .invalidHostState, fields: [.exitControls, .entryControls]) { ctx in
-                ctx.hostAddressSpaceSize || !ctx.ia32eGuest ? nil
-                    : K.fail("\"IA-32e mode guest\" = 1 with \"host address-space size\" = 0", "\"IA-32e mode guest\" = 0")
+            EntryCheck("host.addr-size.outside-ia32e.guest", ref, "Outside IA-32e mode (IA32_EFER.LMA = 0 at VM entry), \"IA-32e mode guest\" is 0",
+                       .invalidHostState, fields: [.entryControls]) { ctx in
+                ctx.processorInIA32eMode || !ctx.ia32eGuest ? nil
+                    : K.fail("\"IA-32e mode guest\" = 1 while the processor is outside IA-32e mode", "\"IA-32e mode guest\" = 0")
+            },
+            EntryCheck("host.addr-size.outside-ia32e.host", ref, "Outside IA-32e mode (IA32_EFER.LMA = 0 at VM entry), \"host address-space size\" is 0",
+                       .invalidHostState, fields: [.exitControls]) { ctx in
+                ctx.processorInIA32eMode || !ctx.hostAddressSpaceSize ? nil
+                    : K.fail("\"host address-space size\" = 1 while the processor is outside IA-32e mode", "\"host address-space size\" = 0")
+            },
+            EntryCheck("host.addr-size.in-ia32e", ref, "In IA-32e mode (IA32_EFER.LMA = 1 at VM entry), \"host address-space size\" is 1",
+                       .invalidHostState, fields: [.exitControls]) { ctx in
+                !ctx.processorInIA32eMode || ctx.hostAddressSpaceSize ? nil
+                    : K.fail("\"host address-space size\" = 0 while the processor is in IA-32e mode", "\"host address-space size\" = 1")
             },
             EntryCheck("host.rip.high", ref, "If \"host address-space size\" is 0, bits 63:32 of the host RIP field are 0",
                        .invalidHostState, fields: [.exitControls, .hostRIP]) { ctx in

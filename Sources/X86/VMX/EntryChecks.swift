@@ -53,11 +53,16 @@ public struct VMEntryContext {
     public let vmcsPointer: UInt64
     public let vmxonPointer: UInt64
     public let isLaunch: Bool
+    /// The logical processor is in IA-32e mode (IA32_EFER.LMA = 1) when it executes
+    /// VMLAUNCH/VMRESUME (the first checks of §26.2.4). A VMM that launches from 64-bit code: true.
+    public let processorInIA32eMode: Bool
 
     public init(field: @escaping (VMCSFieldID) -> UInt64, readPhys: @escaping (UInt64, UInt64) -> UInt64,
-                physAddrWidth: Int, vmcsPointer: UInt64, vmxonPointer: UInt64, isLaunch: Bool) {
+                physAddrWidth: Int, vmcsPointer: UInt64, vmxonPointer: UInt64, isLaunch: Bool,
+                processorInIA32eMode: Bool = true) {
         self.field = field; self.readPhys = readPhys; self.physAddrWidth = physAddrWidth
         self.vmcsPointer = vmcsPointer; self.vmxonPointer = vmxonPointer; self.isLaunch = isLaunch
+        self.processorInIA32eMode = processorInIA32eMode
     }
 
     // Convenience accessors used by the rows.
