@@ -250,6 +250,37 @@ extension CPU {
             try accessRightsQuery(i)
         case .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall:
             try executeVMX(i)
+        case .monitor, .mwait:
+            // MONITOR / MWAIT (SDM Vol. 2B): CPL > 0 is #UD here (IA32_MISC_ENABLE gives no ring-3
+            // MONITOR); in VMX non-root operation "MONITOR exiting"/"MWAIT exiting" cause exits
+            // 39/36 (SDM Vol. 3C §25.1.3), ahead of the #GP checks on ECX.
+            if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.UD() }
+            let isMonitor = i.pointee.op == .monitor
+            if vmx.nonRoot {
+                if isMonitor && vmx.proc & Proc.monitorExiting != 0 {
+                    try vmExitForInstruction(i, .monitor, qualification: 0, instructionInfo: 0)
+                }
+                if !isMonitor && vmx.proc & Proc.mwaitExiting != 0 {
+                    // Qualification bit 0: the monitoring hardware is armed (§27.2.1).
+                    try vmExitForInstruction(i, .mwait, qualification: monitorArmed ? 1 : 0, instructionInfo: 0)
+                }
+            }
+            let ecx = regs[Reg.rcx] & 0xFFFF_FFFF
+            if isMonitor {
+                // ECX: no extensions are defined (#GP(0) if nonzero); DS:rAX (segment override
+                // allowed) is checked and translated like a byte load.
+                if ecx != 0 { throw Fault.GP(0) }
+                let off = regs[Reg.rax] & CPU.mask(i.pointee.asz)
+                _ = try linear(Int(i.pointee.seg), off, 1, .read)
+                monitorArmed = true
+            } else {
+                // ECX bit 0 (treat interrupts as break events) is the only extension (CPUID.5:ECX).
+                if ecx & ~1 != 0 { throw Fault.GP(0) }
+                // No other agent can write the monitored line and no interrupt source exists, so
+                // the wait ends at once — MWAIT may leave the optimized state for any
+                // implementation-specific reason (SDM Vol. 2B "MWAIT"). The monitor is disarmed.
+                monitorArmed = false
+            }
         default:
             throw unimplementedStop("op \(i.pointee.op)")
         }

@@ -65,6 +65,8 @@ public final class CPU: @unchecked Sendable {
     public var msrs = MSRFile()
     /// VMX operation state (VMX/CPU+VMX.swift).
     public var vmx = VMXState()
+    /// MONITOR armed the address-monitoring hardware (MWAIT disarms it).
+    @usableFromInline var monitorArmed = false
     /// Called after every VM transition (a successful VM entry, a VM exit, a failed entry that
     /// loaded host state): the debugger swaps in the breakpoints of the context now on the CPU.
     public var onVMTransition: ((CPU) -> Void)? = nil

@@ -12,7 +12,7 @@ public enum CPUModel {
     public static let maxExtendedLeaf: UInt32 = 0x8000_0008
 
     /// CPUID.1:ECX feature bits.
-    public static let leaf1ECX: UInt32 = (1 << 5) /* VMX */ | (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
+    public static let leaf1ECX: UInt32 = (1 << 3) /* MONITOR */ | (1 << 5) /* VMX */ | (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
     /// CPUID.1:EDX feature bits.
     public static let leaf1EDX: UInt32 = (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
@@ -43,6 +43,10 @@ public enum CPUModel {
         case 1:
             // EBX: CLFLUSH line size 8×8 bytes, one logical processor, initial APIC ID 0.
             return (signature, (8 << 8) | (1 << 16), leaf1ECX, leaf1EDX)
+        case 5:
+            // MONITOR/MWAIT leaf: 64-byte monitor line; ECX bit 0 = extensions enumerated, bit 1 =
+            // interrupts break MWAIT even when masked; no C-state sub-states (SDM Vol. 2 "CPUID", leaf 05H).
+            return (64, 64, 0x3, 0)
         case 7: return subleaf == 0 ? (0, 0, leaf7ECX, 0) : (0, 0, 0, 0)
         case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)
         case 0x8000_0001: return (0, 0, ext1ECX, ext1EDX)

@@ -32,6 +32,7 @@ public enum Op: UInt16, Sendable {
     case clflush, rdrand
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
+    case monitor, mwait
     // Fast forms: the commonest compiler-emitted shapes, chosen at decode time by `specialize()`
     // so execution skips operand-size and operand-kind dispatch. RR forms: dst = reg, src = rm.
     case mov64RR, mov32RR, load64, load32, store64, store32, movRI
@@ -474,7 +475,8 @@ extension CPU {
                     switch m {
                     case 0xF8: i.op = mode == 2 ? .swapgs : .ud
                     case 0xF9: i.op = .rdtscp
-                    case 0xC8, 0xC9: i.op = mp == 0 ? .unimplemented : .ud   // MONITOR/MWAIT: issue 3 (66/F2/F3 reserved: #UD)
+                    case 0xC8: i.op = mp == 0 ? .monitor : .ud        // MONITOR (66/F2/F3: #UD)
+                    case 0xC9: i.op = mp == 0 ? .mwait : .ud          // MWAIT
                     case 0xD0, 0xD1: i.op = mp == 0 ? .unimplemented : .ud   // NP XGETBV/XSETBV: issue 3
                     // VMX (Table A-6, group 7 with mod = 11B): no 66/F2/F3 prefix (else #UD).
                     case 0xC1: i.op = mp == 0 ? .vmcall : .ud

@@ -453,6 +453,21 @@ struct CallTests {
     }
 
     /// JRCXZ jumps if RCX = 0; with 0x67 it is JECXZ and tests ECX only.
+    /// In 64-bit mode near branches have a fixed 64-bit operand size; Intel ignores a 66 prefix
+    /// (SDM Vol. 2A "RET": "In 64-bit mode, … operand size is fixed at 64 bits" — AMD differs):
+    /// `66 C3` pops 8 bytes and does not truncate RIP to 16 bits; `66 FF D0` (call rax) pushes 8.
+    @Test func nearBranchesIgnoreOperandSizePrefixIn64BitMode() {
+        let m = TestMachine.long64(mib: 2)
+        let c = Layout.code, s = Layout.stack
+        m.w64(s - 8, c + 0x1_2345)
+        m[.rsp] = s - 8
+        #expect(m.run([0x66, 0xC3], steps: 1) == .budget)
+        #expect(m.rip == c + 0x1_2345 && m[.rsp] == s)
+        m[.rax] = c + 0x1_0400
+        #expect(m.run([0x66, 0xFF, 0xD0], steps: 1) == .budget)
+        #expect(m.rip == c + 0x1_0400 && m[.rsp] == s - 8 && m.r64(s - 8) == c + 3)
+    }
+
     @Test func jrcxz() {
         let m = TestMachine.long64(mib: 2)
         m[.rcx] = 0x1_0000_0000

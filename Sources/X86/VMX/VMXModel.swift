@@ -84,7 +84,7 @@ public enum VMXModel {
                VMXControlBit(30, "PAUSE exiting"), VMXControlBit(31, "activate secondary controls")],
         // Bits 1, 4–6, 8, 13–16, 26 (SDM Appendix A.3.2).
         default1: 0x0401_E172, trueMayBeZero: Proc.cr3LoadExiting | Proc.cr3StoreExiting,
-        supported: Proc.useTSCOffsetting | Proc.hltExiting | Proc.invlpgExiting | Proc.rdpmcExiting
+        supported: Proc.useTSCOffsetting | Proc.hltExiting | Proc.invlpgExiting | Proc.mwaitExiting | Proc.monitorExiting | Proc.rdpmcExiting
             | Proc.rdtscExiting | Proc.cr3LoadExiting | Proc.cr3StoreExiting | Proc.cr8LoadExiting
             | Proc.cr8StoreExiting | Proc.movDRExiting | Proc.unconditionalIOExiting | Proc.useIOBitmaps
             | Proc.useMSRBitmaps | Proc.pauseExiting | Proc.activateSecondaryControls)
