@@ -93,11 +93,7 @@ extension CPU {
     func loadGuestState() {
         let entry = UInt32(truncatingIfNeeded: vmread(.entryControls))
         let ia32e = entry & EntryCtl.ia32eModeGuest != 0
-        // CR0: ET, reserved bits 15:6, 17, 28:19, NW and CD are not modified.
-        let keep: UInt64 = CR0.et | 0xFFC0 | (1 << 17) | 0x1FF8_0000 | CR0.nw | CR0.cd
-        cr0 = (cr0 & keep) | (vmread(.guestCR0) & ~keep & 0xFFFF_FFFF)
-        cr3 = vmread(.guestCR3)
-        cr4 = vmread(.guestCR4)
+        loadControlRegisters(cr0: vmread(.guestCR0), cr3: vmread(.guestCR3), cr4: vmread(.guestCR4))
         if entry & EntryCtl.loadDebugControls != 0 {
             dr7 = (vmread(.guestDR7) & ~(UInt64(1) << 12 | UInt64(3) << 14)) | 0x400
         }
@@ -133,11 +129,8 @@ extension CPU {
         regs[Reg.rsp] = vmread(.guestRSP)
         rip = vmread(.guestRIP)
         setFlags((vmread(.guestRFLAGS) & 0x3F_7FD7) | 2)
-        if cr0 & CR0.pg != 0 && cr4 & CR4.pae != 0 && !ia32e {
-            // §26.3.2.4: without EPT the PDPTEs are loaded from the guest's CR3 (checked in §26.3.1.6).
-            let base = cr3 & 0xFFFF_FFE0
-            pdpte = (readPhys(base, 8), readPhys(base + 8, 8), readPhys(base + 16, 8), readPhys(base + 24, 8))
-        }
+        // §26.3.2.4: without EPT the PDPTEs are loaded from the guest's CR3 (checked in §26.3.1.6).
+        if !ia32e { loadPDPTERegistersIfPAE() }
         // Non-register state (§26.3.2.5): activity state HLT, interruptibility.
         let interruptibility = vmread(.guestInterruptibilityState)
         vmx.ssShadowRip = interruptibility & 2 != 0 ? rip : ~0
@@ -145,6 +138,29 @@ extension CPU {
         halted = vmread(.guestActivityState) == 1
         modeChanged()
         flushDecodedBlocksIfNeeded()
+    }
+
+    /// CR0, CR3, CR4 from a VMCS area on a VM transition: CR0 bits ET, reserved 15:6, 17, 28:19,
+    /// NW and CD are not modified (§26.3.2.1 on entry, §27.5.1 on exit).
+    func loadControlRegisters(cr0 new0: UInt64, cr3 new3: UInt64, cr4 new4: UInt64) {
+        let keep: UInt64 = CR0.et | 0xFFC0 | (1 << 17) | 0x1FF8_0000 | CR0.nw | CR0.cd
+        cr0 = (cr0 & keep) | (new0 & ~keep & 0xFFFF_FFFF)
+        cr3 = new3
+        cr4 = new4
+    }
+
+    /// With PAE paging (CR0.PG, CR4.PAE, outside IA-32e mode) the four PDPTE registers are loaded
+    /// from CR3 (SDM Vol. 3A §4.4.1; §26.3.2.4 on entry, §27.5.4 on exit).
+    func loadPDPTERegistersIfPAE() {
+        guard cr0 & CR0.pg != 0 && cr4 & CR4.pae != 0 else { return }
+        let base = cr3 & 0xFFFF_FFE0
+        pdpte = (readPhys(base, 8), readPhys(base + 8, 8), readPhys(base + 16, 8), readPhys(base + 24, 8))
+    }
+
+    /// One 16-byte entry of an MSR list (§24.7.2 Table 24-12): index 31:0, reserved 63:32.
+    func msrListEntry(_ address: UInt64, _ k: UInt64) -> (entry: UInt64, index: UInt32, reserved: UInt32) {
+        let e = address &+ k &* 16
+        return (e, UInt32(truncatingIfNeeded: readPhys(e, 4)), UInt32(truncatingIfNeeded: readPhys(e &+ 4, 4)))
     }
 
     /// Translations and chain links may not survive a change of address space.
@@ -158,9 +174,7 @@ extension CPU {
     func loadMSRList(address: UInt64, count: UInt64) -> UInt32? {
         guard count > 0 else { return nil }
         for k in 0..<count {
-            let e = address &+ k &* 16
-            let index = UInt32(truncatingIfNeeded: readPhys(e, 4))
-            let reserved = UInt32(truncatingIfNeeded: readPhys(e &+ 4, 4))
+            let (e, index, reserved) = msrListEntry(address, k)
             let data = readPhys(e &+ 8, 8)
             if index >> 8 == 0x8 || index == 0x9B || index == 0x9E || reserved != 0 { return UInt32(k + 1) }
             // IA32_MICROCODE_UPDATE and similar "special" MSRs are not modeled: WRMSR semantics decide.
@@ -174,9 +188,7 @@ extension CPU {
     func storeMSRList(address: UInt64, count: UInt64) -> UInt32? {
         guard count > 0 else { return nil }
         for k in 0..<count {
-            let e = address &+ k &* 16
-            let index = UInt32(truncatingIfNeeded: readPhys(e, 4))
-            let reserved = UInt32(truncatingIfNeeded: readPhys(e &+ 4, 4))
+            let (e, index, reserved) = msrListEntry(address, k)
             if index >> 8 == 0x8 || index == 0x9E || reserved != 0 { return UInt32(k + 1) }
             guard let v = try? readMSR(index) else { return UInt32(k + 1) }
             writePhys(e &+ 8, 8, v)

@@ -152,10 +152,7 @@ extension CPU {
         let exitCtl = UInt32(truncatingIfNeeded: vmread(.exitControls))
         let host64 = exitCtl & ExitCtl.hostAddressSpaceSize != 0
         // §27.5.1: CR0 except ET, reserved bits, NW, CD; CR3; CR4; DR7 ← 400H; IA32_DEBUGCTL ← 0.
-        let keep: UInt64 = CR0.et | 0xFFC0 | (1 << 17) | 0x1FF8_0000 | CR0.nw | CR0.cd
-        cr0 = (cr0 & keep) | (vmread(.hostCR0) & ~keep & 0xFFFF_FFFF)
-        cr3 = vmread(.hostCR3)
-        cr4 = vmread(.hostCR4)
+        loadControlRegisters(cr0: vmread(.hostCR0), cr3: vmread(.hostCR3), cr4: vmread(.hostCR4))
         dr7 = 0x400
         msrs.sysenterCS = vmread(.hostSysenterCS) & 0xFFFF_FFFF
         msrs.sysenterESP = vmread(.hostSysenterESP); msrs.sysenterEIP = vmread(.hostSysenterEIP)
@@ -189,10 +186,7 @@ extension CPU {
         cpl = 0
         halted = false
         vmx.ssShadowRip = ~0; vmx.stiShadowRip = ~0
-        if cr0 & CR0.pg != 0 && cr4 & CR4.pae != 0 && !host64 {
-            let base = cr3 & 0xFFFF_FFE0
-            pdpte = (readPhys(base, 8), readPhys(base + 8, 8), readPhys(base + 16, 8), readPhys(base + 24, 8))
-        }
+        if !host64 { loadPDPTERegistersIfPAE() }
         modeChanged()
     }
 
