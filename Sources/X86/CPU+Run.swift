@@ -20,9 +20,12 @@
     let count: UnsafeMutablePointer<Int32>
     let insns: UnsafeMutablePointer<Insn>
     /// Block chaining: the RIP this block last exited to, the slot that held the block there,
-    /// and the translation epoch when that was recorded (any TLB flush retires the link).
+    /// that block's key, and the translation epoch when that was recorded (any TLB flush retires
+    /// the link). The key matters: the table is direct-mapped, so the slot may since hold another
+    /// block whose address hashes alike — a link is followed only to the block it was made for.
     let chainRip: UnsafeMutablePointer<UInt64>
     let chainSlot: UnsafeMutablePointer<Int32>
+    let chainKey: UnsafeMutablePointer<UInt64>
     let chainEpoch: UnsafeMutablePointer<UInt64>
 
     init() {
@@ -36,11 +39,12 @@
         insns.initialize(repeating: Insn(), count: n * BlockCache.maxLen)
         chainRip = .allocate(capacity: n); chainRip.initialize(repeating: ~0, count: n)
         chainSlot = .allocate(capacity: n); chainSlot.initialize(repeating: 0, count: n)
+        chainKey = .allocate(capacity: n); chainKey.initialize(repeating: BlockCache.invalid, count: n)
         chainEpoch = .allocate(capacity: n); chainEpoch.initialize(repeating: ~0, count: n)
     }
     deinit {
         key.deallocate(); gen.deallocate(); page2.deallocate(); gen2.deallocate(); count.deallocate(); insns.deallocate()
-        chainRip.deallocate(); chainSlot.deallocate(); chainEpoch.deallocate()
+        chainRip.deallocate(); chainSlot.deallocate(); chainKey.deallocate(); chainEpoch.deallocate()
     }
 
     func flush() { key.update(repeating: BlockCache.invalid, count: BlockCache.sets + 1) }
@@ -127,11 +131,13 @@ extension CPU {
                 remaining &-= UInt64(k)
                 firstInsn = false
                 if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }
-                // Chain: the same exit as last time, in the same translation epoch, to a block
-                // that is still current?
+                // Chain: the same exit as last time, in the same translation epoch, to the same
+                // block (its slot may have been refilled by a block at a colliding address since:
+                // then the link is stale — vmx-errors ran another function's code at the RIP after
+                // a VMWRITE that way), and that block still current?
                 if bc.chainRip[slot] == rip && bc.chainEpoch[slot] == tlbEpoch {
                     let next = Int(bc.chainSlot[slot])
-                    if bc.key[next] != BlockCache.invalid && blockIsCurrent(next) {
+                    if bc.key[next] == bc.chainKey[slot] && blockIsCurrent(next) {
                         slot = next
                         continue
                     }
@@ -143,6 +149,7 @@ extension CPU {
                 if slot == BlockCache.scratch { continue }
                 bc.chainRip[from] = rip
                 bc.chainSlot[from] = Int32(slot)
+                bc.chainKey[from] = bc.key[slot]
                 bc.chainEpoch[from] = tlbEpoch
             }
         }

@@ -1534,3 +1534,46 @@ struct VMEntryTests {
         #expect(m.vr(.guestCR0) & CR0.pg != 0)
     }
 }
+
+// MARK: - Decoded-block chaining after a VMX instruction (vmx-errors regression)
+
+/// vmx-errors triple-faulted under vmxemu after `entry-msr-bitmap-unaligned`: its `set()` ends a
+/// decoded block with VMWRITE (a block-ending instruction), and the run loop had chained that
+/// block to the slot of the block at the instruction after it. Another function whose code hashes
+/// to the same direct-mapped slot (vmx-errors: 0x1005c9 and 0x1025c8) then replaced that block,
+/// and the next VMWRITE in `set()` followed the stale link and executed the *other* block's
+/// instructions at the wrong RIP — `xor esi, esi` … `call` into zeroed memory — until `_start`'s
+/// `ljmp` raised #UD in 64-bit mode. Architecturally the instruction after VMWRITE is the one at
+/// the next RIP (SDM Vol. 3C §30.3 "VMWRITE": VMsucceed, then the next instruction; Vol. 3A
+/// §11.6 "Self-Modifying Code" is the only way code at an address changes). A chain link must
+/// only be followed to the block it was recorded for.
+@Suite("Decoded-block chaining")
+struct BlockChainTests {
+    /// Host code (all identity-mapped, 64-bit):
+    ///   A = 0x10000: vmwrite rcx, rax (0F 79 C8)   — ends its block; falls through to Y
+    ///   Y = 0x10003: inc rdx (48 FF C2); ret (C3)
+    ///   Z = 0x14001: inc rsi (48 FF C6); ret (C3)  — slot(Z) == slot(Y):
+    ///       slot(p) = (p ^ p >> 13) & 8191: 0x10003 ^ 8 = 0xB, (0x14001 ^ 0xA) & 0x1FFF = 0xB
+    ///   driver at 0x10200: call r14 (41 FF D6) → A; call r13 (41 FF D5) → Z;
+    ///                      call r14 → A again; hlt
+    /// The correct result runs Y twice and Z once: RDX = 2, RSI = 1. Following the stale link ran
+    /// Z's block at RIP Y the second time: RDX = 1, RSI = 2.
+    @Test func linkToAReplacedBlockIsNotFollowed() {
+        let m = TestMachine.long64()
+        m.vmxonWithVMCS()
+        let a: UInt64 = 0x10000, y: UInt64 = 0x10003, z: UInt64 = 0x14001, driver: UInt64 = 0x10200
+        m.load([0x0F, 0x79, 0xC8, 0x48, 0xFF, 0xC2, 0xC3], at: a)
+        m.load([0x48, 0xFF, 0xC6, 0xC3], at: z)
+        m.load([0x41, 0xFF, 0xD6, 0x41, 0xFF, 0xD5, 0x41, 0xFF, 0xD6, 0xF4], at: driver)
+        #expect(BlockCache.slot(y) == BlockCache.slot(z), "the test needs Y and Z in one slot")
+        m[.rcx] = UInt64(VMCSFieldID.guestRIP.rawValue)   // VMWRITE guest RIP ← RAX: VMsucceed
+        m[.rax] = 0x1234
+        m[.rdx] = 0; m[.rsi] = 0
+        m[.r14] = a; m[.r13] = z
+        m.cpu.rip = driver
+        let stop = m.cpu.run(budget: 1_000)
+        #expect(stop == .halted(rip: driver + 9, interruptsEnabled: false), "stopped with \(stop)")
+        #expect(m[.rdx] == 2 && m[.rsi] == 1, "RDX = \(m[.rdx]), RSI = \(m[.rsi]): expected Y twice, Z once")
+        #expect(m.vr(.guestRIP) == 0x1234 && m.arith == 0, "VMWRITE succeeded")
+    }
+}
