@@ -1577,3 +1577,38 @@ struct BlockChainTests {
         #expect(m.vr(.guestRIP) == 0x1234 && m.arith == 0, "VMWRITE succeeded")
     }
 }
+
+// MARK: - VM-entry MSR loading refuses IA32_FS_BASE / IA32_GS_BASE (vmx-errors parity)
+
+@Suite("VM-entry MSR loading: FS/GS base")
+struct MSRLoadFSGSBaseTests {
+    /// SDM Vol. 3C §26.4 "Loading MSRs" (and §27.6 for VM exits): processing of an entry fails if
+    /// "the value of bits 31:0 is either C0000100H (the IA32_FS_BASE MSR) or C0000101H (the
+    /// IA32_GS_BASE MSR)" — the bases come from the guest FS/GS base fields (§26.3.2.1). A VM-entry
+    /// failure due to MSR loading: exit reason 80000022H, qualification = the 1-based entry number
+    /// (§26.8). vmx-errors `entry-msr-load-fs-base` (Bochs 2.7: exit 0x80000022 qual 0x1); vmxemu
+    /// used to load the MSR and enter the guest (exit 0xc, HLT).
+    @Test func fsAndGSBaseEntriesFail() {
+        // Entry 1: IA32_SYSENTER_CS (valid); entry 2: IA32_GS_BASE → qualification 2.
+        let m = TestMachine.long64()
+        m.setupGuest([0xF4], proc: Proc.hltExiting)
+        m.w64(VX.msrList, 0x174); m.w64(VX.msrList + 8, 0x10)
+        m.w64(VX.msrList + 16, 0xC000_0101); m.w64(VX.msrList + 24, 0x1000)
+        m.vw(.entryMSRLoadAddress, VX.msrList); m.vw(.entryMSRLoadCount, 2)
+        #expect(m.launch() == .halted(rip: VX.hostRIP, interruptsEnabled: false))
+        #expect(m.vr(.exitReason) == 0x8000_0022 && m.vr(.exitQualification) == 2,
+                "exit reason 0x\(hex(m.vr(.exitReason))) qualification \(m.vr(.exitQualification))")
+        m.expectHostState()
+        #expect(!m.cpu.vmcsLaunched(at: VX.vmcs))
+
+        // Entry 1: IA32_FS_BASE → qualification 1.
+        let m2 = TestMachine.long64()
+        m2.setupGuest([0xF4], proc: Proc.hltExiting)
+        m2.w64(VX.msrList, 0xC000_0100); m2.w64(VX.msrList + 8, 0x1000)
+        m2.vw(.entryMSRLoadAddress, VX.msrList); m2.vw(.entryMSRLoadCount, 1)
+        #expect(m2.launch() == .halted(rip: VX.hostRIP, interruptsEnabled: false))
+        #expect(m2.vr(.exitReason) == 0x8000_0022 && m2.vr(.exitQualification) == 1,
+                "exit reason 0x\(hex(m2.vr(.exitReason))) qualification \(m2.vr(.exitQualification))")
+        m2.expectHostState()
+    }
+}

@@ -168,14 +168,17 @@ extension CPU {
 
     /// Load an MSR list (§26.4 "Loading MSRs", §27.6 "Loading MSRs" on exits): 16-byte entries
     /// (index 31:0, reserved 63:32, data 127:64). Returns the 1-based number of the entry that
-    /// failed, or nil on success. An entry fails if it names an x2APIC MSR (index bits 31:8 =
-    /// 000008H), IA32_SMM_MONITOR_CTL (9BH) or IA32_SMBASE (9EH), sets a reserved bit, or if
-    /// WRMSR would #GP at CPL 0 with that value. FS/GS base loads are allowed.
+    /// failed, or nil on success. An entry fails (both sections list the same cases) if it names
+    /// IA32_FS_BASE (C0000100H) or IA32_GS_BASE (C0000101H) — those are loaded only from the
+    /// guest/host FS and GS base fields (§26.3.2.1, §27.5.1) — an x2APIC MSR (index bits 31:8 =
+    /// 000008H), IA32_SMM_MONITOR_CTL (9BH) or IA32_SMBASE (9EH), sets a reserved bit (63:32), or
+    /// if WRMSR would #GP at CPL 0 with that value.
     func loadMSRList(address: UInt64, count: UInt64) -> UInt32? {
         guard count > 0 else { return nil }
         for k in 0..<count {
             let (e, index, reserved) = msrListEntry(address, k)
             let data = readPhys(e &+ 8, 8)
+            if index == MSR.fsBase || index == MSR.gsBase { return UInt32(k + 1) }
             if index >> 8 == 0x8 || index == 0x9B || index == 0x9E || reserved != 0 { return UInt32(k + 1) }
             // IA32_MICROCODE_UPDATE and similar "special" MSRs are not modeled: WRMSR semantics decide.
             do { try writeMSR(index, data) } catch { return UInt32(k + 1) }
