@@ -135,11 +135,10 @@ public final class REPL: @unchecked Sendable {
     func interactive() -> Int32 {
         REPLCompletion.install()
         let historyPath = options.history ? REPL.historyPath() : nil
-        if let p = historyPath {
-            using_history()
-            stifle_history(1000)
-            read_history(p)
-        }
+        // History in memory always (up-arrow recall); on disk unless --no-history.
+        using_history()
+        stifle_history(1000)
+        if let p = historyPath { read_history(p) }
         defer { if let p = historyPath { history_truncate_file(p, 1000) } }
         var previous = ""
         while true {
@@ -150,9 +149,9 @@ public final class REPL: @unchecked Sendable {
             let line = String(cString: raw)
             free(raw)
             let trimmed = line.trimmingBlanks
-            if !trimmed.isEmpty, let p = historyPath, trimmed != previous {
+            if !trimmed.isEmpty, trimmed != previous {
                 add_history(trimmed)
-                append_history(1, p)
+                if let p = historyPath { append_history(1, p) }
                 previous = trimmed
             }
             let r = runLine(line)
@@ -182,6 +181,11 @@ public final class REPL: @unchecked Sendable {
     }
 
     func installSIGINT() {
+        // A parent may hand SIGINT down blocked; Ctrl-C must reach us.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in
             sigintPending = 1
             if readlineActive != 0 {
