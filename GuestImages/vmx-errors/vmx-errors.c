@@ -513,8 +513,13 @@ static void entry_guest_checks(void)
     fresh_vmcs();
     set(VMCS_GUEST_CS_ACCESS_RIGHTS, AR_CODE64 | AR_DB);
     observe("entry-guest-cs-l-and-d", enter(VMX_LAUNCH), ENTRY_FAIL_GUEST(0), S_GUEST_SEG);
+    /* Guest RIP in a 64-bit guest: "bits 63:N must be identical" for N = 48
+     * linear-address bits (§26.3.1.4), so bits 63:48 — unlike host RIP
+     * (§26.2.4 "canonical"), bit 47 is not part of the check: RIP
+     * 0x0000800000000000 passes it and faults only on the first fetch.  Bit 48
+     * set alone makes bits 63:48 differ. */
     fresh_vmcs();
-    set(VMCS_GUEST_RIP, 0x0000800000000000ull);
+    set(VMCS_GUEST_RIP, 0x0001000000000000ull);
     observe("entry-guest-rip-noncanonical", enter(VMX_LAUNCH), ENTRY_FAIL_GUEST(0), S_GUEST_RIP);
     fresh_vmcs();
     set(VMCS_GUEST_RFLAGS, 0);
