@@ -120,6 +120,9 @@ extension CPU {
                 stay = try execute(i)
                 j &+= 1
                 if !stay { break }
+                // A store into decoded code (this block's page or any other): the rest of this
+                // block may be stale — end it here; the next lookup re-validates by generation.
+                if codeWritten { codeWritten = false; stay = false; break }
             }
         } catch {
             k = j

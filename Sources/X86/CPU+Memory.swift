@@ -250,7 +250,7 @@ extension CPU {
     @inline(__always) func notePhysWrite(_ pa: UInt64) {
         let pg = Int(pa >> 12)
         let info = pageInfo[pg]
-        if info & 1 != 0 { pageInfo[pg] = info &+ 1 }   // clears bit 0, bumps the generation
+        if info & 1 != 0 { pageInfo[pg] = info &+ 1; codeWritten = true }   // clears bit 0, bumps the generation
     }
 
     /// Translate a linear address for an access, raising #PF/#GP as the SDM says, setting

@@ -67,6 +67,9 @@ public final class CPU: @unchecked Sendable {
     public var vmx = VMXState()
     /// MONITOR armed the address-monitoring hardware (MWAIT disarms it).
     @usableFromInline var monitorArmed = false
+    /// A store hit a page holding decoded code: the block being executed may be stale, so it
+    /// ends after the storing instruction (SDM Vol. 3A §11.6 "Self-Modifying Code").
+    @usableFromInline var codeWritten = false
     /// Called after every VM transition (a successful VM entry, a VM exit, a failed entry that
     /// loaded host state): the debugger swaps in the breakpoints of the context now on the CPU.
     public var onVMTransition: ((CPU) -> Void)? = nil

@@ -80,10 +80,9 @@ struct SelfModifyingCodeTests {
                      0x01, 0xC3,
                      0xFE, 0x05, 0xF4, 0xFF, 0xFF, 0xFF,
                      0xFF, 0xC9, 0x75, 0xEF])
-        withKnownIssue(
-            "Known bug: a store into code decoded in the *current* block is not seen by the rest of that block. The core notices code writes per physical page (generation bump) but only checks at block boundaries, and blocks are traces that may include later instructions (or later iterations) of the same page. SDM Vol. 3A §11.6: \"If the write affects a prefetched instruction, the prefetch queue is invalidated.\"") {
-            #expect(m[.rbx] == 6)
-        }
+        // SDM Vol. 3A §11.6: "If the write affects a prefetched instruction, the prefetch queue is
+        // invalidated" — a store into decoded code ends the block after the storing instruction.
+        #expect(m[.rbx] == 6)
     }
 
     /// A store into the very next instruction (already fetched and decoded as part of the same
@@ -93,10 +92,7 @@ struct SelfModifyingCodeTests {
         let m = TestMachine.long64(mib: 2)
         m.runToHalt([0xC6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x07,
                      0xB8, 0x01, 0x00, 0x00, 0x00])
-        withKnownIssue(
-            "Known bug: a store into code decoded in the *current* block is not seen by the rest of that block. The core notices code writes per physical page (generation bump) but only checks at block boundaries, and blocks are traces that may include later instructions (or later iterations) of the same page. SDM Vol. 3A §11.6: \"If the write affects a prefetched instruction, the prefetch queue is invalidated.\"") {
-            #expect(m[.rax] == 7)
-        }
+        #expect(m[.rax] == 7)
     }
 
     /// Code rewritten through a different linear address (an alias of the same physical page)
