@@ -55,10 +55,13 @@ public struct VMXState: Sendable {
 ///   8      launch state (32 bits: 0 = clear, 1 = launched)
 ///   64     16- and 32-bit fields: 4 bytes each at 64 + ((type × 2 + (width = 32-bit)) × 32 + index) × 4
 ///   1088   64-bit and natural-width fields: 8 bytes each at 1088 + ((type × 2 + (width = natural)) × 32 + index) × 8
+///   3136   64 bytes: one bit per field (bit `VMCSFields.slot`), set by VMWRITE, cleared by VMCLEAR —
+///          so the debugger can say which fields software never wrote since VMCLEAR
 public enum VMCSLayout {
     public static let revisionOffset: UInt64 = 0
     public static let abortOffset: UInt64 = 4
     public static let launchStateOffset: UInt64 = 8
+    public static let writtenBitmapOffset: UInt64 = 3136
 
     /// Byte offset and size of a field in the region.
     @inline(__always) public static func location(_ encoding: UInt32) -> (offset: UInt64, size: UInt64) {
@@ -93,6 +96,18 @@ extension CPU {
 
     /// Launch state of the VMCS at `vmcs` (§24.1: "clear" or "launched").
     public func vmcsLaunched(at vmcs: UInt64) -> Bool { readPhys(vmcs &+ VMCSLayout.launchStateOffset, 4) == 1 }
+
+    /// Has software written field `f` of the VMCS at `vmcs` with VMWRITE since its last VMCLEAR?
+    public func vmcsWritten(_ f: VMCSFieldID, at vmcs: UInt64) -> Bool {
+        let slot = UInt64(VMCSFields.slot(f))
+        return readPhys(vmcs &+ VMCSLayout.writtenBitmapOffset &+ slot / 8, 1) & (1 << (slot % 8)) != 0
+    }
+
+    func markVMCSWritten(_ f: VMCSFieldID, at vmcs: UInt64) {
+        let slot = UInt64(VMCSFields.slot(f))
+        let a = vmcs &+ VMCSLayout.writtenBitmapOffset &+ slot / 8
+        writePhys(a, 1, readPhys(a, 1) | (1 << (slot % 8)))
+    }
 
     // MARK: Conventions (§30.2 "Conventions")
 
@@ -171,6 +186,7 @@ extension CPU {
             if addr == vmx.vmxonPointer { vmFail(VMInstructionError.vmclearVMXONPointer.rawValue); return }
             // The VMCS data is always in memory here (nothing to write back); launch state ← clear.
             writePhys(addr &+ VMCSLayout.launchStateOffset, 4, 0)
+            for k in 0..<UInt64(8) { writePhys(addr &+ VMCSLayout.writtenBitmapOffset &+ k * 8, 8, 0) }
             if addr == vmx.currentVMCS { vmx.currentVMCS = VMXState.invalidPointer }
             vmSucceed()
         case .vmptrld:
@@ -249,6 +265,7 @@ extension CPU {
                 // A 32-bit source writes zeros to bits 63:32 of 64-bit and natural-width fields.
                 writePhys(addr, fsize, v)
             }
+            markVMCSWritten(field.id, at: vmx.currentVMCS)
             vmSucceed()
         }
     }
