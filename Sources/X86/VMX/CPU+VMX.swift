@@ -43,6 +43,35 @@ public struct VMXState: Sendable {
     public var breakOnExit = false, breakOnEntry = false, breakOnEntryFailure = false, breakOnVMFail = false
     /// Basic exit reasons to stop at when `breakOnExit` (empty = every reason).
     public var breakExitReasons: Set<UInt16> = []
+    /// The debugger's `break vmx INSN`: stop before these VMX instructions execute in VMX root
+    /// operation or outside VMX operation (bit = `VMXState.breakBit(op)`; 0 = none).
+    public var breakBeforeVMX: UInt16 = 0
+    /// The RIP of the VMX instruction a `break vmx` stop stopped before: the resume runs it.
+    var breakBeforeVMXSkip: UInt64 = ~0
+    /// Every VMCS region VMCLEAR or VMPTRLD named successfully, in first-seen order (the
+    /// debugger's `vmcs list`; at most 64 kept).
+    public var knownVMCS: [UInt64] = []
+
+    /// The `breakBeforeVMX` bit of a VMX instruction (nil for other ops).
+    public static func breakBit(_ op: Op) -> UInt16? {
+        switch op {
+        case .vmxon: return 1 << 0
+        case .vmxoff: return 1 << 1
+        case .vmclear: return 1 << 2
+        case .vmptrld: return 1 << 3
+        case .vmptrst: return 1 << 4
+        case .vmread: return 1 << 5
+        case .vmwrite: return 1 << 6
+        case .vmlaunch: return 1 << 7
+        case .vmresume: return 1 << 8
+        case .vmcall: return 1 << 9
+        default: return nil
+        }
+    }
+
+    mutating func noteVMCS(_ a: UInt64) {
+        if !knownVMCS.contains(a) && knownVMCS.count < 64 { knownVMCS.append(a) }
+    }
 
     public init() {}
 }
@@ -144,6 +173,7 @@ extension CPU {
     // MARK: The instructions
 
     @inline(never) func executeVMX(_ i: UnsafePointer<Insn>) throws(Fault) {
+        if vmx.breakBeforeVMX != 0 && !vmx.nonRoot { try breakBeforeVMX(i) }
         switch i.pointee.op {
         case .vmxon:
             // VMXON (§30.3 "VMXON—Enter VMX Operation").
@@ -188,6 +218,7 @@ extension CPU {
             writePhys(addr &+ VMCSLayout.launchStateOffset, 4, 0)
             for k in 0..<UInt64(8) { writePhys(addr &+ VMCSLayout.writtenBitmapOffset &+ k * 8, 8, 0) }
             if addr == vmx.currentVMCS { vmx.currentVMCS = VMXState.invalidPointer }
+            vmx.noteVMCS(addr)
             vmSucceed()
         case .vmptrld:
             // VMPTRLD (§30.3 "VMPTRLD—Load Pointer to Virtual-Machine Control Structure").
@@ -201,6 +232,7 @@ extension CPU {
                 vmFail(VMInstructionError.vmptrldBadRevision.rawValue); return
             }
             vmx.currentVMCS = addr
+            vmx.noteVMCS(addr)
             vmSucceed()
         case .vmptrst:
             // VMPTRST (§30.3 "VMPTRST—Store Pointer to Virtual-Machine Control Structure").
@@ -223,6 +255,24 @@ extension CPU {
         default:
             throw unimplementedStop("VMX op \(i.pointee.op)")
         }
+    }
+
+    /// The debugger's `break vmx`: stop before the instruction (RIP at its start), once — the
+    /// resume executes it.
+    func breakBeforeVMX(_ i: UnsafePointer<Insn>) throws(Fault) {
+        guard let bit = VMXState.breakBit(i.pointee.op), vmx.breakBeforeVMX & bit != 0 else { return }
+        let start = rip &- UInt64(i.pointee.len)
+        if vmx.breakBeforeVMXSkip == start { vmx.breakBeforeVMXSkip = ~0; return }
+        vmx.breakBeforeVMXSkip = start
+        pendingStop = .breakpoint(rip: start)
+        throw Fault(kind: .stop, vector: 0xFF, trap: false)
+    }
+
+    /// The debugger's disassembler: decode the instruction at linear `lin` in the current mode
+    /// (nil when the fetch faults). Use it on a scratch CPU holding a copy of the bytes: the
+    /// fetch walks the page tables like an instruction fetch.
+    public func decodeForDebugger(at lin: UInt64) -> Insn? {
+        try? decode(at: lin, csLimitCheck: false)
     }
 
     /// VMREAD and VMWRITE (§30.3 "VMREAD—Read Field from Virtual-Machine Control Structure",
