@@ -123,12 +123,25 @@ extension DebuggerCommands {
             }
             stop = got!
             _ = c.waitUntilStopped(timeout: 5)
+            if case .breakpoint(let address, _) = stop.reason, !session.codeBreakpoints.contains(where: { $0.address == address }) {
+                // Not a code breakpoint: a `break vmx INSN` stop before a VMX instruction.
+                let op: Op?? = c.withStopped { m in
+                    let bytes = m.cpu.debugRead(linear: linearRIP(m.cpu), count: 15)
+                    return Disassembler.decodeOp(bytes, bits: m.cpu.efer & EFER.lma != 0 && m.cpu.segs[Seg.cs].attr & SegAttr.l != 0 ? 64 : 32)
+                }
+                if let op = op ?? nil, let bit = VMXState.breakBit(op),
+                   let bp = session.breakpoints.first(where: { if case .vmxInstruction(let m, _) = $0.kind { return m & bit != 0 }; return false }) {
+                    matched = bp; session.hit(bp.number)
+                }
+            }
             guard case .vmx(let event) = stop.reason else { break }
             switch event {
             case .exit(let reason, let qualification):
-                if let e = recordExit(c, session, reason: reason, qualification: qualification) { exitsSeen.append(e) }
+                let e = recordExit(c, session, reason: reason, qualification: qualification)
+                if let e { exitsSeen.append(e) }
                 if goal == .nextExit { break }
-                if let bp = session.matching(event) { matched = bp; session.hit(bp.number); break }
+                let ecx = c.withStopped { UInt32(truncatingIfNeeded: $0.cpu.regs[1]) } ?? 0
+                if let bp = session.matching(event, facts: (e?.interruptionInfo ?? 0, ecx)) { matched = bp; session.hit(bp.number); break }
                 if mode != .continue || ctx.interruptRequested() { break }
                 continue
             case .entry:
@@ -207,6 +220,9 @@ extension DebuggerCommands {
             case .unimplemented: status = .guestFatal
             default: break
             }
+        case .breakpoint where matched != nil:
+            s += "stopped before \(c.withStopped { m in Disassembler.format(m.cpu.debugRead(linear: linearRIP(m.cpu), count: 15), at: linearRIP(m.cpu), bits: m.cpu.efer & EFER.lma != 0 && m.cpu.segs[Seg.cs].attr & SegAttr.l != 0 ? 64 : 32).text } ?? "?") at \(c.describe(stop.rip)) (breakpoint \(matched!.number): \(matched!.description))\n"
+            fields.append(("event", .object([("kind", .string("vmx-instruction")), ("breakpoint", .int(Int64(matched!.number)))])))
         default:
             if !quiet { s += stop.summary + "\n" }
         }

@@ -11,13 +11,16 @@ import Darwin
 #endif
 
 extension DebuggerCommands {
-    static let breakKinds = ["exit", "entry", "entry-fail", "vmfail"]
+    static let breakKinds = ["exit", "entry", "entry-fail", "vmfail", "vmx"]
+    static let vmxInstructionNames = ["VMXON", "VMXOFF", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMLAUNCH", "VMRESUME", "VMCALL"]
+    static let vmxInstructionOps: [Op] = [.vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall]
 
     static let scriptRows: [DebuggerCommand] = [
-        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] | entry | entry-fail | vmfail | ADDR|SYMBOL",
-                        summary: "stop at VM exits (of these basic reasons), VM entries, failed entries, VMfail — or before the instruction at an address or symbol",
-                        examples: ["break exit CPUID", "break exit 10 HLT", "break entry-fail", "break vmm_main"], needs: .stoppedMachine,
-                        completions: { prev in prev.isEmpty ? breakKinds : (prev[0] == "exit" ? exitReasonNames : []) }) { ctx, args in
+        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] [msr=N] [port=N] [vector=N] [cr=N] | entry | entry-fail | vmfail | vmx INSN… | ADDR|SYMBOL",
+                        summary: "stop at VM exits (of these basic reasons, optionally only this MSR/port/vector/CR), VM entries, failed entries, VMfail, before a VMX instruction in root operation — or before the instruction at an address or symbol",
+                        details: "Exit filters are checked by the REPL's run control (c, si); in a gdb session a gdb continue stops at every exit of the filter's reasons.",
+                        examples: ["break exit CPUID", "break exit 10 HLT", "break exit WRMSR msr=0xc0000080", "break exit port=0x3f8", "break exit vector=14", "break exit cr=3", "break entry-fail", "break vmx VMLAUNCH", "break vmm_main"], needs: .stoppedMachine,
+                        completions: { prev in prev.isEmpty ? breakKinds : (prev[0] == "exit" ? exitReasonNames + ["msr=", "port=", "vector=", "cr="] : (prev[0] == "vmx" ? vmxInstructionNames : [])) }) { ctx, args in
             breakCommand(ctx, args)
         },
         DebuggerCommand("info", arguments: "breakpoints", summary: "list the breakpoints (VMX and code) with their numbers and hit counts",
@@ -68,11 +71,45 @@ extension DebuggerCommands {
         switch what {
         case "exit":
             var reasons = Set<UInt16>()
+            var filter = ExitFilter()
             for a in args.dropFirst() {
+                if let eq = a.firstIndex(of: "=") {
+                    let key = a[..<eq].lowercased(), text = String(a[a.index(after: eq)...])
+                    guard let v = parseNumber(text) else { return .usage("break exit: '\(text)' in '\(a)' is not a number") }
+                    switch key {
+                    case "msr" where v <= 0xFFFF_FFFF: filter.msr = UInt32(v)
+                    case "port" where v <= 0xFFFF: filter.port = UInt16(v)
+                    case "vector" where v <= 0xFF: filter.vector = UInt8(v)
+                    case "cr" where [0, 3, 4, 8].contains(v): filter.cr = UInt8(v)
+                    default: return .usage("break exit: '\(a)' is not a filter (msr=N, port=0…0xffff, vector=0…255, cr=0|3|4|8)")
+                    }
+                    continue
+                }
                 guard let r = VMXExitReason.lookup(a) else { return .usage("break exit: unknown exit reason '\(a)' (names as in 'decode exit-reason', or numbers)") }
                 reasons.insert(r.rawValue)
             }
-            kind = .exit(reasons)
+            if !filter.isEmpty {
+                if reasons.isEmpty { reasons = filter.reasons }
+                guard !reasons.isDisjoint(with: filter.reasons) else {
+                    return .usage("break exit: the filter\(filter.description) never matches these reasons (msr= goes with RDMSR/WRMSR, port= with IO_INSTRUCTION, vector= with EXCEPTION_NMI, cr= with CR_ACCESS)")
+                }
+            }
+            let n = ctx.session.addBreakpoint(.exit(reasons), filter: filter)
+            _ = c.withStopped { m in ctx.session.applyBreakFlags(m.cpu) }
+            let bp = ctx.session.breakpoints.first { $0.number == n }!
+            return CommandResult("breakpoint \(n): \(bp.description)", data: .object([("number", .int(Int64(n))), ("what", .string(bp.description))]))
+        case "vmx":
+            guard args.count > 1 else { return .usage("usage: break vmx INSN… (\(vmxInstructionNames.joined(separator: ", ")))") }
+            var mask: UInt16 = 0
+            var names: [String] = []
+            for a in args.dropFirst() {
+                guard let i = vmxInstructionNames.firstIndex(of: a.uppercased()) else {
+                    return .usage("break vmx: '\(a)' is not a VMX instruction (\(vmxInstructionNames.joined(separator: ", ")))")
+                }
+                mask |= VMXState.breakBit(vmxInstructionOps[i])!
+                if !names.contains(vmxInstructionNames[i]) { names.append(vmxInstructionNames[i]) }
+            }
+            kind = .vmxInstruction(mask, names)
         case "entry": kind = .entry
         case "entry-fail", "entry-failure": kind = .entryFailure
         case "vmfail": kind = .vmfail
@@ -86,7 +123,7 @@ extension DebuggerCommands {
             let n = ctx.session.addCodeBreakpoint(a)
             return CommandResult("breakpoint \(n) at \(c.describe(a))", data: .object([("number", .int(Int64(n))), ("address", .uint(a))]))
         }
-        if args.count > 1 && what != "exit" { return .usage("usage: break \(what)") }
+        if args.count > 1 && what != "vmx" { return .usage("usage: break \(what)") }
         let n = ctx.session.addBreakpoint(kind)
         _ = c.withStopped { m in ctx.session.applyBreakFlags(m.cpu) }
         let bp = ctx.session.breakpoints.first { $0.number == n }!
@@ -154,7 +191,8 @@ extension DebuggerCommands {
         let addr: UInt64?? = c.withStopped { m in resolveAddress(text, machine: m) }
         guard let a = addr ?? nil else { return .usage("x: '\(addrWords[0])' is neither an address nor a symbol") }
         let n = count * size
-        let bytes = (physical ? c.readPhysical(address: a, count: n) : c.readMemory(address: a, count: n)) ?? []
+        let pid = ctx.session.context ?? c.currentContext
+        let bytes = (physical ? c.readPhysical(address: a, count: n) : c.readMemory(context: pid, address: a, count: n)) ?? []
         if bytes.isEmpty { return .failure("x: cannot read \(physical ? "physical" : "linear") 0x\(hex(a)) (not mapped)") }
         var s = ""
         var values: [JSONValue] = []

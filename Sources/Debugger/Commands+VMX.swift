@@ -164,16 +164,21 @@ extension DebuggerCommands {
         return withVMCS(ctx, "vmcs") { _, cpu, vmcs in
             var s = "VMCS at 0x\(hex(vmcs)) (\(cpu.vmcsLaunched(at: vmcs) ? "launched" : "clear"))\n"
             var items: [JSONValue] = []
+            var unwritten = 0
             for g in groups {
                 s += "\(g.title) [\(g.ref)]\n"
                 for f in VMCSFields.fields(in: g) where VMCSFields.exists(f) {
                     let v = cpu.vmcsRead(f.id, at: vmcs)
                     let m = meaning(f, v, cpu: cpu, vmcs: vmcs, describe: { c?.describe($0) ?? "0x" + hex($0) })
-                    s += "  " + f.name.padded(34) + hex0(v, f) + (m.isEmpty ? "" : "  " + m) + "\n"
+                    let written = cpu.vmcsWritten(f.id, at: vmcs)
+                    let mark = written || f.isReadOnly ? "" : "  [never written]"
+                    if !written && !f.isReadOnly { unwritten += 1 }
+                    s += "  " + f.name.padded(34) + hex0(v, f) + (m.isEmpty ? "" : "  " + m) + mark + "\n"
                     items.append(.object([("field", .string(f.name)), ("encoding", .uint(UInt64(f.encoding))), ("group", .string(g.rawValue)),
-                                          ("value", .uint(v)), ("meaning", .string(m))]))
+                                          ("value", .uint(v)), ("meaning", .string(m)), ("written", .bool(written))]))
                 }
             }
+            if unwritten > 0 { s += "[never written]: \(unwritten) field\(unwritten == 1 ? "" : "s") no VMWRITE set since VMCLEAR (the value is whatever the region held)\n" }
             return CommandResult(s, data: .object([("vmcs", .uint(vmcs)), ("fields", .array(items))]))
         }
     }
@@ -186,9 +191,12 @@ extension DebuggerCommands {
             let m = meaning(f, v, cpu: cpu, vmcs: vmcs, describe: { c?.describe($0) ?? "0x" + hex($0) })
             if !m.isEmpty { s += "  \(m)" }
             s += "\n  \(f.sdmName); encoding 0x\(hex(f.encoding, 4)), \(f.width.name) \(f.kind.name), group \(f.group.rawValue) [\(f.appendixB)]\n"
+            let written = cpu.vmcsWritten(f.id, at: vmcs)
+            if !written && !f.isReadOnly { s += "  never written since VMCLEAR: no VMWRITE has set it (the value is whatever the region held)\n" }
             if !VMCSFields.exists(f) { s += "  not on the modeled CPU (needs \(f.existsIf?.rawValue ?? "?")): VMREAD fails with VM-instruction error 12\n" }
             return CommandResult(s, data: .object([("field", .string(f.name)), ("encoding", .uint(UInt64(f.encoding))),
-                                                   ("value", .uint(v)), ("hex", .string(hex0(v, f))), ("meaning", .string(m))]))
+                                                   ("value", .uint(v)), ("hex", .string(hex0(v, f))), ("meaning", .string(m)),
+                                                   ("written", .bool(written))]))
         }
     }
 
@@ -226,20 +234,36 @@ extension DebuggerCommands {
 
     static func vmcsList(_ ctx: CommandContext) -> CommandResult {
         guard let c = ctx.controller else { return .usage("vmcs list: needs a machine") }
+        let contexts = c.contexts()
         let r: CommandResult? = c.withStopped { m in
             let cpu = m.cpu
-            guard cpu.vmx.on else { return CommandResult("not in VMX operation: no VMXON region, no VMCS") }
-            var s = "VMXON region 0x\(hex(cpu.vmx.vmxonPointer))\n"
-            let v = cpu.vmx.currentVMCS
-            if v == VMXState.invalidPointer {
-                s += "current VMCS: none"
-            } else {
-                let rev = m.memory.read(at: v, count: 4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-                let abort = m.memory.read(at: v + 4, count: 4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-                s += "current VMCS 0x\(hex(v)): revision 0x\(hex(rev & 0x7FFF_FFFF))\(rev & 0x8000_0000 != 0 ? " (shadow)" : ""), \(cpu.vmcsLaunched(at: v) ? "launched" : "clear"), VMX-abort indicator \(abort)"
+            func u32(_ a: UInt64) -> UInt32 { m.memory.contains(a, count: 4) ? m.memory.read32(at: a) : 0 }
+            var s = cpu.vmx.on ? "VMXON region 0x\(hex(cpu.vmx.vmxonPointer))\n" : "not in VMX operation (VMXOFF, or no VMXON yet)\n"
+            let cur = cpu.vmx.currentVMCS
+            var known = cpu.vmx.knownVMCS
+            if cur != VMXState.invalidPointer && !known.contains(cur) { known.append(cur) }
+            if known.isEmpty {
+                s += "no VMCS seen: no VMCLEAR or VMPTRLD has succeeded yet"
+                return CommandResult(s, data: .object([("vmxon", cpu.vmx.on ? .uint(cpu.vmx.vmxonPointer) : .null), ("current", .null), ("regions", .array([]))]))
             }
-            s += "\n(only the current VMCS is known: vmxemu does not yet track every region VMCLEAR/VMPTRLD touched)"
-            return CommandResult(s, data: .object([("vmxon", .uint(cpu.vmx.vmxonPointer)), ("current", v == VMXState.invalidPointer ? .null : .uint(v))]))
+            s += "   VMCS                revision    launch state  written  context\n"
+            var items: [JSONValue] = []
+            for v in known {
+                let rev = u32(v), abort = u32(v + 4)
+                let launched = cpu.vmcsLaunched(at: v)
+                let written = VMCSFields.all.filter { VMCSFields.exists($0) && cpu.vmcsWritten($0.id, at: v) }.count
+                let pid = contexts.first { $0.vmcs == v }?.pid
+                s += (v == cur ? " * " : "   ") + "0x\(hex(v, 16))  0x\(hex(rev & 0x7FFF_FFFF, 8))  " + (launched ? "launched" : "clear").padded(14)
+                s += String(written).leftPadded(7) + "  " + (pid.map { "guest (gdb process \($0))" } ?? "-")
+                if abort != 0 { s += "  VMX-abort indicator \(abort)" }
+                s += "\n"
+                items.append(.object([("address", .uint(v)), ("revision", .uint(UInt64(rev & 0x7FFF_FFFF))), ("current", .bool(v == cur)),
+                                      ("launched", .bool(launched)), ("fields_written", .uint(UInt64(written))),
+                                      ("abort_indicator", .uint(UInt64(abort))), ("context", pid.map { .int(Int64($0)) } ?? .null)]))
+            }
+            s += "* = current VMCS" + (cur == VMXState.invalidPointer ? " (none now)" : "") + "; written = fields VMWRITE set since VMCLEAR; regions are those VMCLEAR or VMPTRLD named"
+            return CommandResult(s, data: .object([("vmxon", cpu.vmx.on ? .uint(cpu.vmx.vmxonPointer) : .null),
+                                                   ("current", cur == VMXState.invalidPointer ? .null : .uint(cur)), ("regions", .array(items))]))
         }
         return r ?? .failure("vmcs list: the machine is running")
     }
@@ -248,12 +272,16 @@ extension DebuggerCommands {
     static func renderChecks(_ failures: [EntryCheckFailure], cpu: CPU, vmcs: UInt64) -> (String, JSONValue) {
         var s = ""
         var items: [JSONValue] = []
+        var neverWritten: [String] = []
         for f in failures {
             s += "  ✗ \(f.check.statement)  [\(f.check.ref)]\n"
             s += "      check \(f.check.id); fails as \(f.check.failure)\n"
+            var unwritten: [String] = []
             for id in f.check.fields {
                 let fd = VMCSFields.field(id)
-                s += "      \(fd.name) = \(hex0(cpu.vmcsRead(id, at: vmcs), fd))\n"
+                let written = cpu.vmcsWritten(id, at: vmcs) || fd.isReadOnly
+                if !written { unwritten.append(fd.name); if !neverWritten.contains(fd.name) { neverWritten.append(fd.name) } }
+                s += "      \(fd.name) = \(hex0(cpu.vmcsRead(id, at: vmcs), fd))" + (written ? "" : "  ⚠ never written since VMCLEAR") + "\n"
             }
             s += "      actual: \(f.finding.actual); required: \(f.finding.required)\n"
             if let d = f.finding.decidedBy { s += "      decided by: \(d)\n" }
@@ -261,12 +289,14 @@ extension DebuggerCommands {
                                   ("statement", .string(f.check.statement)), ("failure", .string(f.check.failure.description)),
                                   ("fields", .array(f.check.fields.map { .string(VMCSFields.field($0).name) })),
                                   ("actual", .string(f.finding.actual)), ("required", .string(f.finding.required)),
-                                  ("decided_by", f.finding.decidedBy.map(JSONValue.string) ?? .null)]))
+                                  ("decided_by", f.finding.decidedBy.map(JSONValue.string) ?? .null),
+                                  ("never_written", .array(unwritten.map(JSONValue.string)))]))
+        }
+        if !neverWritten.isEmpty {
+            s += "warning: \(neverWritten.count) field\(neverWritten.count == 1 ? "" : "s") of failing checks never written since VMCLEAR (a missing VMWRITE?): \(neverWritten.joined(separator: ", "))\n"
         }
         return (s, .array(items))
     }
-
-    static let neverWrittenNote = "(fields never written since VMCLEAR: not tracked yet — vmxemu does not record VMWRITEs per field)"
 
     static func vmcsCheck(_ ctx: CommandContext) -> CommandResult {
         withVMCS(ctx, "vmcs check") { _, cpu, vmcs in
@@ -276,7 +306,6 @@ extension DebuggerCommands {
             let (text, json) = renderChecks(failures, cpu: cpu, vmcs: vmcs)
             s += text
             s += failures.isEmpty ? "all checks pass\n" : "\(failures.count) failing check\(failures.count == 1 ? "" : "s")\n"
-            s += neverWrittenNote
             return CommandResult(s, data: .object([("vmcs", .uint(vmcs)), ("checks", .uint(UInt64(VMEntryChecks.rows.count))), ("failures", json)]))
         }
     }
@@ -304,7 +333,7 @@ extension DebuggerCommands {
                 let failures = VMEntryChecks.evaluateAll(cpu.entryContext(vmcs: vmcs, launch: !cpu.vmcsLaunched(at: vmcs)))
                 let (text, json) = renderChecks(failures, cpu: cpu, vmcs: vmcs)
                 s += text
-                s += "\(failures.count) failing check\(failures.count == 1 ? "" : "s")\n" + neverWrittenNote
+                s += "\(failures.count) failing check\(failures.count == 1 ? "" : "s")\n"
                 return CommandResult(s, data: .object([("kind", .string("entry-failure")), ("failures", json)]))
             }
             if let e = vmfailError {

@@ -144,7 +144,7 @@ public struct DebuggerCommand: Sendable {
 }
 
 public enum DebuggerCommands {
-    public static let table: [DebuggerCommand] = machineRows + vmxRows + runRows + scriptRows
+    public static let table: [DebuggerCommand] = machineRows + vmxRows + contextRows + runRows + scriptRows
 
     static let machineRows: [DebuggerCommand] = [
         DebuggerCommand("help", arguments: "[COMMAND]", summary: "list the commands, or describe one",
@@ -152,8 +152,10 @@ public enum DebuggerCommands {
                         completions: { $0.isEmpty ? commandNames : [] }) { ctx, args in help(args, ctx.frontDoor) },
         DebuggerCommand("status", summary: "run state, CPU mode, RIP with its symbol, why it stopped, instructions retired",
                         needsStoppedMachine: false) { c, _ in status(c) },
-        DebuggerCommand("regs", summary: "system registers: control, EFER, segments with their hidden parts, descriptor tables, debug registers, MSRs") { c, _ in
-            systemRegisters(c)
+        DebuggerCommand("regs", summary: "registers of the selected context (ctx): GPRs, control, EFER, segments with their hidden parts, descriptor tables, debug registers, MSRs; from the VMCS when the context is not on the CPU") { ctx, _ in
+            guard let c = ctx.controller else { return .usage("regs: needs a machine") }
+            let sel = selected(ctx, c)
+            return sel.onCPU ? systemRegisters(c) : offCPURegisters(ctx, c, sel)
         },
         DebuggerCommand("phys", arguments: "[on|off]", summary: "memory by address is physical (on) or linear in the current paging (off); addresses with bits 63:52 = 0x800 are always physical",
                         needsStoppedMachine: false) { c, args in phys(c, args) },

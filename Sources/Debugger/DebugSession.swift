@@ -17,12 +17,17 @@ public struct VMXBreakpoint: Equatable, Sendable {
         case entryFailure
         /// Stop after any VMX instruction fails (VMfailInvalid or VMfailValid).
         case vmfail
+        /// Stop before these VMX instructions execute in VMX root operation (`VMXState.breakBit`
+        /// mask, and the mnemonics).
+        case vmxInstruction(UInt16, [String])
     }
     public var number: Int
     public var kind: Kind
+    /// For `exit` breakpoints: only exits whose MSR, port, vector or CR matches.
+    public var filter = ExitFilter()
     public var hits = 0
 
-    public var description: String {
+    var kindDescription: String {
         switch kind {
         case .exit(let reasons) where reasons.isEmpty: return "VM exit (any reason)"
         case .exit(let reasons):
@@ -30,7 +35,53 @@ public struct VMXBreakpoint: Equatable, Sendable {
         case .entry: return "VM entry"
         case .entryFailure: return "VM-entry failure"
         case .vmfail: return "VMfail"
+        case .vmxInstruction(_, let names): return "before " + names.joined(separator: ", ") + " (VMX root operation)"
         }
+    }
+
+    public var description: String { kindText + filter.description }
+    var kindText: String {
+        switch kind {
+        case .exit(let reasons) where reasons.isEmpty: return "VM exit (any reason)"
+        default: return kindDescription
+        }
+    }
+}
+
+/// What an exit breakpoint's `msr=`, `port=`, `vector=`, `cr=` ask (nil: any).
+public struct ExitFilter: Equatable, Sendable {
+    public var msr: UInt32?
+    public var port: UInt16?
+    public var vector: UInt8?
+    public var cr: UInt8?
+    public init() {}
+    public var isEmpty: Bool { msr == nil && port == nil && vector == nil && cr == nil }
+    /// The basic exit reasons that report the filtered value (Appendix C): RDMSR 31, WRMSR 32
+    /// (ECX), I/O 30 (qualification bits 31:16), exception or NMI 0 (interruption-information
+    /// bits 7:0), control-register access 28 (qualification bits 3:0).
+    public var reasons: Set<UInt16> {
+        var r = Set<UInt16>()
+        if msr != nil { r.formUnion([31, 32]) }
+        if port != nil { r.insert(30) }
+        if vector != nil { r.insert(0) }
+        if cr != nil { r.insert(28) }
+        return r
+    }
+    /// Does an exit match? `ecx` is the guest's ECX at the exit (GPRs are not switched by exits).
+    public func matches(reason: UInt16, qualification: UInt64, interruptionInfo: UInt32, ecx: UInt32) -> Bool {
+        if let msr { guard reason == 31 || reason == 32, ecx == msr else { return false } }
+        if let port { guard reason == 30, UInt16(truncatingIfNeeded: qualification >> 16) == port else { return false } }
+        if let vector { guard reason == 0, interruptionInfo & 0x8000_0000 != 0, UInt8(truncatingIfNeeded: interruptionInfo) == vector else { return false } }
+        if let cr { guard reason == 28, UInt8(qualification & 0xF) == cr else { return false } }
+        return true
+    }
+    public var description: String {
+        var p: [String] = []
+        if let msr { p.append("msr=0x\(hex(msr))") }
+        if let port { p.append("port=0x\(hex(port))") }
+        if let vector { p.append("vector=\(vector)") }
+        if let cr { p.append("cr=\(cr)") }
+        return p.isEmpty ? "" : " if " + p.joined(separator: " ")
     }
 }
 
@@ -53,6 +104,7 @@ public struct RecordedExit: Equatable, Sendable {
 public final class DebugSession: @unchecked Sendable {
     private let lock = ConditionLock()
     private var _json = false
+    private var _context: Int?
     private var _breakpoints: [VMXBreakpoint] = []
     private var _codeBreakpoints: [(number: Int, address: UInt64)] = []
     private var nextNumber = 1
@@ -67,15 +119,21 @@ public final class DebugSession: @unchecked Sendable {
         set { lock.withLock { _json = newValue } }
     }
 
+    /// The context `ctx` selected (gdb pid: 1 = VMM, then guests); nil: whichever is on the CPU.
+    public var context: Int? {
+        get { lock.withLock { _context } }
+        set { lock.withLock { _context = newValue } }
+    }
+
     public var breakpoints: [VMXBreakpoint] { lock.withLock { _breakpoints } }
     public var codeBreakpoints: [(number: Int, address: UInt64)] { lock.withLock { _codeBreakpoints } }
 
     @discardableResult
-    public func addBreakpoint(_ kind: VMXBreakpoint.Kind) -> Int {
+    public func addBreakpoint(_ kind: VMXBreakpoint.Kind, filter: ExitFilter = ExitFilter()) -> Int {
         lock.withLock {
             let n = nextNumber
             nextNumber += 1
-            _breakpoints.append(VMXBreakpoint(number: n, kind: kind))
+            _breakpoints.append(VMXBreakpoint(number: n, kind: kind, filter: filter))
             return n
         }
     }
@@ -107,12 +165,14 @@ public final class DebugSession: @unchecked Sendable {
     func hit(_ number: Int) { lock.withLock { if let i = _breakpoints.firstIndex(where: { $0.number == number }) { _breakpoints[i].hits += 1 } } }
 
     /// The VMX breakpoint a VMX event matches, if any.
-    func matching(_ event: VMXEvent) -> VMXBreakpoint? {
+    /// `facts`: the exit's interruption information and the guest's ECX (for filters).
+    func matching(_ event: VMXEvent, facts: (interruptionInfo: UInt32, ecx: UInt32) = (0, 0)) -> VMXBreakpoint? {
         lock.withLock {
             _breakpoints.first { bp in
                 switch (bp.kind, event) {
-                case (.exit(let rs), .exit(let r, _)):
+                case (.exit(let rs), .exit(let r, let q)):
                     return r & 0x8000_0000 == 0 && (rs.isEmpty || rs.contains(UInt16(r & 0xFFFF)))
+                        && bp.filter.matches(reason: UInt16(r & 0xFFFF), qualification: q, interruptionInfo: facts.interruptionInfo, ecx: facts.ecx)
                 case (.entryFailure, .exit(let r, _)): return r & 0x8000_0000 != 0
                 case (.entryFailure, .vmfail(let e)): return e == 7 || e == 8
                 case (.entry, .entry): return true
@@ -136,6 +196,7 @@ public final class DebugSession: @unchecked Sendable {
         cpu.vmx.breakOnEntry = bps.contains { $0.kind == .entry }
         cpu.vmx.breakOnEntryFailure = bps.contains { $0.kind == .entryFailure }
         cpu.vmx.breakOnVMFail = bps.contains { $0.kind == .vmfail }
+        cpu.vmx.breakBeforeVMX = bps.reduce(UInt16(0)) { if case .vmxInstruction(let m, _) = $1.kind { return $0 | m }; return $0 }
     }
 
     // MARK: The exit ring
