@@ -266,7 +266,7 @@ public enum Disassembler {
         if i.op == .unimplemented { return (len, "(unknown to vmxemu: db " + bytes.prefix(len).map { "0x" + hex($0, 2) }.joined(separator: ",") + ")") }
         var t = text(i, address: address, bits: bits)
         // A RIP-relative operand's target goes to the end of the line as a comment.
-        if let r = t.range(of: "  ; 0x") {
+        if let r = t.firstRange(of: "  ; 0x") {
             let end = t[r.upperBound...].firstIndex { !$0.isHexDigit } ?? t.endIndex
             let note = String(t[r.lowerBound..<end])
             t.removeSubrange(r.lowerBound..<end)
