@@ -189,7 +189,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
 
     public func resume(_ request: GDBResumeRequest, stops: GDBStopSink) {
         // Which context steps, if any (GDB.md rule 3: the stop is reported in that thread).
-        let contexts = controller.contexts().map(\.pid)
+        // Only contexts gdb has attached can be resumed (GDB.md rule 7).
+        let contexts = controller.contexts().map(\.pid).filter { request.attachedProcesses.contains($0) }
         var stepping: Int? = nil
         var resumed = false
         for pid in contexts {
@@ -199,7 +200,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
             if kind.isStep && stepping == nil { stepping = pid }
         }
         guard resumed else {
-            stops.report(GDBStopEvent(thread: Self.vmmThread, reason: .signal(GDBStopReason.sigtrap),
+            let pid = request.attachedProcesses.min() ?? MachineController.vmmContext
+            stops.report(GDBStopEvent(thread: GDBThreadID(pid: pid, tid: 1), reason: .signal(GDBStopReason.sigtrap),
                                       console: "vmxemu: nothing to resume"))
             return
         }
@@ -208,9 +210,10 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
         let steppingContext = stepping
         let mode: MachineController.RunMode = stepping.map { .stepIn(context: $0) } ?? .continue
         let started = controller.resume(mode) { stop in
-            // Report the stop in the thread of the context that stopped, if gdb has it attached
-            // (GDB.md rule 7), else in the VMM's.
-            let pid = steppingContext ?? (attached.contains(stop.context) ? stop.context : MachineController.vmmContext)
+            // Report the stop in the thread of the context that stopped if gdb has it attached
+            // (GDB.md rule 7), else in the first attached context that was resumed.
+            let pid = steppingContext ?? (attached.contains(stop.context) ? stop.context
+                                                                           : (contexts.first ?? MachineController.vmmContext))
             let thread = GDBThreadID(pid: pid, tid: 1)
             let event = MachineTarget.event(for: stop, thread: thread)
             if stop.reason.isFatal { hooks.log("stopped: \(stop.summary)") }

@@ -117,7 +117,11 @@ private final class FuzzRig {
             if rng.next() % 32 == 0 { framed[framed.count - 1] ^= 0x01 }
             let wasRunning = rig.session.isRunning
             let (out, close, isStuck) = rig.feed(framed)
-            if isStuck { stuck += 1; rig.target.controller.shutdown(); rig = FuzzRig(); continue }
+            if isStuck {
+                stuck += 1
+                print("stuck after \(String(decoding: payload, as: UTF8.self).debugDescription)")
+                rig.target.controller.shutdown(); rig = FuzzRig(); continue
+            }
             if rig.session.running == nil && !wasRunning, (try? GDBPacket.parse(payload)).map(isResume) == true { resumes += 1 }
             var d = PacketDecoder()
             let events = d.feed(out)
