@@ -5,7 +5,7 @@
 //
 //   vmxemu run IMAGE --repl [-x FILE]… [-ex CMD]… [--batch] [--no-history]
 //
-// Scripts (-x files, then -ex commands, then a non-terminal stdin) stop at the first result
+// Scripts (-x files and -ex commands in command-line order, then a non-terminal stdin) stop at the first result
 // that is not ok: exit status 1 for a failing command or assertion, 2 for a usage error, 3 for
 // a guest fatal event, N for `quit N`. At the terminal a failing command only prints.
 //
@@ -28,6 +28,33 @@ public struct REPLOptions: Sendable {
     public var scripts: [String] = []
     /// `-ex CMD`, run in order.
     public var commands: [String] = []
+    /// One `-x FILE` or `-ex CMD` in command-line order.
+    public enum Step: Sendable, Equatable { case script(String), command(String) }
+    /// The -x files and -ex commands interleaved as the command line gave them (gdb's order);
+    /// nil: every script, then every command.
+    public var steps: [Step]?
+
+    /// `-x`/`-ex` in the order they appear in `arguments` (a command line without the program
+    /// name); nil unless they account for exactly `scripts` and `commands`.
+    public static func orderedSteps(_ arguments: [String], scripts: [String], commands: [String]) -> [Step]? {
+        var steps: [Step] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--" { break }
+            if (a == "-x" || a == "-ex" || a == "--ex") && i + 1 < arguments.count {
+                steps.append(a == "-x" ? .script(arguments[i + 1]) : .command(arguments[i + 1]))
+                i += 2
+                continue
+            }
+            if a.hasPrefix("-ex=") { steps.append(.command(String(a.dropFirst(4)))) }
+            else if a.hasPrefix("-x=") { steps.append(.script(String(a.dropFirst(3)))) }
+            i += 1
+        }
+        let s = steps.compactMap { if case .script(let p) = $0 { return p }; return nil }
+        let c = steps.compactMap { if case .command(let l) = $0 { return l }; return nil }
+        return s == scripts && c == commands ? steps : nil
+    }
     /// `--batch`: exit after the scripts and commands (status 0 if all succeeded).
     public var batch = false
     /// History file on (default) or off (`--no-history`).
@@ -91,14 +118,25 @@ public final class REPL: @unchecked Sendable {
     /// The whole session: scripts, commands, then the terminal or stdin; the exit status.
     public func run() -> Int32 {
         installSIGINT()
-        for path in options.scripts {
-            guard let text = DebuggerCommands.readTextFileForREPL(path) else {
-                eprint("vmxemu: -x: cannot read '\(path)'")
-                return 2
+        let steps = options.steps ?? (options.scripts.map(REPLOptions.Step.script) + options.commands.map(REPLOptions.Step.command))
+        var exIndex = 0
+        for step in steps {
+            switch step {
+            case .script(let path):
+                guard let text = DebuggerCommands.readTextFileForREPL(path) else {
+                    eprint("vmxemu: -x: cannot read '\(path)'")
+                    return 2
+                }
+                if let s = runScript(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), name: path) { return s }
+            case .command(let line):
+                exIndex += 1
+                let r = runLine(line)
+                if let status = r.scriptExitStatus {
+                    if case .quit = r.status {} else { eprint("vmxemu: -ex:\(exIndex): '\(line)' \(r.status == .guestFatal ? "ended in a guest fatal event" : "failed") (exit status \(status))") }
+                    return status
+                }
             }
-            if let s = runScript(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), name: path) { return s }
         }
-        if let s = runScript(options.commands, name: "-ex") { return s }
         if options.batch { return 0 }
         if isatty(0) != 0 { return interactive() }
         // A pipe or file on stdin is a script: no prompt, no echo.

@@ -90,7 +90,7 @@ struct Run: ParsableCommand {
     @Option(name: .customShort("x"), help: ArgumentHelp("Run the REPL commands in FILE (repeatable; implies --repl).", valueName: "FILE"))
     var commandFiles: [String] = []
 
-    @Option(name: .customLong("ex", withSingleDash: true), help: ArgumentHelp("Run one REPL command (repeatable, after the -x files; implies --repl).", valueName: "CMD"))
+    @Option(name: .customLong("ex", withSingleDash: true), help: ArgumentHelp("Run one REPL command (repeatable; -x and -ex run in command-line order, as gdb does; implies --repl).", valueName: "CMD"))
     var exCommands: [String] = []
 
     @Flag(name: .long, help: "Exit after the -x/-ex commands (status 0, or the first failure's: 1 command or assert, 2 usage, 3 guest fatal).")
@@ -168,6 +168,7 @@ struct Run: ParsableCommand {
             var options = REPLOptions()
             options.scripts = commandFiles
             options.commands = exCommands
+            options.steps = REPLOptions.orderedSteps(Array(CommandLine.arguments.dropFirst()), scripts: commandFiles, commands: exCommands)
             options.batch = batch
             options.history = !noHistory
             throw ExitCode(REPLRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint, options: options, quiet: quiet))
