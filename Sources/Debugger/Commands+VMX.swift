@@ -38,10 +38,14 @@ extension DebuggerCommands {
                         summary: "the recent VM exits the REPL recorded (last N, default 20), or counts per reason",
                         examples: ["exits", "exits 5", "exits stats"], needs: .machine,
                         completions: { $0.isEmpty ? ["stats"] : [] }) { ctx, args in exitsCommand(ctx, args) },
-        DebuggerCommand("ctl", arguments: "[pin|proc|proc2|exit|entry]",
-                        summary: "the VMCS control words bit by bit: name, value, allowed-0/allowed-1 from the capability MSRs, and what breaks the rules",
-                        examples: ["ctl", "ctl proc"], needs: .stoppedMachine,
-                        completions: { $0.isEmpty ? controlWordNames : [] }) { ctx, args in ctl(ctx, args) },
+        DebuggerCommand("ctl", arguments: "[pin|proc|proc2|exit|entry [BIT]]",
+                        summary: "the VMCS control words bit by bit: name, value, allowed-0/allowed-1 from the capability MSRs, and what breaks the rules; one bit by name (hlt-exiting) or number",
+                        examples: ["ctl", "ctl proc", "ctl proc hlt-exiting", "ctl pin 3"], needs: .stoppedMachine,
+                        completions: { prev in
+                            if prev.isEmpty { return controlWordNames }
+                            if prev.count == 1, let w = VMXDecode.controlWord(named: prev[0]) { return w.bits.map { controlBitSlug($0.name) } }
+                            return []
+                        }) { ctx, args in ctl(ctx, args) },
         DebuggerCommand("caps", arguments: "[MSR]",
                         summary: "the IA32_VMX_* capability MSRs of the modeled CPU, decoded (and IA32_FEATURE_CONTROL with a machine)",
                         examples: ["caps", "caps IA32_VMX_PROCBASED_CTLS", "caps 0x481"], needs: .nothing,
@@ -498,8 +502,44 @@ extension DebuggerCommands {
 
     // MARK: ctl, caps
 
+    /// A control bit's SDM name as one word: "HLT exiting" → hlt-exiting.
+    public static func controlBitSlug(_ name: String) -> String {
+        var out = ""
+        for ch in name.lowercased() {
+            if ch.isLetter || ch.isNumber { out.append(ch) } else if !out.isEmpty && out.last != "-" { out.append("-") }
+        }
+        while out.last == "-" { out.removeLast() }
+        return out
+    }
+
+    /// `ctl WORD BIT`: one control bit, its value and what the capability MSR allows.
+    static func ctlBit(_ ctx: CommandContext, _ w: VMXControlWord, _ text: String) -> CommandResult {
+        let bit: Int
+        if let n = parseNumber(text), n < 32 { bit = Int(n) } else if let b = w.bits.first(where: { controlBitSlug($0.name) == controlBitSlug(text) }) { bit = b.bit } else {
+            return .usage("ctl \(w.name): no control bit '\(text)' (\(w.bits.map { controlBitSlug($0.name) }.joined(separator: ", ")), or 0…31)")
+        }
+        return withVMCS(ctx, "ctl") { _, cpu, vmcs in
+            let v = UInt32(truncatingIfNeeded: cpu.vmcsRead(w.field, at: vmcs))
+            let trueCtls = VMXModel.basic & (1 << 55) != 0
+            let cap = w.capability(true: trueCtls)
+            let must1 = UInt32(truncatingIfNeeded: cap) >> UInt32(bit) & 1 == 1, may1 = UInt32(truncatingIfNeeded: cap >> 32) >> UInt32(bit) & 1 == 1
+            let value = v >> UInt32(bit) & 1
+            let name = w.bitName(bit) ?? "bit \(bit) (reserved)"
+            var s = "\(w.name) bit \(bit) " + (w.bitName(bit).map { "\"\($0)\"" } ?? "(reserved)") + " = \(value)  [\(w.ref)]\n"
+            s += "  allowed: " + (must1 ? "must be 1 (allowed-0 bit is 1)" : (may1 ? "0 or 1" : "must be 0 (allowed-1 bit is 0)"))
+            s += trueCtls && w.field != .secondaryProcControls ? " per the TRUE_ capability MSR\n" : " per the capability MSR\n"
+            if (must1 && value == 0) || (!may1 && value == 1) { s += "  ✗ this setting fails VM entry (VMfailValid 7, SDM §26.2.1)\n" }
+            return CommandResult(s, data: .object([("word", .string(w.name)), ("bit", .int(Int64(bit))), ("name", .string(name)), ("value", .uint(UInt64(value))),
+                                                   ("must_be_one", .bool(must1)), ("may_be_one", .bool(may1))]))
+        }
+    }
+
     static func ctl(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
-        guard args.count <= 1 else { return .usage("usage: ctl [pin|proc|proc2|exit|entry]") }
+        guard args.count <= 2 else { return .usage("usage: ctl [pin|proc|proc2|exit|entry [BIT]]") }
+        if args.count == 2 {
+            guard let w = VMXDecode.controlWord(named: args[0]) else { return .usage("ctl: '\(args[0])' is not a control word (pin, proc, proc2, exit, entry)") }
+            return ctlBit(ctx, w, args[1])
+        }
         var words = VMXModel.controlWords
         if let a = args.first {
             guard let w = VMXDecode.controlWord(named: a) else { return .usage("ctl: '\(a)' is not a control word (pin, proc, proc2, exit, entry)") }

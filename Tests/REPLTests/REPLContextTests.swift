@@ -6,6 +6,7 @@
 import Debugger
 import Foundation
 import Machine
+import REPL
 import Testing
 import X86
 
@@ -144,6 +145,25 @@ import X86
         let failures = try #require(try Self.data("why", c)["failures"] as? [[String: Any]])
         #expect(failures.count >= 5)
         #expect(failures.allSatisfy { ($0["never_written"] as? [String])?.isEmpty == true })
+    }
+
+    /// Control bits by name: completion from VMXModel.controlWords, `ctl WORD BIT` on minivmm,
+    /// which sets "HLT exiting" (minivmm.c); Table 25-6: HLT exiting is bit 7 of the primary
+    /// processor-based controls.
+    @Test(.enabled(if: Fixture.has("minivmm"))) func controlBits() throws {
+        #expect(REPLCompletion.candidates(line: "ctl proc hlt").contains("hlt-exiting"))
+        #expect(REPLCompletion.candidates(line: "ctl proc2 enable-e").contains("enable-ept"))
+        #expect(REPLCompletion.candidates(line: "ctl pin nmi").contains("nmi-exiting"))
+        let c = try MinivmmAtCPUID.stopped()
+        let d = try Self.data("ctl proc hlt-exiting", c)
+        #expect(d["bit"] as? Int == 7)
+        #expect(Self.u64(d["value"]) == 1)
+        // Bit 1 of the pin-based controls is default1 (Appendix A.3.1): must be 1.
+        let r = try Self.data("ctl pin 1", c)
+        #expect(r["must_be_one"] as? Bool == true)
+        #expect(Self.u64(r["value"]) == 1)
+        #expect(Fixture.run("ctl proc no-such-bit", c).status == .usage)
+        #expect(DebuggerCommands.execute("ctl proc hlt-exiting", on: c).output == Fixture.run("ctl proc hlt-exiting", c).output)
     }
 
     /// disas with no machine state at all: the formatter on SDM encodings.
