@@ -5,6 +5,9 @@
 
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.serialized, .enabled(if: E2E.skipReason == nil, "\(E2E.skipReason ?? "")"))
 struct VMXContextTests {
@@ -53,5 +56,45 @@ struct VMXContextTests {
         #expect(!out.contains("internal-error"))
         #expect(!out.contains("'g' packet reply is too long"))
         #expect(vm.waitForExit(timeout: 10) == 137)
+    }
+
+    /// GDB.md rule 3: a single step of the guest's thread across an instruction that causes a VM
+    /// exit finishes when the guest runs again — reported in Thread 2.1, never in the VMM's
+    /// thread (which would crash gdb 13 in `finish_step_over`). 300 `stepi` through guest_main's
+    /// first kprintf cross several I/O exits (each character is an OUT the VMM emulates).
+    @Test func stepiInTheGuestCrossesVMExitsInTheGuestThread() throws {
+        guard FileManager.default.fileExists(atPath: Self.image) else {
+            print("SKIP: \(Self.image) is missing (make -C GuestImages)")
+            return
+        }
+        let vm = try VMXEmuProcess(image: Self.image)
+        // gdb's `while` needs a script file (a -ex line cannot hold the loop body).
+        let loop = NSTemporaryDirectory() + "vmxemu-stepi-\(getpid()).gdb"
+        try "set $i = 0\nwhile $i < 300\n  stepi\n  set $i = $i + 1\nend\n".write(toFile: loop, atomically: true, encoding: .utf8)
+        defer { unlink(loop) }
+        let out = try GDB.run([
+            "set schedule-multiple on",
+            "target extended-remote 127.0.0.1:\(vm.port)",
+            "add-inferior",
+            "inferior 2",
+            "attach 2",
+            "break guest_main",
+            "continue",
+            "source \(loop)",
+            "info threads",
+            "p/x $exit_reason",
+            "inferior 1",
+            "p/x exit_reason",
+            "kill inferiors 1 2",
+        ], file: Self.image, helper: true, quiet: true)
+        #expect(out.matches(#"Thread 2\.1 "guest 1 vCPU0" hit Breakpoint 1(\.\d)?, guest_main"#))
+        // Still in the guest's thread after the steps: `info threads` marks 2.1 current.
+        #expect(out.matches(#"\*\s+2\.1\s+Thread 2\.1 "guest 1 vCPU0""#), "\(out)")
+        // The last exit (VMX register of the guest context, and the VMM's own global) was an
+        // I/O instruction: basic reason 30 = 0x1e (SDM Appendix C).
+        #expect(out.contains("= 0x1e"), "\(out)")
+        #expect(!out.contains("internal-error"))
+        #expect(!out.contains("Thread 1.1 \"VMM vCPU0\" hit"))
+        _ = vm.waitForExit(timeout: 10)
     }
 }
