@@ -92,23 +92,32 @@ extension CPU {
                 let count = Int(bc.count[slot])
                 let n = remaining >= UInt64(count) ? count : Int(remaining)
                 var k = 0
+                var singleStepTrap = false
                 do {
-                    if debugChecks {
+                    // RFLAGS.TF can only change at instructions that end a block (POPF, IRET,
+                    // SYSRET, VM transitions, exception delivery), so one test per block suffices.
+                    if debugChecks || flagsRest & RFLAGS.tf != 0 {
                         // Debugging: one instruction at a time, breakpoints checked before each
                         // (not before the first of a run, so a resume leaves the breakpoint it
-                        // stopped at), watchpoints after each.
+                        // stopped at), watchpoints after each; the guest's single-step trap after
+                        // each instruction that began with TF = 1.
                         while k < n {
                             if !firstInsn && breakpoints.contains(ripLinear) {
                                 instructions &+= UInt64(k)
                                 return .breakpoint(rip: rip)
                             }
                             firstInsn = false
+                            let tf = flagsRest & RFLAGS.tf != 0
                             let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
                             if let (kind, address) = watchHit {
                                 watchHit = nil
                                 instructions &+= UInt64(k)
                                 return .watchpoint(kind: kind, address: address)
                             }
+                            // Single-step (SDM Vol. 3A §17.3.1.4 "Single-Step Exception
+                            // Condition"): a #DB trap after the instruction, DR6.BS = 1 — except
+                            // after MOV SS/POP SS, which inhibit it for one instruction (§6.8.3).
+                            if tf && vmx.ssShadowRip != rip { singleStepTrap = true; break }
                             if !stay { break }
                         }
                     } else {
@@ -130,6 +139,12 @@ extension CPU {
                 instructions &+= UInt64(k)
                 remaining &-= UInt64(k)
                 firstInsn = false
+                if singleStepTrap {
+                    dr6 |= 0x4000
+                    currentRip = rip
+                    if let stop = deliver(Fault(kind: .exception, vector: 1, trap: true)) { return stop }
+                    break
+                }
                 if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }
                 // Chain: the same exit as last time, in the same translation epoch, to the same
                 // block (its slot may have been refilled by a block at a colliding address since:
