@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Machine
 import X86
 
@@ -27,7 +28,11 @@ struct Bench: ParsableCommand {
     var images: [String] = ["bench-int", "bench-call", "bench-copy"]
 
     func run() throws {
-        var rows: [(String, UInt64, Double, Double)] = []
+        var load = ""
+        if let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+            load = " Load average before the run: " + text.split(separator: " ").prefix(3).joined(separator: " ") + "."
+        }
+        var rows: [(String, UInt64, Double, Double, Double, Double)] = []
         for name in images {
             let path = "\(dir)/\(name).elf"
             guard let kernel = readFile(path) else {
@@ -51,12 +56,13 @@ struct Bench: ParsableCommand {
             }
             mips.sort()
             let median = mips[mips.count / 2]
-            rows.append((name, count, median, Double(count) / median / 1e6))
+            rows.append((name, count, median, Double(count) / median / 1e6, mips.first!, mips.last!))
             print("\(name): \(count) instructions, median \(format1(median)) MIPS over \(mips.count) runs (min \(format1(mips.first!)), max \(format1(mips.last!)))")
         }
         if let output {
-            var md = "| image | instructions | median MIPS | seconds |\n|---|---:|---:|---:|\n"
-            for r in rows { md += "| \(r.0) | \(r.1) | \(format1(r.2)) | \(format3(r.3)) |\n" }
+            var md = "`vmxemu bench --runs \(runs)` (release build), \(ProcessInfo.processInfo.processorCount) cores.\(load)\n\n"
+            md += "| image | instructions | median MIPS | min–max MIPS | seconds (median) |\n|---|---:|---:|---:|---:|\n"
+            for r in rows { md += "| \(r.0) | \(r.1) | \(format1(r.2)) | \(format1(r.4))–\(format1(r.5)) | \(format3(r.3)) |\n" }
             guard let f = fopen(output, "w") else { eprint("vmxemu bench: cannot write \(output)"); throw ExitCode(2) }
             fputs(md, f); fclose(f)
         }

@@ -633,9 +633,10 @@ struct CapabilityMSRTests {
     ///    Pin (A.3.1): default1 bits 1, 2, 4 = 16H; implemented: external-interrupt exiting (0),
     ///      NMI exiting (3) → allowed-1 1FH.
     ///    Primary (A.3.2): default1 bits 1, 4–6, 8, 13–16, 26 = 0401E172H; implemented: 3 (TSC
-    ///      offsetting), 7 (HLT), 9 (INVLPG), 11 (RDPMC), 12 (RDTSC), 15/16 (CR3 load/store),
-    ///      19/20 (CR8 load/store), 23 (MOV DR), 24 (unconditional I/O), 25 (I/O bitmaps),
-    ///      28 (MSR bitmaps), 30 (PAUSE), 31 (secondary controls) → allowed-1 D799_FBFAH.
+    ///      offsetting), 7 (HLT), 9 (INVLPG), 10 (MWAIT), 11 (RDPMC), 12 (RDTSC), 15/16 (CR3
+    ///      load/store), 19/20 (CR8 load/store), 23 (MOV DR), 24 (unconditional I/O), 25 (I/O
+    ///      bitmaps), 28 (MSR bitmaps), 29 (MONITOR), 30 (PAUSE), 31 (secondary controls)
+    ///      → allowed-1 F799_FFFAH.
     ///    Secondary (A.3.3): no default1; implemented: 2 (descriptor-table exiting),
     ///      3 (enable RDTSCP), 6 (WBINVD exiting) → 4CH.
     ///    Exit (A.4): default1 bits 0–8, 10, 11, 13, 14, 16, 17 = 36DFFH; implemented: 9 (host
@@ -656,7 +657,7 @@ struct CapabilityMSRTests {
     static let expected: [(UInt32, UInt64)] = [
         (0x480, 0x00D8_1000_0000_0000 | UInt64(VMXModel.revision)),
         (0x481, 0x0000_001F_0000_0016),
-        (0x482, 0xD799_FBFA_0401_E172),
+        (0x482, 0xF799_FFFA_0401_E172),
         (0x483, 0x003F_EFFF_0003_6DFF),
         (0x484, 0x0000_D3FF_0000_11FF),
         (0x485, 0x0000_0000_0004_0060),
@@ -667,7 +668,7 @@ struct CapabilityMSRTests {
         (0x48A, 0x2A),
         (0x48B, 0x0000_004C_0000_0000),
         (0x48D, 0x0000_001F_0000_0016),
-        (0x48E, 0xD799_FBFA_0400_6172),
+        (0x48E, 0xF799_FFFA_0400_6172),
         (0x48F, 0x003F_EFFF_0003_6DFB),
         (0x490, 0x0000_D3FF_0000_11FB),
     ]
@@ -916,6 +917,9 @@ struct VMExitTests {
         Simple(name: "RDPMC (0F 33), RDPMC exiting", code: [0x0F, 0x33], proc: Proc.rdpmcExiting, proc2: 0, reason: 15),
         Simple(name: "RDTSC (0F 31), RDTSC exiting", code: [0x0F, 0x31], proc: Proc.rdtscExiting, proc2: 0, reason: 16),
         Simple(name: "PAUSE (F3 90), PAUSE exiting", code: [0xF3, 0x90], proc: Proc.pauseExiting, proc2: 0, reason: 40),
+        Simple(name: "MONITOR (0F 01 C8), MONITOR exiting", code: [0x0F, 0x01, 0xC8], proc: Proc.monitorExiting, proc2: 0, reason: 39),
+        Simple(name: "MWAIT (0F 01 C9), MWAIT exiting, monitor not armed (qualification bit 0 = 0)", code: [0x0F, 0x01, 0xC9],
+               proc: Proc.mwaitExiting, proc2: 0, reason: 36),
         Simple(name: "RDTSCP (0F 01 F9), RDTSC exiting + enable RDTSCP", code: [0x0F, 0x01, 0xF9],
                proc: Proc.rdtscExiting, proc2: Proc2.enableRDTSCP, reason: 51),
         Simple(name: "WBINVD (0F 09), WBINVD exiting", code: [0x0F, 0x09], proc: 0, proc2: Proc2.wbinvdExiting, reason: 54),
@@ -937,6 +941,16 @@ struct VMExitTests {
         #expect(m.vr(.guestRFLAGS) == VX.guestRFLAGS)
         #expect(m.vr(.guestCR3) == VX.guestPML4)
         #expect(m.vr(.guestCSSelector) == UInt64(VX.guestCS) && m.vr(.guestSSSelector) == UInt64(VX.guestSS))
+    }
+
+    /// MWAIT exiting after the guest armed the monitor (MONITOR without MONITOR exiting): the
+    /// qualification's bit 0 says so (§27.2.1 "MWAIT: bit 0 is set if the monitoring hardware
+    /// was armed"). Code: mov rax, rsp (48 89 E0); xor ecx, ecx (31 C9); xor edx, edx (31 D2);
+    /// monitor (0F 01 C8); mwait (0F 01 C9) at guest offset 10.
+    @Test func mwaitAfterMonitorReportsArmed() {
+        let m = TestMachine.long64()
+        m.setupGuest([0x48, 0x89, 0xE0, 0x31, 0xC9, 0x31, 0xD2, 0x0F, 0x01, 0xC8, 0x0F, 0x01, 0xC9], proc: Proc.mwaitExiting, proc2: 0)
+        m.expectExit(m.launch(), reason: 36, qualification: 1, length: 3, guestRIP: VX.guestCode + 10)
     }
 
     /// Without the controls the conditional instructions execute in the guest: HLT halts it,
