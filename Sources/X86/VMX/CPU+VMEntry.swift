@@ -16,6 +16,7 @@ extension CPU {
     /// VMLAUNCH / VMRESUME (§30.3 "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine").
     func vmEntryInstruction(_ i: UnsafePointer<Insn>, launch: Bool) throws(Fault) {
         try vmxPrelude(i, exitReason: launch ? .vmlaunch : .vmresume)
+        vmx.lastEntryFailure = nil
         // §26.1 "Basic VM-Entry Checks".
         if vmx.currentVMCS == VMXState.invalidPointer { vmFailInvalid(); return try vmFailStop() }
         let start = rip &- UInt64(i.pointee.len)
@@ -68,7 +69,7 @@ extension CPU {
     /// After VMfail: continue after the instruction, or stop when the debugger asked to.
     func vmFailStop() throws(Fault) {
         if vmx.breakOnVMFail || (vmx.breakOnEntryFailure && vmx.lastEntryFailure != nil) {
-            pendingStop = .vmx(.vmfail(error: vmx.lastInstructionError ?? 0))
+            pendingStop = .vmx(.vmfail(error: vmx.failedNow ?? 0))
             throw Fault(kind: .stop, vector: 0xFF, trap: true)
         }
     }

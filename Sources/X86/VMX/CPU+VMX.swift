@@ -39,6 +39,8 @@ public struct VMXState: Sendable {
     public var lastEntryFailure: EntryCheckFailure? = nil
     /// The last VM-instruction error number set by VMfailValid.
     public var lastInstructionError: UInt32? = nil
+    /// The VMfail of the VMX instruction executing now (0 = VMfailInvalid), for `break vmfail`.
+    var failedNow: UInt32? = nil
     /// Stop the run (StopCause.vmx) at these events: the debugger's `break exit|entry|vmfail`.
     public var breakOnExit = false, breakOnEntry = false, breakOnEntryFailure = false, breakOnVMFail = false
     /// Basic exit reasons to stop at when `breakOnExit` (empty = every reason).
@@ -141,9 +143,10 @@ extension CPU {
     // MARK: Conventions (§30.2 "Conventions")
 
     func vmSucceed() { setFlags(flags() & ~RFLAGS.arith) }
-    func vmFailInvalid() { setFlags((flags() & ~RFLAGS.arith) | RFLAGS.cf) }
+    func vmFailInvalid() { setFlags((flags() & ~RFLAGS.arith) | RFLAGS.cf); vmx.failedNow = 0 }
     func vmFailValid(_ n: UInt32) {
         setFlags((flags() & ~RFLAGS.arith) | RFLAGS.zf)
+        vmx.failedNow = n
         vmwrite(.vmInstructionError, UInt64(n))
         vmx.lastInstructionError = n
     }
@@ -174,6 +177,17 @@ extension CPU {
 
     @inline(never) func executeVMX(_ i: UnsafePointer<Insn>) throws(Fault) {
         if vmx.breakBeforeVMX != 0 && !vmx.nonRoot { try breakBeforeVMX(i) }
+        vmx.failedNow = nil
+        try executeVMXInstruction(i)
+        // The debugger's `break vmfail`: stop after any VMX instruction that ended in VMfail
+        // (VMLAUNCH/VMRESUME report theirs in vmFailStop).
+        if let e = vmx.failedNow, vmx.breakOnVMFail, i.pointee.op != .vmlaunch && i.pointee.op != .vmresume {
+            pendingStop = .vmx(.vmfail(error: e))
+            throw Fault(kind: .stop, vector: 0xFF, trap: true)
+        }
+    }
+
+    func executeVMXInstruction(_ i: UnsafePointer<Insn>) throws(Fault) {
         switch i.pointee.op {
         case .vmxon:
             // VMXON (§30.3 "VMXON—Enter VMX Operation").
