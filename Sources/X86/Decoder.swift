@@ -477,7 +477,10 @@ extension CPU {
                     case 0xF9: i.op = .rdtscp
                     case 0xC8: i.op = mp == 0 ? .monitor : .ud        // MONITOR (66/F2/F3: #UD)
                     case 0xC9: i.op = mp == 0 ? .mwait : .ud          // MWAIT
-                    case 0xD0, 0xD1: i.op = mp == 0 ? .unimplemented : .ud   // NP XGETBV/XSETBV: issue 3
+                    // XGETBV/XSETBV: #UD while CR4.OSXSAVE = 0, which cannot be set — the model
+                    // has no XSAVE (CPUID.1:ECX.XSAVE = 0; SDM Vol. 2 "XGETBV", "XSETBV"). So
+                    // XSETBV never reaches its VM exit (reason 55) either: the #UD has priority.
+                    case 0xD0, 0xD1: i.op = .ud
                     // VMX (Table A-6, group 7 with mod = 11B): no 66/F2/F3 prefix (else #UD).
                     case 0xC1: i.op = mp == 0 ? .vmcall : .ud
                     case 0xC2: i.op = mp == 0 ? .vmlaunch : .ud

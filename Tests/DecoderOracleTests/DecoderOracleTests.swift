@@ -132,6 +132,7 @@ struct Allowance: Sendable {
 /// only what the core implements): Zydis decodes them, we raise #UD — with their length.
 let absentIntelFeatures: Set<String> = [
     "VTX", "VMFUNC",                        // INVEPT/INVVPID, VMFUNC: EPT, VPID, VM functions not advertised (VMXModel)
+    "XSAVE",                                // XGETBV/XSETBV: #UD while CR4.OSXSAVE = 0, which cannot be set without XSAVE
     "SMX", "SGX", "SGX_ENCLV", "PCONFIG", "TDX",
     "AES", "PCLMULQDQ", "SHA", "GFNI", "KEYLOCKER", "KEYLOCKER_WIDE",
     "RTM", "CET", "PKU", "SMAP", "CLWB", "PT", "WAITPKG", "MOVDIR", "ENQCMD", "UINTR",
