@@ -167,6 +167,8 @@ enum RegisterMap {
         if let v = values["dr3"] { cpu.dr.3 = v }
         if let v = values["dr6"] { cpu.dr6 = v }
         if let v = values["dr7"] { cpu.dr7 = v }
+        // The guest's DR0–DR3/DR7 breakpoints follow what gdb wrote.
+        if ["dr0", "dr1", "dr2", "dr3", "dr7"].contains(where: { values[$0] != nil }) { cpu.debugRegistersChanged() }
         if modeChange {
             // PAE paging keeps the four PDPTEs in registers, loaded with CR3 (SDM Vol. 3A §4.4.1).
             let pae = cpu.cr0 & CR0.pg != 0 && cpu.cr4 & CR4.pae != 0 && cpu.efer & EFER.lme == 0

@@ -157,14 +157,19 @@ extension CPU {
 
     /// Record a watchpoint hit of an access (only while the debugger has watchpoints).
     @inline(never) func checkWatch(_ lin: UInt64, _ n: UInt64, write: Bool) {
+        // The guest's data breakpoints (DR0–DR3): a #DB trap after the instruction, DR6.Bn.
+        for g in guestBreakpoints where g.hits(lin, n, write: write) { guestDataHits |= 1 << UInt64(g.index) }
         for w in watchpoints where w.hit(lin, n, write: write) {
             if watchHit == nil { watchHit = (w.kind, w.address) }
             return
         }
     }
 
+    /// Accesses must be checked one by one (debugger watchpoints or guest data breakpoints).
+    @inline(__always) var accessesWatched: Bool { debugChecks && (!watchpoints.isEmpty || !guestBreakpoints.isEmpty) }
+
     @inline(never) func readSlow(_ lin: UInt64, _ n: UInt64, _ seg: Int) throws(Fault) -> UInt64 {
-        if debugChecks && !watchpoints.isEmpty {
+        if accessesWatched {
             let v = try readSlowUnwatched(lin, n, seg)
             checkWatch(lin, n, write: false)
             return v
@@ -190,7 +195,7 @@ extension CPU {
     }
 
     @inline(never) func writeSlow(_ lin: UInt64, _ n: UInt64, _ v: UInt64, _ seg: Int) throws(Fault) {
-        if debugChecks && !watchpoints.isEmpty {
+        if accessesWatched {
             try writeSlowUnwatched(lin, n, v, seg)
             checkWatch(lin, n, write: true)
             return
@@ -287,7 +292,8 @@ extension CPU {
         case .read, .write:
             guard ppage < ramSize else { return }       // unbacked: always the slow path
             // Watched pages stay out of the TLB so each access is checked.
-            if debugChecks && !watchpoints.isEmpty && watchpoints.contains(where: { $0.touches(page: page) }) { return }
+            if accessesWatched && (watchpoints.contains(where: { $0.touches(page: page) })
+                || guestBreakpoints.contains(where: { $0.kind != .execute && ($0.address & ~0xFFF) <= page && page <= (($0.address &+ $0.length &- 1) & ~0xFFF) })) { return }
             let add = Int(bitPattern: UInt(bitPattern: ram + Int(ppage))) &- Int(bitPattern: UInt(page))
             tlb.rTag[i] = page; tlb.rAdd[i] = add
             // A write entry only when the page may be written without the slow path: the walk

@@ -93,6 +93,8 @@ extension CPU {
                 let n = remaining >= UInt64(count) ? count : Int(remaining)
                 var k = 0
                 var singleStepTrap = false
+                var guestDataTrap: UInt64 = 0      // DR6 B0–B3 of data breakpoints hit (trap)
+                var guestDebugFault: UInt64 = 0    // DR6 B0–B3 of instruction breakpoints (fault)
                 do {
                     // RFLAGS.TF can only change at instructions that end a block (POPF, IRET,
                     // SYSRET, VM transitions, exception delivery), so one test per block suffices.
@@ -107,8 +109,20 @@ extension CPU {
                                 return .breakpoint(rip: rip)
                             }
                             firstInsn = false
+                            // The guest's instruction breakpoints (DR7 R/W = 00B): a fault before
+                            // the instruction unless RFLAGS.RF = 1 (SDM Vol. 3A §17.3.1.1, §17.3.1.1.1).
+                            if !guestBreakpoints.isEmpty && flagsRest & RFLAGS.rf == 0 {
+                                let lin = ripLinear
+                                var hits: UInt64 = 0
+                                for g in guestBreakpoints where g.kind == .execute && g.address == lin { hits |= 1 << UInt64(g.index) }
+                                if hits != 0 { guestDebugFault = hits; break }
+                            }
                             let tf = flagsRest & RFLAGS.tf != 0
+                            guestDataHits = 0
                             let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
+                            // The instruction completed: RF is cleared (§17.3.1.1).
+                            flagsRest &= ~RFLAGS.rf
+                            if guestDataHits != 0 { guestDataTrap = guestDataHits; guestDataHits = 0 }
                             if let (kind, address) = watchHit {
                                 watchHit = nil
                                 instructions &+= UInt64(k)
@@ -117,7 +131,8 @@ extension CPU {
                             // Single-step (SDM Vol. 3A §17.3.1.4 "Single-Step Exception
                             // Condition"): a #DB trap after the instruction, DR6.BS = 1 — except
                             // after MOV SS/POP SS, which inhibit it for one instruction (§6.8.3).
-                            if tf && vmx.ssShadowRip != rip { singleStepTrap = true; break }
+                            if tf && vmx.ssShadowRip != rip { singleStepTrap = true }
+                            if singleStepTrap || guestDataTrap != 0 { break }
                             if !stay { break }
                         }
                     } else {
@@ -139,10 +154,13 @@ extension CPU {
                 instructions &+= UInt64(k)
                 remaining &-= UInt64(k)
                 firstInsn = false
-                if singleStepTrap {
-                    dr6 |= 0x4000
+                if singleStepTrap || guestDataTrap != 0 || guestDebugFault != 0 {
+                    // #DB (SDM Vol. 3A §17.2.3 "Debug Status Register (DR6)"): B0–B3 name the
+                    // breakpoints that hit, BS the single step. A data breakpoint or single step is a
+                    // trap (RIP after the instruction); an instruction breakpoint a fault (RIP at it).
+                    dr6 |= (singleStepTrap ? 0x4000 : 0) | guestDataTrap | guestDebugFault
                     currentRip = rip
-                    if let stop = deliver(Fault(kind: .exception, vector: 1, trap: true)) { return stop }
+                    if let stop = deliver(Fault(kind: .exception, vector: 1, trap: guestDebugFault == 0)) { return stop }
                     break
                 }
                 if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }

@@ -197,10 +197,13 @@ extension CPU {
                     dr6 = (v & 0x0001_E00F) | 0xFFFF_0FF0
                 default:
                     if v >> 32 != 0 { throw Fault.GP(0) }
-                    // Hardware breakpoints through DR7 are issue 3; refuse to arm them silently.
-                    if v & 0xFF != 0 { throw unimplementedStop("MOV DR7 enabling hardware breakpoints (DR7=0x\(hex(v)))") }
+                    // I/O breakpoints (R/W = 10B, with CR4.DE) are not modeled: refuse to arm one.
+                    for n in 0..<4 where (v >> UInt64(2 * n)) & 3 != 0 && (v >> UInt64(16 + 4 * n)) & 3 == 2 {
+                        throw unimplementedStop("MOV DR7 arming an I/O breakpoint in DR\(n) (DR7=0x\(hex(v)))")
+                    }
                     dr7 = (v & 0xFFFF_2BFF) | 0x400
                 }
+                debugRegistersChanged()
             }
         case .rdmsr:
             if cpl != 0 { throw Fault.GP(0) }
@@ -283,6 +286,26 @@ extension CPU {
             }
         default:
             throw unimplementedStop("op \(i.pointee.op)")
+        }
+    }
+
+    /// Recompute the guest's enabled breakpoints from DR0–DR3 and DR7 (SDM Vol. 3A §17.2.4,
+    /// §17.2.5 "Breakpoint Field Recognition": the address is aligned down to the length, and
+    /// LEN 10B is 8 bytes). Called after MOV DR, VM transitions and debugger register writes.
+    public func debugRegistersChanged() {
+        var list: [GuestBreakpoint] = []
+        let addrs = [dr.0, dr.1, dr.2, dr.3]
+        for n in 0..<4 where (dr7 >> UInt64(2 * n)) & 3 != 0 {
+            let rw = UInt8((dr7 >> UInt64(16 + 4 * n)) & 3)
+            guard let kind = GuestBreakpoint.Kind(rawValue: rw) else { continue }   // I/O: refused at MOV DR7
+            let lenBits = (dr7 >> UInt64(18 + 4 * n)) & 3
+            let length: UInt64 = kind == .execute ? 1 : [1, 2, 8, 4][Int(lenBits)]
+            list.append(GuestBreakpoint(index: n, address: addrs[n] & ~(length - 1), length: length, kind: kind))
+        }
+        if list != guestBreakpoints {
+            guestBreakpoints = list
+            updateDebugChecks()
+            tlb.flush()
         }
     }
 

@@ -120,12 +120,20 @@ public final class CPU: @unchecked Sendable {
     @usableFromInline var pendingUnimplemented: String? = nil
     /// Debugger breakpoints: linear addresses of the current context, checked before each
     /// instruction while non-empty (the fast loop skips the check entirely otherwise).
-    public var breakpoints: Set<UInt64> = [] { didSet { debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty } }
+    public var breakpoints: Set<UInt64> = [] { didSet { updateDebugChecks() } }
     /// Debugger watchpoints on linear addresses of the current context. Pages they touch are kept
     /// out of the software TLB so every access to them takes the checked slow path; a hit stops
     /// the run *after* the accessing instruction completes (x86 trap semantics, GDB.md rule 5).
     public var watchpoints: [Watchpoint] = [] {
-        didSet { debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty; tlb.flush() }
+        didSet { updateDebugChecks(); tlb.flush() }
+    }
+    /// The guest's own enabled debug-register breakpoints (DR0–DR3 per DR7), derived by
+    /// `debugRegistersChanged()`: instruction breakpoints and data (write / read-write) breakpoints.
+    @usableFromInline var guestBreakpoints: [GuestBreakpoint] = []
+    /// DR6 B0–B3 bits of data breakpoints hit by the current instruction (a trap after it).
+    @usableFromInline var guestDataHits: UInt64 = 0
+    @usableFromInline func updateDebugChecks() {
+        debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty || !guestBreakpoints.isEmpty
     }
     /// Breakpoints or watchpoints exist: run instruction by instruction with checks.
     @usableFromInline var debugChecks = false
@@ -175,6 +183,7 @@ public final class CPU: @unchecked Sendable {
         gdtrBase = 0; gdtrLimit = 0xFFFF; idtrBase = 0; idtrLimit = 0xFFFF
         cr0 = 0x6000_0010; cr2 = 0; cr3 = 0; cr4 = 0; cr8 = 0; efer = 0
         dr = (0, 0, 0, 0); dr6 = 0xFFFF_0FF0; dr7 = 0x400
+        guestBreakpoints = []; guestDataHits = 0
         cpl = 0
         msrs = MSRFile()
         vmx = VMXState()
@@ -302,4 +311,19 @@ public enum RFLAGS {
     public static let vm: UInt64 = 1 << 17, ac: UInt64 = 1 << 18, vif: UInt64 = 1 << 19, vip: UInt64 = 1 << 20
     public static let id: UInt64 = 1 << 21
     public static let arith: UInt64 = cf | pf | af | zf | sf | of
+}
+
+/// One enabled debug-register breakpoint (SDM Vol. 3A §17.2.4 "Debug Control Register (DR7)"):
+/// DRn's linear address, its length (1, 2, 4 or 8 bytes, address aligned down to it) and kind.
+public struct GuestBreakpoint: Equatable, Sendable {
+    public enum Kind: UInt8, Sendable { case execute = 0, write = 1, readWrite = 3 }
+    public var index: Int
+    public var address: UInt64
+    public var length: UInt64
+    public var kind: Kind
+    /// Does an access of `n` bytes at `lin` (a write when `write`) match?
+    @inlinable public func hits(_ lin: UInt64, _ n: UInt64, write: Bool) -> Bool {
+        guard kind != .execute, write || kind == .readWrite else { return false }
+        return lin < address &+ length && address < lin &+ n
+    }
 }

@@ -98,6 +98,7 @@ extension CPU {
         if entry & EntryCtl.loadDebugControls != 0 {
             dr7 = (vmread(.guestDR7) & ~(UInt64(1) << 12 | UInt64(3) << 14)) | 0x400
         }
+        debugRegistersChanged()
         msrs.sysenterCS = vmread(.guestSysenterCS) & 0xFFFF_FFFF
         msrs.sysenterESP = vmread(.guestSysenterESP)
         msrs.sysenterEIP = vmread(.guestSysenterEIP)

@@ -154,6 +154,7 @@ extension CPU {
         // §27.5.1: CR0 except ET, reserved bits, NW, CD; CR3; CR4; DR7 ← 400H; IA32_DEBUGCTL ← 0.
         loadControlRegisters(cr0: vmread(.hostCR0), cr3: vmread(.hostCR3), cr4: vmread(.hostCR4))
         dr7 = 0x400
+        debugRegistersChanged()
         msrs.sysenterCS = vmread(.hostSysenterCS) & 0xFFFF_FFFF
         msrs.sysenterESP = vmread(.hostSysenterESP); msrs.sysenterEIP = vmread(.hostSysenterEIP)
         if exitCtl & ExitCtl.loadPAT != 0 { msrs.pat = vmread(.hostPAT) }
