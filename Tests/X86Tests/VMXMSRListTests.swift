@@ -25,38 +25,23 @@ struct VMXMSRListTests {
     }
 
     /// A host MSR-load entry naming an x2APIC MSR (index bits 31:8 = 000008H) cannot be loaded:
-    /// VMX abort with indicator 4 ("error loading host MSRs") written at byte 4 of the VMCS
-    /// region, and the logical processor shuts down — the machine stops with the abort.
-    @Test func failedHostMSRLoadIsAVMXAbort() {
+    /// VMX abort indicator 4 ("error loading host MSRs"); a store-list entry with reserved bits
+    /// set cannot be saved: indicator 1 ("failure in saving guest MSRs"). The indicator is written
+    /// at byte 4 of the VMCS region and the logical processor shuts down — the machine stops.
+    @Test(arguments: [(VMCSFieldID.exitMSRLoadAddress, VMCSFieldID.exitMSRLoadCount, UInt32(0x800), UInt32(0), UInt32(4)),
+                      (VMCSFieldID.exitMSRStoreAddress, VMCSFieldID.exitMSRStoreCount, UInt32(0xC000_0102), UInt32(1), UInt32(1))])
+    func failedMSRListIsAVMXAbort(_ address: VMCSFieldID, _ count: VMCSFieldID, _ index: UInt32, _ reserved: UInt32, _ indicator: UInt32) {
         let m = TestMachine.long64()
         m.setupGuest([0x0F, 0xA2])
-        let load = VX.msrList
-        m.w32(load, 0x800); m.w32(load + 4, 0); m.w64(load + 8, 0)
-        m.vw(.exitMSRLoadAddress, load); m.vw(.exitMSRLoadCount, 1)
+        m.w32(VX.msrList, index); m.w32(VX.msrList + 4, reserved); m.w64(VX.msrList + 8, 0)
+        m.vw(address, VX.msrList); m.vw(count, 1)
         let stop = m.launch()
-        guard case .vmx(.abort(let indicator, _)) = stop else {
+        guard case .vmx(.abort(let got, _)) = stop else {
             Issue.record("expected a VMX abort, stopped with \(stop)")
             return
         }
-        #expect(indicator == 4)
-        #expect(m.r32(VX.vmcs + 4) == 4)
+        #expect(got == indicator)
+        #expect(m.r32(VX.vmcs + 4) == indicator)
         #expect(!m.cpu.vmx.nonRoot)
-    }
-
-    /// A store-list entry with reserved bits set cannot be saved: VMX abort indicator 1
-    /// ("there was a failure in saving guest MSRs").
-    @Test func failedGuestMSRStoreIsAVMXAbort() {
-        let m = TestMachine.long64()
-        m.setupGuest([0x0F, 0xA2])
-        let store = VX.msrList
-        m.w32(store, 0xC000_0102); m.w32(store + 4, 1); m.w64(store + 8, 0)
-        m.vw(.exitMSRStoreAddress, store); m.vw(.exitMSRStoreCount, 1)
-        let stop = m.launch()
-        guard case .vmx(.abort(let indicator, _)) = stop else {
-            Issue.record("expected a VMX abort, stopped with \(stop)")
-            return
-        }
-        #expect(indicator == 1)
-        #expect(m.r32(VX.vmcs + 4) == 1)
     }
 }
