@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo of the README: build everything (release), then run the `minivmm` guest VMM under
+# The demo of the README: build everything (release), boot the `hello` guest (long mode, greeting,
+# self-checks), then run the `minivmm` guest VMM under
 # vmxemu with the gdb server up, and let stock gdb walk through it: a breakpoint in the guest
 # (VMX non-root, gdb process 2) and one in the VMM's exit handler (VMX root, process 1), then on
 # to the end. The guest's serial output goes to stdout; gdb's transcript follows it.
@@ -13,6 +14,10 @@ make -s -C GuestImages
 echo "demo: building vmxemu (release; the first build takes a few minutes)…" >&2
 swift build -c release --product vmxemu 2>&1 | grep -E 'error|warning: unre|Compiling vmxemu|Build' >&2 || true
 swift build -c release --product vmxemu >/dev/null
+
+# First the walking skeleton: `hello` reaches long mode, greets and self-checks.
+echo "demo: vmxemu run GuestImages/build/hello.elf --append 'demo=1'" >&2
+.build/release/vmxemu run GuestImages/build/hello.elf --append 'demo=1' | grep -E '^Hello|^cmdline|all [0-9]+ checks'
 
 image=GuestImages/build/minivmm.elf
 if [ "${1:-}" = "--interactive" ]; then
