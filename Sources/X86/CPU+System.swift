@@ -224,6 +224,10 @@ extension CPU {
             if vmx.nonRoot { try vmExitForInstruction(i, .cpuid, qualification: 0, instructionInfo: 0) }   // §25.1.2: unconditional
             let (a, b, c, d) = CPUModel.cpuid(leaf: UInt32(truncatingIfNeeded: regs[Reg.rax]), subleaf: UInt32(truncatingIfNeeded: regs[Reg.rcx]), cpu: self)
             regs[Reg.rax] = UInt64(a); regs[Reg.rbx] = UInt64(b); regs[Reg.rcx] = UInt64(c); regs[Reg.rdx] = UInt64(d)
+        case .sysenter:
+            try sysenter()
+        case .sysexit:
+            try sysexit(osz)
         case .syscall:
             try syscall()
         case .sysret:
@@ -456,6 +460,39 @@ extension CPU {
         case MSR.tscAux: if v >> 32 != 0 { throw Fault.GP(0) }; msrs.tscAux = v
         default: throw Fault.GP(0)
         }
+    }
+
+    // MARK: SYSENTER / SYSEXIT (SDM Vol. 2B "SYSENTER", "SYSEXIT")
+
+    /// SYSENTER: to CPL 0 at IA32_SYSENTER_CS:EIP with SS = CS + 8 and the stack at
+    /// IA32_SYSENTER_ESP; flat segments whose attributes are fixed, not read from the GDT.
+    func sysenter() throws(Fault) {
+        let sel = UInt16(truncatingIfNeeded: msrs.sysenterCS) & 0xFFFC
+        if cr0 & CR0.pe == 0 || sel == 0 { throw Fault.GP(0) }
+        setFlags(flags() & ~(RFLAGS.vm | RFLAGS.if | RFLAGS.rf))
+        let long = longMode
+        commitCS(SegmentRegister(selector: sel, base: 0, limit: 0xFFFF_FFFF,
+                                 attr: 0x9B | SegAttr.g | (long ? SegAttr.l : SegAttr.db)), cpl: 0)
+        segs[Seg.ss] = SegmentRegister(selector: sel &+ 8, base: 0, limit: 0xFFFF_FFFF, attr: 0x93 | SegAttr.g | SegAttr.db)
+        refreshSegmentCache(Seg.ss)
+        regs[Reg.rsp] = long ? msrs.sysenterESP : msrs.sysenterESP & 0xFFFF_FFFF
+        rip = long ? msrs.sysenterEIP : msrs.sysenterEIP & 0xFFFF_FFFF
+    }
+
+    /// SYSEXIT: to CPL 3 with CS = IA32_SYSENTER_CS + 16 (32-bit) or + 32 (REX.W, 64-bit),
+    /// SS = CS + 8, RSP = RCX, RIP = RDX.
+    func sysexit(_ osz: UInt8) throws(Fault) {
+        let base = UInt16(truncatingIfNeeded: msrs.sysenterCS) & 0xFFFC
+        if cr0 & CR0.pe == 0 || base == 0 || cpl != 0 { throw Fault.GP(0) }
+        let to64 = osz == 3
+        if to64 && (!isCanonical(regs[Reg.rdx]) || !isCanonical(regs[Reg.rcx])) { throw Fault.GP(0) }
+        let cs = (base &+ (to64 ? 32 : 16)) | 3
+        commitCS(SegmentRegister(selector: cs, base: 0, limit: 0xFFFF_FFFF,
+                                 attr: 0xFB | SegAttr.g | (to64 ? SegAttr.l : SegAttr.db)), cpl: 3)
+        segs[Seg.ss] = SegmentRegister(selector: cs &+ 8, base: 0, limit: 0xFFFF_FFFF, attr: 0xF3 | SegAttr.g | SegAttr.db)
+        refreshSegmentCache(Seg.ss)
+        regs[Reg.rsp] = to64 ? regs[Reg.rcx] : regs[Reg.rcx] & 0xFFFF_FFFF
+        rip = to64 ? regs[Reg.rdx] : regs[Reg.rdx] & 0xFFFF_FFFF
     }
 
     // MARK: SYSCALL / SYSRET (SDM Vol. 2 "SYSCALL", "SYSRET")

@@ -28,7 +28,7 @@ public enum Op: UInt16, Sendable {
     // System
     case lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, smsw, lmsw, invlpg, swapgs, rdtscp, rdpid
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
-    case syscall, sysret, clts, invd, wbinvd, lar, lsl, verr, verw
+    case syscall, sysret, sysenter, sysexit, clts, invd, wbinvd, lar, lsl, verr, verw
     case clflush, rdrand
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
@@ -521,7 +521,8 @@ extension CPU {
             case 0x09: i.op = .wbinvd
             case 0x0B: i.op = .ud                                       // UD2
             case 0xB9, 0xFF: i.op = .ud; try modrm(false)               // UD1, UD0 Gv, Ev (SDM Vol. 2B "UD")
-            case 0x34, 0x35: i.op = .unimplemented                      // SYSENTER/SYSEXIT: issue 3
+            case 0x34: i.op = .sysenter
+            case 0x35: i.op = .sysexit; i.osz = rexW ? 3 : 2
             case 0xB2, 0xB4, 0xB5:                                      // LSS/LFS/LGS Gv, Mp: issue 3
                 i.op = .unimplemented; i.osz = osz; try modrm(false); if !i.mem { i.op = .ud }
             case 0x0D: i.op = .nop; try modrm(false)                   // PREFETCHW
@@ -703,7 +704,7 @@ extension Op {
     @inline(__always) var endsBlock: Bool {
         switch self {
         case .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
-             .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg,
+             .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg, .sysenter, .sysexit,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
              .call64, .ret64, .rdtsc, .rdtscp,   // the TSC counts retired instructions, updated per block
