@@ -432,6 +432,7 @@ public enum Disassembler {
         case .lgdt, .lidt, .sgdt, .sidt, .invlpg, .clflush: return "\(i.op) " + e(sized: false)
         case .lldt, .ltr, .sldt, .str, .smsw, .lmsw, .verr, .verw: return "\(i.op) " + e(1)
         case .lar, .lsl: return ops("\(i.op)", g(), e(1))
+        case .loadFarPointer: return ops(["les", "lcs", "lss", "lds", "lfs", "lgs"][Int(min(i.sub, 5))], g(), e())
         case .swapgs, .rdtscp, .wrmsr, .rdmsr, .rdtsc, .rdpmc, .cpuid, .syscall, .sysret, .sysenter, .sysexit, .clts, .invd, .wbinvd, .monitor, .mwait:
             return "\(i.op)"
         case .rdpid, .rdrand: return "\(i.op) " + reg(i.rm, osz)

@@ -173,6 +173,16 @@ extension CPU {
             // MOV r/m, Sreg: a memory destination is always 16 bits; a register one is zero-extended.
             let sel = UInt64(segs[Int(i.pointee.sub)].selector)
             if i.pointee.mem { try writeRM(i, 1, sel) } else { setReg(osz == 1 ? 1 : (osz == 3 ? 3 : 2), i.pointee.rm, sel) }
+        case .loadFarPointer:
+            // LDS/LES/LSS/LFS/LGS (SDM Vol. 2A "LDS/LES/LFS/LGS/LSS—Load Far Pointer"): the
+            // offset (16/32/64 bits) then the selector from memory; the segment is loaded (with
+            // its checks) before the register is written.
+            let off = ea(i), seg = Int(i.pointee.seg)
+            let n = UInt64(1) << UInt64(osz)
+            let offset = try readMem(osz, seg, off)
+            let sel = UInt16(truncatingIfNeeded: try readMem(1, seg, off &+ n))
+            try loadSegment(Int(i.pointee.sub), sel)
+            setReg(osz, i.pointee.reg, offset)
         case .movSE:
             let v = try readRM(i, 1)
             try loadSegment(Int(i.pointee.sub), UInt16(truncatingIfNeeded: v))

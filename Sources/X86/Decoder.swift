@@ -28,6 +28,7 @@ public enum Op: UInt16, Sendable {
     // System
     case lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, smsw, lmsw, invlpg, swapgs, rdtscp, rdpid
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
+    case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: sub = the segment register
     case syscall, sysret, sysenter, sysexit, clts, invd, wbinvd, lar, lsl, verr, verw
     case clflush, rdrand
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
@@ -286,7 +287,7 @@ extension CPU {
                 // BOUND Gv, Ma outside 64-bit mode; with ModRM.mod = 11 there, and always in 64-bit
                 // mode, the EVEX prefix (SDM Vol. 2A §2.6.1 "Instruction Format and EVEX"). No AVX-512 in the
                 // modeled CPU: #UD, with the length of the EVEX instruction.
-                if mode != 2, try peek() < 0xC0 { i.op = .unimplemented; i.osz = osz; try modrm(false) }
+                if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.sub = opc == 0xC4 ? 0 : 3 }
                 else { try vexTail(opc); i.op = .ud }
             case 0x63:
                 if mode == 2 { i.op = .movsxd; i.osz = osz; try modrm(false) } else { i.op = .unimplemented; try modrm(false) }  // ARPL
@@ -364,7 +365,7 @@ extension CPU {
                 // LES/LDS outside 64-bit mode with a memory operand; otherwise a VEX prefix.
                 // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD, with
                 // the length of the VEX instruction (SDM Vol. 2A §2.3.5).
-                if mode != 2, try peek() < 0xC0 { i.op = .unimplemented; i.osz = osz; try modrm(false) }
+                if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.sub = opc == 0xC4 ? 0 : 3 }
                 else { try vexTail(opc); i.op = .ud }
             case 0xC6, 0xC7:
                 let byteOp = opc == 0xC6
@@ -523,8 +524,10 @@ extension CPU {
             case 0xB9, 0xFF: i.op = .ud; try modrm(false)               // UD1, UD0 Gv, Ev (SDM Vol. 2B "UD")
             case 0x34: i.op = .sysenter
             case 0x35: i.op = .sysexit; i.osz = rexW ? 3 : 2
-            case 0xB2, 0xB4, 0xB5:                                      // LSS/LFS/LGS Gv, Mp: issue 3
-                i.op = .unimplemented; i.osz = osz; try modrm(false); if !i.mem { i.op = .ud }
+            case 0xB2, 0xB4, 0xB5:                                      // LSS/LFS/LGS Gv, Mp
+                i.op = .loadFarPointer; i.osz = osz; try modrm(false)
+                i.sub = opc == 0xB2 ? 2 : (opc == 0xB4 ? 4 : 5)
+                if !i.mem { i.op = .ud }
             case 0x0D: i.op = .nop; try modrm(false)                   // PREFETCHW
             case 0x18...0x1F: i.op = .nop; try modrm(false)            // hint NOPs, NOP Ev
             case 0x20, 0x21, 0x22, 0x23:
@@ -704,7 +707,7 @@ extension Op {
     @inline(__always) var endsBlock: Bool {
         switch self {
         case .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
-             .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg, .sysenter, .sysexit,
+             .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg, .sysenter, .sysexit, .loadFarPointer,
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
              .call64, .ret64, .rdtsc, .rdtscp,   // the TSC counts retired instructions, updated per block
