@@ -293,7 +293,7 @@ extension CPU {
             guard ppage < ramSize else { return }       // unbacked: always the slow path
             // Watched pages stay out of the TLB so each access is checked.
             if accessesWatched && (watchpoints.contains(where: { $0.touches(page: page) })
-                || guestBreakpoints.contains(where: { $0.kind != .execute && ($0.address & ~0xFFF) <= page && page <= (($0.address &+ $0.length &- 1) & ~0xFFF) })) { return }
+                || guestBreakpoints.contains(where: { $0.watches(page: page) })) { return }
             let add = Int(bitPattern: UInt(bitPattern: ram + Int(ppage))) &- Int(bitPattern: UInt(page))
             tlb.rTag[i] = page; tlb.rAdd[i] = add
             // A write entry only when the page may be written without the slow path: the walk

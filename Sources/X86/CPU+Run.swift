@@ -93,7 +93,6 @@ extension CPU {
                 let n = remaining >= UInt64(count) ? count : Int(remaining)
                 var k = 0
                 var singleStepTrap = false
-                var guestDataTrap: UInt64 = 0      // DR6 B0–B3 of data breakpoints hit (trap)
                 var guestDebugFault: UInt64 = 0    // DR6 B0–B3 of instruction breakpoints (fault)
                 do {
                     // RFLAGS.TF can only change at instructions that end a block (POPF, IRET,
@@ -118,11 +117,9 @@ extension CPU {
                                 if hits != 0 { guestDebugFault = hits; break }
                             }
                             let tf = flagsRest & RFLAGS.tf != 0
-                            guestDataHits = 0
                             let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
                             // The instruction completed: RF is cleared (§17.3.1.1).
                             flagsRest &= ~RFLAGS.rf
-                            if guestDataHits != 0 { guestDataTrap = guestDataHits; guestDataHits = 0 }
                             if let (kind, address) = watchHit {
                                 watchHit = nil
                                 instructions &+= UInt64(k)
@@ -132,7 +129,7 @@ extension CPU {
                             // Condition"): a #DB trap after the instruction, DR6.BS = 1 — except
                             // after MOV SS/POP SS, which inhibit it for one instruction (§6.8.3).
                             if tf && vmx.ssShadowRip != rip { singleStepTrap = true }
-                            if singleStepTrap || guestDataTrap != 0 { break }
+                            if singleStepTrap || guestDataHits != 0 { break }
                             if !stay { break }
                         }
                     } else {
@@ -140,6 +137,7 @@ extension CPU {
                     }
                 } catch let f {
                     watchHit = nil      // the access belonged to an instruction that faulted
+                    guestDataHits = 0
                     // `rip` still holds the address after the faulting instruction; its start
                     // is that minus its length.
                     let start = rip &- UInt64(base[k].len)
@@ -154,11 +152,12 @@ extension CPU {
                 instructions &+= UInt64(k)
                 remaining &-= UInt64(k)
                 firstInsn = false
-                if singleStepTrap || guestDataTrap != 0 || guestDebugFault != 0 {
+                if singleStepTrap || guestDataHits != 0 || guestDebugFault != 0 {
                     // #DB (SDM Vol. 3A §17.2.3 "Debug Status Register (DR6)"): B0–B3 name the
                     // breakpoints that hit, BS the single step. A data breakpoint or single step is a
                     // trap (RIP after the instruction); an instruction breakpoint a fault (RIP at it).
-                    dr6 |= (singleStepTrap ? 0x4000 : 0) | guestDataTrap | guestDebugFault
+                    dr6 |= (singleStepTrap ? 0x4000 : 0) | guestDataHits | guestDebugFault
+                    guestDataHits = 0
                     currentRip = rip
                     if let stop = deliver(Fault(kind: .exception, vector: 1, trap: guestDebugFault == 0)) { return stop }
                     break

@@ -326,4 +326,8 @@ public struct GuestBreakpoint: Equatable, Sendable {
         guard kind != .execute, write || kind == .readWrite else { return false }
         return lin < address &+ length && address < lin &+ n
     }
+    /// A data breakpoint on the 4 KiB linear page `page` (its accesses must take the checked path).
+    @inlinable public func watches(page: UInt64) -> Bool {
+        kind != .execute && (address & ~0xFFF) <= page && page <= ((address &+ length &- 1) & ~0xFFF)
+    }
 }

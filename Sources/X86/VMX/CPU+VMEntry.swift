@@ -138,8 +138,7 @@ extension CPU {
         vmx.ssShadowRip = interruptibility & 2 != 0 ? rip : ~0
         vmx.stiShadowRip = interruptibility & 1 != 0 ? rip : ~0
         halted = vmread(.guestActivityState) == 1
-        modeChanged()
-        flushDecodedBlocksIfNeeded()
+        modeChanged()   // recomputes the mode and flushes the TLB (and with it the chain links)
     }
 
     /// CR0, CR3, CR4 from a VMCS area on a VM transition: CR0 bits ET, reserved 15:6, 17, 28:19,
@@ -164,9 +163,6 @@ extension CPU {
         let e = address &+ k &* 16
         return (e, UInt32(truncatingIfNeeded: readPhys(e, 4)), UInt32(truncatingIfNeeded: readPhys(e &+ 4, 4)))
     }
-
-    /// Translations and chain links may not survive a change of address space.
-    func flushDecodedBlocksIfNeeded() { tlb.flush() }
 
     /// Load an MSR list (§26.4 "Loading MSRs", §27.6 "Loading MSRs" on exits): 16-byte entries
     /// (index 31:0, reserved 63:32, data 127:64). Returns the 1-based number of the entry that
