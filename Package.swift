@@ -46,8 +46,10 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
-        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote"]),
-        .testTarget(name: "REPLTests", dependencies: ["REPL", "Debugger", "Machine", "X86", "GDBRemote"]),
+        // Helpers shared by the test targets (process spawning); not part of any product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),
+        .testTarget(name: "REPLTests", dependencies: ["REPL", "Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@
 // gdb (/usr/bin/gdb -nx -batch), and a raw protocol client.
 import Foundation
 import GDBRemote
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -167,44 +168,7 @@ enum GDB {
         if let file { args.append(file) }
         args += ["-ex", "set pagination off", "-ex", "set confirm off"]
         args += commands.flatMap { ["-ex", $0] }
-        let log = NSTemporaryDirectory() + "vmxemu-gdb-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { unlink(log) }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, E2E.gdb, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-
-        whileRunning?(pid)
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline {
-                kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                break
-            }
-            usleep(20_000)
-        }
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let text = try spawnWithCleanSignals(args, timeout: timeout, whileRunning: whileRunning).output
         if !quiet { print("---- gdb transcript ----\n\(text)------------------------") }
         return text
     }

@@ -4,6 +4,7 @@ import Debugger
 import Foundation
 import Machine
 import REPL
+import TestSupport
 import X86
 
 enum Fixture {
@@ -87,43 +88,7 @@ extension Fixture {
     /// Ctrl-C typed into a pseudo-terminal would then never reach the REPL). stdout+stderr and
     /// the exit status; SIGKILL after `timeout`.
     static func shellWithCleanSignals(_ command: String, timeout: Double = 60) throws -> ProcessResult {
-        let log = NSTemporaryDirectory() + "vmxemu-repl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { unlink(log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let args = ["/bin/sh", "-c", command]
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ)
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline {
-                kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                break
-            }
-            usleep(20_000)
-        }
-        let exited = status & 0x7F == 0
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        return ProcessResult(status: exited ? (status >> 8) & 0xFF : -1, stdout: text, stderr: "")
+        let r = try spawnWithCleanSignals(["/bin/sh", "-c", command], timeout: timeout)
+        return ProcessResult(status: r.status, stdout: r.output, stderr: "")
     }
 }
