@@ -49,12 +49,14 @@ import Testing
         try? FileManager.default.removeItem(atPath: state)
         // Keys with pauses: completion of GUEST_RI<TAB>, a line dropped by Ctrl-C, history recall
         // (up arrow), then quit 5.
+        // `exec`: script(1) runs the line with $SHELL -c, /bin/sh when SHELL is unset (as on CI);
+        // dash stays as the parent in the pty's foreground group and dies of the Ctrl-C (130).
         // The first pause is long: keys that arrive before readline owns the terminal are read
         // as a cooked line (no completion), and the test machine may be busy.
         let keys = "sleep 4; printf 'vmcs get GUEST_RI\\t\\n'; sleep 1; printf 'help vmc\\003'; sleep 0.5; "
             + "printf 'decode vmerr 7\\n'; sleep 0.5; printf '\\033[A\\n'; sleep 0.5; "
             + "printf 'quit 5\\n'; sleep 1"
-        let cmd = "(\(keys)) | TERM=xterm XDG_STATE_HOME=\(state) timeout -s KILL 45 script -qfec '\(exe) run \(Fixture.image("bench-int")) --repl' /dev/null"
+        let cmd = "(\(keys)) | TERM=xterm XDG_STATE_HOME=\(state) timeout -s KILL 45 script -qfec 'exec \(exe) run \(Fixture.image("bench-int")) --repl' /dev/null"
         let r = try Fixture.spawn("/bin/sh", ["-c", cmd], timeout: 60)
         let out = r.stdout
         #expect(r.status == 5, "\(out)\(r.stderr)")
@@ -72,7 +74,7 @@ import Testing
     @Test(.enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/script") && Fixture.has("bench-int")))
     func ctrlCWhileTheGuestRuns() throws {
         let keys = "sleep 4; printf 'c\\n'; sleep 1; printf '\\003'; sleep 1; printf 'status\\n'; sleep 0.5; printf 'quit 6\\n'; sleep 1"
-        let cmd = "(\(keys)) | TERM=xterm timeout -s KILL 45 script -qfec '\(Fixture.vmxemu!) run \(Fixture.image("bench-int")) --repl --no-history' /dev/null"
+        let cmd = "(\(keys)) | TERM=xterm timeout -s KILL 45 script -qfec 'exec \(Fixture.vmxemu!) run \(Fixture.image("bench-int")) --repl --no-history' /dev/null"
         let r = try Fixture.shellWithCleanSignals(cmd, timeout: 60)
         #expect(r.status == 6, "\(r.stdout)")
         #expect(r.stdout.contains("interrupted at"))
