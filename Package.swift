@@ -23,7 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        .target(name: "X86", swiftSettings: coreFlags),
+        // The host's x87/SSE units do the guest's floating-point arithmetic (CFPU: inline asm).
+        .target(name: "CFPU"),
+        .target(name: "X86", dependencies: ["CFPU"], swiftSettings: coreFlags),
         .target(name: "Machine", dependencies: ["X86"], swiftSettings: coreFlags),
         .target(name: "GDBRemote", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -43,6 +45,8 @@ let package = Package(
         // Zydis is the decoder oracle of this test only (opened with dlopen; never linked into vmxemu).
         .systemLibrary(name: "CZydis", path: "Sources/CZydis"),
         .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "CZydis"]),
+        // Random differential testing of the core against the host CPU through /dev/kvm (PVM, CPL3).
+        .testTarget(name: "KVMDiffTests", dependencies: ["X86", "CZydis", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),

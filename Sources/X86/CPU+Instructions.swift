@@ -10,6 +10,10 @@ extension CPU {
             throw unimplementedStop("(not yet implemented)")
         case .ud:
             throw Fault.UD()
+        case .x87, .fxsave:
+            try executeX87(i)
+        case .sse:
+            try executeSSE(i)
         case .notE:
             if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
             try writeRM(i, osz, ~(try readRM(i, osz)) & m)

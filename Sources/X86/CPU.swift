@@ -21,6 +21,15 @@ public final class CPU: @unchecked Sendable {
         @inline(__always) set { regs[16] = newValue }
     }
 
+    // MARK: x87 and SSE state (CPU+X87, CPU+SSE)
+
+    /// XMM0…XMM15, two 64-bit halves each: XMMn = xmm[2n] (bits 63:0) | xmm[2n+1] (bits 127:64).
+    public let xmm: UnsafeMutablePointer<UInt64>
+    /// MXCSR (SDM Vol. 1 §10.2.3 "MXCSR Control and Status Register"); power-on value 1F80H.
+    public var mxcsr: UInt32 = 0x1F80
+    /// The x87 FPU (SDM Vol. 1 ch. 8).
+    public var x87 = X87State()
+
     // Flags: arithmetic flags are lazy (see CPU+Flags); the rest are kept in `flagsRest`.
     @usableFromInline var lfOp: LazyOp = .eager
     @usableFromInline var lfSize: UInt8 = 0      // operand size code 0..3 (8, 16, 32, 64 bits)
@@ -149,6 +158,8 @@ public final class CPU: @unchecked Sendable {
         self.io = io
         regs = .allocate(capacity: 18)
         regs.initialize(repeating: 0, count: 18)
+        xmm = .allocate(capacity: 32)
+        xmm.initialize(repeating: 0, count: 32)
         segs = .allocate(capacity: 8)
         segs.initialize(repeating: SegmentRegister(), count: 8)
         segBase = .allocate(capacity: 8)
@@ -166,7 +177,7 @@ public final class CPU: @unchecked Sendable {
     }
 
     deinit {
-        regs.deallocate(); segs.deallocate(); segBase.deallocate(); segChecked.deallocate()
+        regs.deallocate(); xmm.deallocate(); segs.deallocate(); segBase.deallocate(); segChecked.deallocate()
         pageInfo.deallocate(); interruptFlag.deallocate()
     }
 
@@ -183,6 +194,9 @@ public final class CPU: @unchecked Sendable {
         gdtrBase = 0; gdtrLimit = 0xFFFF; idtrBase = 0; idtrLimit = 0xFFFF
         cr0 = 0x6000_0010; cr2 = 0; cr3 = 0; cr4 = 0; cr8 = 0; efer = 0
         dr = (0, 0, 0, 0); dr6 = 0xFFFF_0FF0; dr7 = 0x400
+        for k in 0..<32 { xmm[k] = 0 }
+        mxcsr = 0x1F80
+        x87 = X87State()
         guestBreakpoints = []; guestDataHits = 0
         cpl = 0
         msrs = MSRFile()

@@ -34,6 +34,8 @@ public enum Op: UInt16, Sendable {
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait
+    // x87 (CPU+X87), FXSAVE/FXRSTOR, SSE–SSE4.2 (CPU+SSE): see those files for the fields used.
+    case x87, fxsave, sse
     // Fast forms: the commonest compiler-emitted shapes, chosen at decode time by `specialize()`
     // so execution skips operand-size and operand-kind dispatch. RR forms: dst = reg, src = rm.
     case mov64RR, mov32RR, load64, load32, store64, store32, movRI
@@ -215,13 +217,15 @@ extension CPU {
         /// last of F2/F3 counts, as in `rep` (and as Zydis decodes them).
         let mp = i.rep == 1 ? 2 : i.rep == 2 ? 3 : opsize16 ? 1 : 0
         /// Decode the rest of an instruction described by an `OpcodeTables` entry.
-        func tableForm(_ code: UInt8) throws(Fault) {
+        /// `mapOpcode`: map << 8 | opcode (map 1 = 0F, 2 = 0F 38, 3 = 0F 3A), kept in `imm2`.
+        func tableForm(_ code: UInt8, _ mapOpcode: Int) throws(Fault) {
             switch code {
             case OpcodeTables.invalid: i.op = .ud
-            case OpcodeTables.noModRM: i.op = .unimplemented
+            case OpcodeTables.noModRM: i.op = .sse; i.imm2 = UInt64(mapOpcode) | UInt64(mp) << 16
             default:
                 try modrm(false)
-                i.op = .unimplemented
+                i.op = .sse
+                i.imm2 = UInt64(mapOpcode) | UInt64(mp) << 16
                 switch code | 0x20 {
                 case UInt8(ascii: "m"): if !i.mem { i.op = .ud }
                 case UInt8(ascii: "r"): if i.mem { i.op = .ud }
@@ -229,7 +233,7 @@ extension CPU {
                 case UInt8(ascii: "y"): i.op = .ud
                 default: break
                 }
-                if code & 0x20 == 0 { _ = try src.next() }      // upper case: an imm8 follows
+                if code & 0x20 == 0 { i.imm = UInt64(try src.next()) }      // upper case: an imm8 follows
             }
         }
         /// The rest of a VEX (C4/C5) or EVEX (62) instruction, for its length: the payload bytes,
@@ -324,7 +328,7 @@ extension CPU {
                     i.op = .callFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
                     i.imm2 = try immN(1) & 0xFFFF
                 }
-            case 0x9B: i.op = .nop   // FWAIT: no x87 exceptions pending
+            case 0x9B: i.op = .x87; i.imm2 = 8   // FWAIT: pending unmasked x87 exceptions, CR0.MP/TS
             case 0x9C: i.op = .pushf; i.osz = osz64
             case 0x9D: i.op = .popf; i.osz = osz64
             case 0x9E: i.op = .sahf
@@ -394,13 +398,14 @@ extension CPU {
                 // the register forms in `OpcodeTables.x87UndefinedRegForms`.
                 try modrm(false)
                 let esc = Int(opc & 7)
+                i.imm2 = UInt64(esc); i.rm &= 7; i.reg &= 7
                 if i.mem {
                     switch (esc, i.sub) {
                     case (1, 1), (3, 4), (3, 6), (5, 5): i.op = .ud
-                    default: i.op = .unimplemented
+                    default: i.op = .x87
                     }
                 }
-                else { i.op = OpcodeTables.x87UndefinedRegForms[esc] >> (UInt64(i.sub) << 3 | UInt64(i.rm & 7)) & 1 != 0 ? .ud : .unimplemented }
+                else { i.op = OpcodeTables.x87UndefinedRegForms[esc] >> (UInt64(i.sub) << 3 | UInt64(i.rm & 7)) & 1 != 0 ? .ud : .x87 }
             case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = oszBranch; i.imm = try immN(0)
             case 0xE3: i.op = .jcxz; i.osz = oszBranch; i.imm = try immN(0)
             case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
@@ -573,7 +578,10 @@ extension CPU {
                 try modrm(false)
                 if i.mem {
                     switch (mp, i.sub) {
-                    case (0, 0...6): i.op = .unimplemented      // FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT: issue 3
+                    case (0, 0...1): i.op = .fxsave             // FXSAVE FXRSTOR (sub 0/1)
+                    case (0, 2...3): i.op = .sse; i.imm2 = 0x1AE    // LDMXCSR STMXCSR (sub 2/3)
+                    // XSAVE XRSTOR XSAVEOPT: #UD, CPUID.1:ECX.XSAVE = 0 (SDM Vol. 2 "XSAVE": "#UD If CPUID.01H:ECX.XSAVE[bit 26] = 0").
+                    case (0, 4...6): i.op = .ud
                     case (0, 7), (1, 7): i.op = .clflush        // CLFLUSH; 66: CLFLUSHOPT
                     default: i.op = .ud                         // 66 /6 CLWB, F3 /4 PTWRITE: not in the modeled CPU
                     }
@@ -597,7 +605,7 @@ extension CPU {
                 // Group 9 (SDM Vol. 2 Table A-6).
                 try modrm(false)
                 if i.sub == 1 && i.mem { i.op = .cmpxchg8b; i.osz = rexW ? 3 : 2 }
-                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .unimplemented }   // XRSTORS XSAVEC XSAVES: issue 3
+                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .ud }   // XRSTORS XSAVEC XSAVES: #UD, no XSAVE (CPUID.1:ECX.XSAVE = 0)
                 else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
                 else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .unimplemented }                 // RDSEED: issue 3
@@ -615,8 +623,10 @@ extension CPU {
                         i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
                     } else if i.rep == 2 { i.op = .unimplemented }       // F2: CRC32: issue 3
                     else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
-                } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp]) }   // SSSE3/SSE4: issue 3
-            case 0x3A: try tableForm(OpcodeTables.map0F3A[Int(try src.next()) &* 4 &+ mp])
+                } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp], 0x200 | Int(o3)) }
+            case 0x3A:
+                let o3 = try src.next()
+                try tableForm(OpcodeTables.map0F3A[Int(o3) &* 4 &+ mp], 0x300 | Int(o3))
             case 0x78 where mp == 0, 0x79 where mp == 0:
                 // VMREAD Ev, Gy / VMWRITE Gy, Ev: 64-bit operands in 64-bit mode, else 32-bit
                 // (operand-size prefixes select other instructions: #UD here).
@@ -624,7 +634,7 @@ extension CPU {
                 try modrm(false)
                 i.osz = mode == 2 ? 3 : 2
             case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFE:
-                try tableForm(OpcodeTables.map0F[Int(opc) &* 4 &+ mp])   // SSE/MMX: issue 3
+                try tableForm(OpcodeTables.map0F[Int(opc) &* 4 &+ mp], 0x100 | Int(opc))
                 // Groups 12-14 (Table A-6): shifts by imm8 of MMX (none) and XMM (66) registers.
                 if (0x71...0x73).contains(opc) && i.op != .ud {
                     switch i.sub {

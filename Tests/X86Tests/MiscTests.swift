@@ -10,9 +10,10 @@ struct UnimplementedTests {
     /// machine with its bytes, address and mode — never a crash, never a silent wrong result.
     /// RIP stays at the instruction and nothing else changes.
     @Test(arguments: [
-        ("fld1", [UInt8]([0xD9, 0xE8])),                  // x87
-        ("addps xmm0,xmm1", [0x0F, 0x58, 0xC1]),          // SSE
-        ("fxsave [rax]", [0x0F, 0xAE, 0x00]),
+        // MMX (CPUID.1:EDX.MMX = 0 in the model; the mm registers are not implemented).
+        ("paddb mm0,mm1", [UInt8]([0x0F, 0xFC, 0xC1])),
+        ("movq mm0,[rax]", [0x0F, 0x6F, 0x00]),
+        ("emms", [0x0F, 0x77]),
     ])
     func stopsWithReport(_ name: String, _ code: [UInt8]) {
         let m = TestMachine.long64(mib: 2)
@@ -39,13 +40,13 @@ struct UnimplementedTests {
     /// In 32-bit protected mode the report names that mode.
     @Test func reportNames32BitMode() {
         let m = TestMachine.protected32()
-        m.load([0xD9, 0xE8])
+        m.load([0x0F, 0xFC, 0xC1])
         m.rip = Layout.code
         let stop = m.cpu.run(budget: 5)
         guard case let .unimplemented(_, bytes, rip, mode) = stop else {
             Issue.record("expected .unimplemented, got \(stop)"); return
         }
-        #expect(rip == Layout.code && bytes.starts(with: [0xD9, 0xE8]))
+        #expect(rip == Layout.code && bytes.starts(with: [0x0F, 0xFC, 0xC1]))
         #expect(mode.contains("protected mode") && mode.contains("32-bit"))
     }
 }

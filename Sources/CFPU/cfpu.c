@@ -1,0 +1,2 @@
+// The operations are static inline functions in include/; this file makes CFPU a C target.
+#include "cfpu.h"
