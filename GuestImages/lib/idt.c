@@ -127,3 +127,17 @@ void exception_dispatch(struct trap_frame *frame)
     kprintf("  cs=%04lx ss=%04lx rflags=%08lx cr3=%08lx\n", frame->cs, frame->ss, frame->rflags, read_cr3());
     guest_exit(GUEST_EXIT_CRASH);
 }
+
+/* Added for lib/ring3.c (paging-, privilege-, debugreg-tests): install one
+ * gate with a chosen IST index, DPL and type (0xE interrupt, 0xF trap). */
+void idt_set_gate(unsigned vec, uint64_t handler, unsigned ist, unsigned dpl, unsigned type);
+void idt_set_gate(unsigned vec, uint64_t handler, unsigned ist, unsigned dpl, unsigned type)
+{
+    idt[vec].offset_0_15 = (uint16_t)handler;
+    idt[vec].selector = GDT_CODE64;
+    idt[vec].ist = (uint8_t)ist;
+    idt[vec].type_attr = (uint8_t)(0x80 | (dpl << 5) | type);
+    idt[vec].offset_16_31 = (uint16_t)(handler >> 16);
+    idt[vec].offset_32_63 = (uint32_t)(handler >> 32);
+    idt[vec].reserved = 0;
+}

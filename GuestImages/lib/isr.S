@@ -49,6 +49,7 @@ isr_\vec:
         .set    vec, vec + 1
         .endr
 
+        .globl  isr_common             /* also the target of lib/ring3.S's stubs */
         .type   isr_common, @function
 isr_common:
         /* Call-frame information, so that gdb's backtrace from inside
