@@ -1,7 +1,8 @@
 // CPU state ⇄ gdb's x86-64 register file (GDBRegisterLayout.x86_64), by register name.
 //
 //   core       rax…r15 rip eflags, cs ss ds es fs gs (selectors)   ⇄ regs[], rflags, segs[]
-//   x87/sse    st0…fop, xmm0…15, mxcsr                              unavailable (no FPU/SSE yet)
+//   sse        xmm0…15, mxcsr                                       ⇄ xmm[], mxcsr
+//   x87        st0…fop                                              unavailable (no FPU yet)
 //   segments   fs_base gs_base                                      ⇄ segs[fs/gs].base
 //   system     cr0 cr2 cr3 cr4 cr8 efer k_gs_base gdtr/idtr dr0–3 dr6 dr7
 //   vmx        vmx_mode (0 off, 1 root, 2 non-root), vmxon_ptr, vmcs_ptr (all ones when none, as
@@ -53,6 +54,12 @@ enum RegisterMap {
         f.set("dr3", cpu.dr.3)
         f.set("dr6", cpu.dr6)
         f.set("dr7", cpu.dr7)
+        for n in 0..<16 {
+            if let r = layout.regnum("xmm\(n)") {
+                f[r] = Hex.littleEndian(cpu.xmm[2 * n], count: 8) + Hex.littleEndian(cpu.xmm[2 * n + 1], count: 8)
+            }
+        }
+        f.set("mxcsr", UInt64(cpu.mxcsr))
         setVMX(&f, cpu)
         return f
     }
@@ -102,17 +109,19 @@ enum RegisterMap {
         return f
     }
 
-    /// Registers gdb may not write: what does not exist in this CPU (x87, SSE).
+    /// Registers gdb may not write: what does not exist in this CPU (x87).
     static func isMissing(_ reg: GDBRegister) -> Bool {
-        reg.feature == "org.gnu.gdb.i386.sse" || reg.name.hasPrefix("st") || reg.group == "float"
+        reg.feature != "org.gnu.gdb.i386.sse" && (reg.name.hasPrefix("st") || reg.group == "float")
     }
 
     /// Applies every available register of `file`. All or nothing: the file is checked first.
     static func write(_ file: GDBRegisterFile, to cpu: CPU) throws(GDBTargetError) {
         let layout = file.layout
         var values: [String: UInt64] = [:]
+        var wide: [String: [UInt8]] = [:]
         var missing: [String] = []
         for r in layout.registers where file[r.regnum] != nil {
+            if r.name.hasPrefix("xmm") { wide[r.name] = file[r.regnum]; continue }
             if isMissing(r) {
                 missing.append(r.name)
                 continue
@@ -120,10 +129,14 @@ enum RegisterMap {
             if r.readOnly { continue }
             values[r.name] = file.value(r.name)
         }
-        // A lone write of an x87/SSE register (`set $xmm0…`) is refused; a whole-file `G`
+        // A lone write of an x87 register (`set $st0…`) is refused; a whole-file `G`
         // carrying them is accepted for the registers that exist.
-        if values.isEmpty && !missing.isEmpty {
-            throw GDBTargetError(.einval, "\(missing[0]): x87/SSE registers do not exist in this CPU yet")
+        if values.isEmpty && wide.isEmpty && !missing.isEmpty {
+            throw GDBTargetError(.einval, "\(missing[0]): x87 registers do not exist in this CPU yet")
+        }
+        // MXCSR: reserved bits (MXCSR_MASK 0000FFFFH) are refused, as LDMXCSR's #GP(0) would.
+        if let v = values["mxcsr"], v & ~0xFFFF != 0 {
+            throw GDBTargetError(.einval, "mxcsr: 0x\(hex(v)) sets reserved bits (MXCSR_MASK is 0xffff)")
         }
 
         // Segment loads first, checked before anything changes.
@@ -167,6 +180,12 @@ enum RegisterMap {
         if let v = values["dr3"] { cpu.dr.3 = v }
         if let v = values["dr6"] { cpu.dr6 = v }
         if let v = values["dr7"] { cpu.dr7 = v }
+        for (name, b) in wide {
+            guard let n = Int(name.dropFirst(3)), n < 16, b.count == 16 else { continue }
+            cpu.xmm[2 * n] = Hex.uint64(littleEndian: Array(b[0..<8]))
+            cpu.xmm[2 * n + 1] = Hex.uint64(littleEndian: Array(b[8..<16]))
+        }
+        if let v = values["mxcsr"] { cpu.mxcsr = UInt32(v) }
         // The guest's DR0–DR3/DR7 breakpoints follow what gdb wrote.
         if ["dr0", "dr1", "dr2", "dr3", "dr7"].contains(where: { values[$0] != nil }) { cpu.debugRegistersChanged() }
         if modeChange {

@@ -14,6 +14,8 @@ extension CPU {
             try executeX87(i)
         case .sse:
             try executeSSE(i)
+        case .bmi, .adx, .rdrand, .fsgsbase:
+            try executeBitManipulation(i)
         case .notE:
             if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
             try writeRM(i, osz, ~(try readRM(i, osz)) & m)

@@ -250,9 +250,6 @@ extension CPU {
             }   // caches are not modeled: nothing to write back
         case .clflush:
             _ = try readMem(0, Int(i.pointee.seg), ea(i))   // faults like a byte load; no cache to flush
-        case .rdrand:
-            // Not advertised (CPUID.1:ECX.RDRAND = 0): #UD, as the SDM says for that case.
-            throw Fault.UD()
         case .lar, .lsl, .verr, .verw:
             try accessRightsQuery(i)
         case .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall:
@@ -348,8 +345,9 @@ extension CPU {
     }
 
     /// CR4 bits this CPU supports (everything else is reserved: #GP on set).
-    /// Matches the CPUID model: no VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP/SMAP, VMX yet.
+    /// Matches the CPUID model: no VME/PVI, UMIP, PCID, XSAVE, SMEP/SMAP.
     public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce | CR4.vmxe
+        | CR4.osfxsr | CR4.osxmmexcpt | CR4.fsgsbase
 
     @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
         if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }

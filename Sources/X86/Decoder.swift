@@ -30,7 +30,10 @@ public enum Op: UInt16, Sendable {
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
     case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: sub = the segment register
     case syscall, sysret, sysenter, sysexit, clts, invd, wbinvd, lar, lsl, verr, verw
-    case clflush, rdrand
+    case clflush, rdrand   // RDRAND (sub 6) and RDSEED (sub 7)
+    case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: sub = ModRM.reg 0…3
+    case adx                // ADCX (sub 0), ADOX (sub 1)
+    case bmi                // BMI1/BMI2 (VEX): sub = `BMIForm`, imm2 = VEX.vvvv register
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait
@@ -70,6 +73,12 @@ public struct Insn: Sendable {
     public var imm: UInt64 = 0
     public var imm2: UInt64 = 0
     public init() {}
+}
+
+/// The BMI1/BMI2 instructions (`Op.bmi`, `Insn.sub`): SDM Vol. 2A/2B instruction pages.
+public enum BMIForm: UInt8, Sendable {
+    case andn, blsr, blsmsk, blsi, bzhi, pdep, pext, mulx, bextr, shlx, sarx, shrx, rorx
+    case blsGroup   // decoding only: VEX 0F38 F3 before ModRM.reg picks BLSR/BLSMSK/BLSI
 }
 
 /// Why decoding could not produce an instruction.
@@ -122,7 +131,9 @@ extension CPU {
             default: break prefixes
             }
         }
-        let rexW = rex & 8 != 0, rexR = (rex >> 2) & 1, rexX = (rex >> 1) & 1, rexB = rex & 1
+        let rexW = rex & 8 != 0
+        // `var`: a VEX prefix supplies its own (inverted) R, X, B bits before ModRM is read.
+        var rexR = (rex >> 2) & 1, rexX = (rex >> 1) & 1, rexB = rex & 1
         // Operand and address sizes (SDM Vol. 1 §3.6 "Operand-size and Address-size Attributes").
         let defOsz: UInt8 = mode == 0 ? 1 : 2
         let osz: UInt8 = rexW ? 3 : (opsize16 ? (defOsz == 1 ? 2 : 1) : defOsz)
@@ -258,6 +269,58 @@ extension CPU {
             }
         }
 
+        /// A VEX instruction (SDM Vol. 2A §2.3 "Intel® Advanced Vector Extensions (Intel® AVX)"):
+        /// the general-purpose BMI1/BMI2 forms (VEX.L = 0; Vol. 2A §2.5.1, Table 2-28 "Exception
+        /// Definition (VEX-Encoded GPR Instructions)") decode to `Op.bmi`; everything else is AVX,
+        /// which the model does not have: #UD with the instruction's length. A 66, F2, F3 or REX
+        /// prefix before VEX is #UD (§2.3.2 "VEX and the LOCK prefix" … "REX prefix").
+        func vexForm(_ first: UInt8) throws(Fault) {
+            let save = src.pos
+            let p1 = try src.next()
+            var map: UInt8 = 1, w = false, vvvv: UInt8, l: UInt8, pp: UInt8
+            if first == 0xC5 {
+                rexR = (~p1 >> 7) & 1; rexX = 0; rexB = 0
+                vvvv = (~p1 >> 3) & 0xF; l = (p1 >> 2) & 1; pp = p1 & 3
+            } else {
+                let p2 = try src.next()
+                rexR = (~p1 >> 7) & 1; rexX = (~p1 >> 6) & 1; rexB = (~p1 >> 5) & 1
+                map = p1 & 0x1F; w = p2 & 0x80 != 0
+                vvvv = (~p2 >> 3) & 0xF; l = (p2 >> 2) & 1; pp = p2 & 3
+            }
+            if mode != 2 { rexR = 0; rexX = 0; rexB = 0; vvvv &= 7 }    // outside 64-bit mode the high bits are ignored
+            let op = map == 2 || map == 3 ? try src.next() : 0
+            var form: BMIForm? = nil
+            switch (map, op, pp) {
+            case (2, 0xF2, 0): form = .andn
+            case (2, 0xF3, 0): form = .blsGroup
+            case (2, 0xF5, 0): form = .bzhi
+            case (2, 0xF5, 3): form = .pdep
+            case (2, 0xF5, 2): form = .pext
+            case (2, 0xF6, 3): form = .mulx
+            case (2, 0xF7, 0): form = .bextr
+            case (2, 0xF7, 1): form = .shlx
+            case (2, 0xF7, 2): form = .sarx
+            case (2, 0xF7, 3): form = .shrx
+            case (3, 0xF0, 3): form = .rorx
+            default: break
+            }
+            guard var f = form else {
+                src.pos = save
+                rexR = (rex >> 2) & 1; rexX = (rex >> 1) & 1; rexB = rex & 1
+                try vexTail(first); i.op = .ud
+                return
+            }
+            try modrm(false)
+            if f == .rorx { i.imm = UInt64(try src.next()) }
+            if f == .blsGroup {
+                switch i.sub { case 1: f = .blsr; case 2: f = .blsmsk; case 3: f = .blsi; default: i.op = .ud; return }
+            }
+            i.op = l == 0 && !opsize16 && i.rep == 0 && rex == 0 ? .bmi : .ud
+            i.sub = f.rawValue
+            i.imm2 = UInt64(vvvv)
+            i.osz = mode == 2 && w ? 3 : 2
+        }
+
         i.seg = segOverride != 0xFF ? segOverride : 3
         var opc = b
         if b != 0x0F {
@@ -370,7 +433,7 @@ extension CPU {
                 // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD, with
                 // the length of the VEX instruction (SDM Vol. 2A §2.3.5).
                 if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.sub = opc == 0xC4 ? 0 : 3 }
-                else { try vexTail(opc); i.op = .ud }
+                else { try vexForm(opc) }
             case 0xC6, 0xC7:
                 let byteOp = opc == 0xC6
                 i.op = .movEI; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
@@ -588,7 +651,7 @@ extension CPU {
                 } else {
                     switch (mp, i.sub) {
                     case (0, 5...7): i.op = .nop                // LFENCE MFENCE SFENCE
-                    case (2, 0...3): i.op = mode == 2 ? .unimplemented : .ud   // RD/WR FS/GS BASE: 64-bit mode only
+                    case (2, 0...3): i.op = mode == 2 ? .fsgsbase : .ud; i.osz = osz   // RD/WR FS/GS BASE: 64-bit mode only
                     default: i.op = .ud                         // F3 /5 INCSSP, F3/66/F2 /6 UMONITOR/TPAUSE/UMWAIT: not modeled
                     }
                 }
@@ -598,7 +661,7 @@ extension CPU {
             case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
             case 0xB8:
                 i.op = i.rep == 1 ? .popcnt : .ud; i.osz = osz; try modrm(false)
-            case 0xBC: i.op = .bsf; i.osz = osz; try modrm(false)   // F3 0F BC is TZCNT only with BMI1, which the model does not advertise: it runs as BSF
+            case 0xBC: i.op = i.rep == 1 ? .tzcnt : .bsf; i.osz = osz; try modrm(false)   // F3: TZCNT (BMI1)
             case 0xBD: i.op = i.rep == 1 ? .lzcnt : .bsr; i.osz = osz; try modrm(false)
             case 0xC0, 0xC1: i.op = .xadd; i.osz = opc == 0xC0 ? 0 : osz; try modrm(opc == 0xC0)
             case 0xC7:
@@ -608,7 +671,7 @@ extension CPU {
                 else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .ud }   // XRSTORS XSAVEC XSAVES: #UD, no XSAVE (CPUID.1:ECX.XSAVE = 0)
                 else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
-                else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .unimplemented }                 // RDSEED: issue 3
+                else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }           // RDSEED
                 else if i.sub == 6 && i.mem { i.op = mp == 0 ? .vmptrld : mp == 1 ? .vmclear : mp == 2 ? .vmxon : .ud }
                 else if i.sub == 7 && i.mem && mp == 0 { i.op = .vmptrst }
                 else { i.op = .ud }
@@ -621,8 +684,11 @@ extension CPU {
                         // MOVBE Gv,Mv (F0) / Mv,Gv (F1); register forms are #UD.
                         i.osz = osz
                         i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
-                    } else if i.rep == 2 { i.op = .unimplemented }       // F2: CRC32: issue 3
+                    } else if i.rep == 2 { i.op = .sse; i.imm2 = 0x302F0 | UInt64(o3 & 1); i.osz = osz; if o3 == 0xF0 && !i.mem { i.rm = reg8(i.rm) } }   // F2: CRC32 Gy, Eb (F0) / Ev (F1), in CPU+SSE
                     else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
+                } else if o3 == 0xF6 && (mp == 1 || mp == 2) {
+                    i.op = .adx; i.sub = mp == 1 ? 0 : 1; try modrm(false); i.sub = mp == 1 ? 0 : 1
+                    i.osz = rexW ? 3 : 2                                  // ADCX/ADOX Gy, Ey (66 is mandatory, not a size)
                 } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp], 0x200 | Int(o3)) }
             case 0x3A:
                 let o3 = try src.next()

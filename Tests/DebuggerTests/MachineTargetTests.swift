@@ -48,8 +48,9 @@ import X86
         #expect(back.value("cr3") == 0x10000)
         #expect(back.value("cs") == 0x08 && back.value("ds") == 0x10)
         #expect(back.value("gdtr_base") == 0x500 && back.value("gdtr_limit") == 0x1F)
-        // x87/SSE do not exist yet; VMX is off with no current VMCS.
-        #expect(back.value("st0") == nil && back.value("xmm0") == nil && back.value("mxcsr") == nil)
+        // The x87 does not exist yet; SSE does (XMM and MXCSR at reset); VMX is off with no current VMCS.
+        #expect(back.value("st0") == nil)
+        #expect(back.value("xmm0") == 0 && back.value("mxcsr") == 0x1F80)
         #expect(back.value("vmx_mode") == 0)
         #expect(back.value("vmcs_ptr") == ~0)
         #expect(back.value("exit_reason") == nil)
@@ -61,8 +62,20 @@ import X86
         let m = makeMachine(code: I.nop)
         let t = MachineTarget(machine: m)
         var x = GDBRegisterFile()
-        x.set("xmm0", 1)
+        x.set("st0", 1)
         #expect(throws: GDBTargetError.self) { try t.writeRegisters(vmm, x) }
+        // XMM registers are written whole (128 bits); MXCSR reserved bits are refused.
+        var xmm = GDBRegisterFile()
+        xmm[GDBRegisterLayout.x86_64.regnum("xmm9")!] = (0..<16).map { UInt8($0 + 1) }
+        try t.writeRegisters(vmm, xmm)
+        #expect(m.cpu.xmm[18] == 0x0807_0605_0403_0201 && m.cpu.xmm[19] == 0x100F_0E0D_0C0B_0A09)
+        #expect(try t.readRegisters(vmm)[GDBRegisterLayout.x86_64.regnum("xmm9")!] == (0..<16).map { UInt8($0 + 1) })
+        var mx = GDBRegisterFile()
+        mx.set("mxcsr", 0x1_0000)
+        #expect(throws: GDBTargetError.self) { try t.writeRegisters(vmm, mx) }
+        mx.set("mxcsr", 0x9FC0)
+        try t.writeRegisters(vmm, mx)
+        #expect(m.cpu.mxcsr == 0x9FC0)
         #expect(throws: GDBTargetError.self) { try t.writeRegisters(GDBThreadID(pid: 2, tid: 1), GDBRegisterFile()) }
 
         // A selector write loads the descriptor from the GDT, as MOV DS would.
