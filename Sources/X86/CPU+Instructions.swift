@@ -16,6 +16,10 @@ extension CPU {
             try executeSSE(i)
         case .bmi, .adx, .rdrand, .fsgsbase:
             try executeBitManipulation(i)
+        case .invpcid:
+            try executeSystem(i)
+        case .bcd, .salc, .arpl, .bound:
+            try executeLegacy(i)
         case .notE:
             if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
             try writeRM(i, osz, ~(try readRM(i, osz)) & m)

@@ -102,6 +102,21 @@ extension CPU {
             let lin = try linear(Int(i.pointee.seg), ea(i), 1, .read)
             tlb.flush(page: lin)
             tlb.flush()   // large pages may cover more than one 4 KiB TLB entry
+        case .invpcid:
+            // INVPCID (SDM Vol. 2B "INVPCID"): in VMX non-root operation #UD unless "enable
+            // INVPCID" — a secondary control the model does not offer (IA32_VMX_PROCBASED_CTLS2).
+            if vmx.nonRoot { throw Fault.UD() }
+            if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
+            let type = getReg(i.pointee.osz, i.pointee.reg)
+            let seg = Int(i.pointee.seg), off = ea(i)
+            let pcid = try readMem(3, seg, off)
+            let addr = try readMem(3, seg, (off &+ 8) & CPU.mask(i.pointee.asz))
+            if type > 3 || (type <= 1 && pcid > 0xFFF) { throw Fault.GP(0) }
+            if type == 0 && !isCanonical(addr) { throw Fault.GP(0) }
+            if type <= 1 && cr4 & CR4.pcide == 0 && pcid != 0 { throw Fault.GP(0) }
+            // Types 0 (one address), 1 (one PCID), 2 (all, with globals), 3 (all but globals):
+            // the untagged TLB is flushed whole, which covers each.
+            tlb.flush()
         case .swapgs:
             if cpl != 0 { throw Fault.GP(0) }
             let g = segs[Seg.gs].base
@@ -326,6 +341,7 @@ extension CPU {
             if segs[Seg.cs].attr & SegAttr.l != 0 { throw Fault.GP(0) }
         }
         if v & CR0.pg == 0 && codeMode == 2 { throw Fault.GP(0) }
+        if v & CR0.pg == 0 && cr4 & CR4.pcide != 0 { throw Fault.GP(0) }   // "clear CR0.PG while CR4.PCIDE = 1"
         // In VMX operation (root and non-root; unrestricted guest is not supported) CR0 must
         // respect IA32_VMX_CR0_FIXED0 (PE, NE, PG; SDM Vol. 3C §23.8).
         if vmx.on && (v & VMXModel.cr0Fixed0) != VMXModel.cr0Fixed0 { throw Fault.GP(0) }
@@ -338,6 +354,13 @@ extension CPU {
     }
 
     @usableFromInline func writeCR3(_ v: UInt64) throws(Fault) {
+        var v = v
+        // With CR4.PCIDE = 1, bit 63 of the source is the "no invalidation" hint and is not
+        // stored; bits 11:0 are the PCID (SDM Vol. 3A §4.10.4.1 "Operations that Invalidate TLBs
+        // and Paging-Structure Caches", MOV to CR3). The TLB here is not tagged by PCID: every
+        // load invalidates it, which the SDM always permits (§4.10.4.4 "Delayed Invalidation"
+        // — a processor may invalidate more than required).
+        if cr4 & CR4.pcide != 0 { v &= ~(UInt64(1) << 63) }
         if longMode && v & ~((1 << maxPhysAddrBits) - 1) != 0 { throw Fault.GP(0) }
         if pagingMode == 2 { try loadPDPTEs(v) }
         cr3 = longMode ? v : v & 0xFFFF_FFFF
@@ -345,9 +368,9 @@ extension CPU {
     }
 
     /// CR4 bits this CPU supports (everything else is reserved: #GP on set).
-    /// Matches the CPUID model: no VME/PVI, UMIP, PCID, XSAVE, SMEP/SMAP.
+    /// Matches the CPUID model: no VME/PVI, UMIP, XSAVE, SMEP/SMAP.
     public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce | CR4.vmxe
-        | CR4.osfxsr | CR4.osxmmexcpt | CR4.fsgsbase
+        | CR4.osfxsr | CR4.osxmmexcpt | CR4.fsgsbase | CR4.pcide
 
     @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
         if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }
@@ -355,6 +378,9 @@ extension CPU {
         // Vol. 3C §23.8 "Restrictions on VMX Operation"): clearing VMXE is #GP(0).
         if vmx.on && ((v & VMXModel.cr4Fixed0) != VMXModel.cr4Fixed0 || v & ~VMXModel.cr4Fixed1 != 0) { throw Fault.GP(0) }
         if longMode && v & CR4.pae == 0 { throw Fault.GP(0) }
+        // Setting PCIDE needs IA-32e mode and CR3[11:0] = 0 (SDM Vol. 2B "MOV—Move to/from
+        // Control Registers": #GP(0)); clearing it invalidates every TLB entry (modeChanged).
+        if v & CR4.pcide != 0 && cr4 & CR4.pcide == 0 && (!longMode || cr3 & 0xFFF != 0) { throw Fault.GP(0) }
         if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
             try loadPDPTEs(cr3)
         }

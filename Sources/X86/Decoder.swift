@@ -34,6 +34,9 @@ public enum Op: UInt16, Sendable {
     case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: sub = ModRM.reg 0…3
     case adx                // ADCX (sub 0), ADOX (sub 1)
     case bmi                // BMI1/BMI2 (VEX): sub = `BMIForm`, imm2 = VEX.vvvv register
+    // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (sub 0…5), SALC, ARPL, BOUND
+    case bcd, salc, arpl, bound
+    case invpcid            // INVPCID r, m128 (66 0F 38 82): reg = the type register
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait
@@ -342,8 +345,8 @@ extension CPU {
                     if opc == 0x0E { i.op = .pushSeg }
                     i.sub = opc >> 3; i.osz = osz
                 }
-            case 0x27, 0x2F, 0x37, 0x3F:
-                i.op = mode == 2 ? .ud : .unimplemented
+            case 0x27, 0x2F, 0x37, 0x3F:                     // DAA DAS AAA AAS
+                i.op = mode == 2 ? .ud : .bcd; i.sub = (opc >> 3) & 1 | (opc >> 3) & 2
             case 0x40...0x4F:   // INC/DEC r (not 64-bit mode: there they are REX)
                 i.op = opc < 0x48 ? .incE : .decE; i.mem = false; i.rm = opc & 7; i.osz = osz
             case 0x50...0x57: i.op = .push; i.rm = (opc & 7) | (rexB << 3); i.osz = osz64
@@ -354,10 +357,10 @@ extension CPU {
                 // BOUND Gv, Ma outside 64-bit mode; with ModRM.mod = 11 there, and always in 64-bit
                 // mode, the EVEX prefix (SDM Vol. 2A §2.6.1 "Instruction Format and EVEX"). No AVX-512 in the
                 // modeled CPU: #UD, with the length of the EVEX instruction.
-                if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.sub = opc == 0xC4 ? 0 : 3 }
+                if mode != 2, try peek() < 0xC0 { i.op = .bound; i.osz = osz; try modrm(false) }
                 else { try vexTail(opc); i.op = .ud }
             case 0x63:
-                if mode == 2 { i.op = .movsxd; i.osz = osz; try modrm(false) } else { i.op = .unimplemented; try modrm(false) }  // ARPL
+                if mode == 2 { i.op = .movsxd; i.osz = osz; try modrm(false) } else { i.op = .arpl; i.osz = 1; try modrm(false) }  // ARPL Ew, Gw
             case 0x68: i.op = .pushI; i.osz = osz64; i.imm = try immZ(osz64)
             case 0x6A: i.op = .pushI; i.osz = osz64; i.imm = try immN(0)
             case 0x69: i.op = .imulGEI; i.osz = osz; try modrm(false); i.imm = try immZ(osz)
@@ -452,8 +455,8 @@ extension CPU {
             case 0xCE: i.op = mode == 2 ? .ud : .into
             case 0xCF: i.op = .iret; i.osz = osz
             case 0xD4, 0xD5:   // AAM/AAD imm8 (SDM Vol. 2A "AAM", "AAD"): #UD in 64-bit mode
-                if mode == 2 { i.op = .ud } else { i.op = .unimplemented; i.imm = UInt64(try src.next()) }
-            case 0xD6: i.op = mode == 2 ? .ud : .unimplemented
+                if mode == 2 { i.op = .ud } else { i.op = .bcd; i.sub = opc == 0xD4 ? 4 : 5; i.imm = UInt64(try src.next()) }
+            case 0xD6: i.op = mode == 2 ? .ud : .salc      // SALC: undocumented by Intel, executed by its CPUs
             case 0xD7: i.op = .xlat
             case 0xD8...0xDF:
                 // x87: issue 3. Undefined are the blank cells of the escape maps (SDM Vol. 2
@@ -686,6 +689,10 @@ extension CPU {
                         i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
                     } else if i.rep == 2 { i.op = .sse; i.imm2 = 0x302F0 | UInt64(o3 & 1); i.osz = osz; if o3 == 0xF0 && !i.mem { i.rm = reg8(i.rm) } }   // F2: CRC32 Gy, Eb (F0) / Ev (F1), in CPU+SSE
                     else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
+                } else if o3 == 0x82 && mp == 1 {
+                    // INVPCID: the type is r64 in 64-bit mode, r32 otherwise; the descriptor is m128.
+                    i.op = .invpcid; try modrm(false); i.osz = mode == 2 ? 3 : 2
+                    if !i.mem { i.op = .ud }
                 } else if o3 == 0xF6 && (mp == 1 || mp == 2) {
                     i.op = .adx; i.sub = mp == 1 ? 0 : 1; try modrm(false); i.sub = mp == 1 ? 0 : 1
                     i.osz = rexW ? 3 : 2                                  // ADCX/ADOX Gy, Ey (66 is mandatory, not a size)
@@ -784,7 +791,7 @@ extension Op {
         switch self {
         case .jmpRel, .callRel, .ret, .jmpE, .callE, .jmpFar, .jmpFarE, .callFar, .callFarE, .retFar,
              .iret, .int3, .intN, .into, .int1, .hlt, .cli, .sti, .popf, .movSE, .popSeg, .sysenter, .sysexit, .loadFarPointer,
-             .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
+             .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .invpcid, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
              .call64, .ret64, .rdtsc, .rdtscp,   // the TSC counts retired instructions, updated per block
              .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmwrite, .vmlaunch, .vmresume, .vmcall:

@@ -218,6 +218,11 @@ let entryBreaks: [EntryBreak] = {
     }
     // §26.2.4
     b += [
+        EntryBreak("host.cr4.pcide", "32-bit host (a VMM outside IA-32e mode) with CR4.PCIDE = 1") {
+            $0.processorInIA32eMode = false
+            $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize); $0.clearIA32e(); $0[.hostRIP] = 0x10_0000
+            $0.or(.hostCR4, CR4.pcide)
+        },
         EntryBreak("host.rip.high", "32-bit host (a VMM outside IA-32e mode) with RIP above 4 GBytes") {
             $0.processorInIA32eMode = false
             $0[.exitControls] &= ~UInt64(ExitCtl.hostAddressSpaceSize); $0.clearIA32e(); $0[.hostRIP] = 0x1_0000_0000
@@ -247,6 +252,7 @@ let entryBreaks: [EntryBreak] = {
             $0.or(.entryControls, UInt64(EntryCtl.loadDebugControls)); $0[.guestDebugCtl] = 1 << 2
         },
         EntryBreak("guest.cr4.pae-ia32e", "IA-32e mode guest with CR4.PAE = 0") { $0[.guestCR4] &= ~CR4.pae },
+        EntryBreak("guest.cr4.pcide", "32-bit guest with CR4.PCIDE = 1") { $0.pae32(); $0.or(.guestCR4, CR4.pcide) },
         EntryBreak("guest.cr3.width", "CR3 bit 52 set") { $0.or(.guestCR3, 1 << 52) },
         EntryBreak("guest.dr7.high", "load debug controls, DR7 bit 32") {
             $0.or(.entryControls, UInt64(EntryCtl.loadDebugControls)); $0.or(.guestDR7, 1 << 32)
@@ -486,8 +492,8 @@ func sdmFailureClass(_ id: String) -> EntryFailureClass {
     @Test func rowCounts() {
         // The numbers the file comments and the README cite.
         #expect(VMEntryChecks.controlRows.count == 30)
-        #expect(VMEntryChecks.hostRows.count == 30)
-        #expect(VMEntryChecks.guestRows.count == 144)
+        #expect(VMEntryChecks.hostRows.count == 31)
+        #expect(VMEntryChecks.guestRows.count == 145)
     }
 
     /// The rows leave out checks that only a control's 1-setting can reach (the reserved-bit rows

@@ -1,5 +1,5 @@
-/// VM-entry checks on the guest-state area: 144 rows, SDM Vol. 3C §26.3.1 "Checks on the Guest
-/// State Area" — §26.3.1.1 control registers, debug registers and MSRs (12), §26.3.1.2 segment
+/// VM-entry checks on the guest-state area: 145 rows, SDM Vol. 3C §26.3.1 "Checks on the Guest
+/// State Area" — §26.3.1.1 control registers, debug registers and MSRs (13), §26.3.1.2 segment
 /// registers (98), §26.3.1.3 descriptor-table registers (4), §26.3.1.4 RIP and RFLAGS (6),
 /// §26.3.1.5 non-register state (20), §26.3.1.6 PDPTEs (4). A failure is a VM exit with basic
 /// reason 33 and bit 31 set; the exit qualification is 0 except 4 for the VMCS link pointer and
@@ -9,7 +9,7 @@
 /// and every check written for CR0.PE = 0, CR0.PG = 0 or a CS of type 3 is implied by
 /// guest.cr0.fixed / guest.cs.ar.type and is not a separate row ("PG without PE", "IA-32e mode
 /// guest requires CR0.PG", "RFLAGS.VM = 0 when CR0.PE = 0", "SS.DPL = 0 when CR0.PE = 0").
-/// Likewise CR4.PCIDE and CR4.CET are not in IA32_VMX_CR4_FIXED1 (guest.cr4.fixed), and the
+/// Likewise CR4.CET is not in IA32_VMX_CR4_FIXED1 (guest.cr4.fixed), and the
 /// IA32_PERF_GLOBAL_CTRL, BNDCFGS, RTIT_CTL, CET, PKRS, SMM, virtual-NMI and shutdown/wait-for-SIPI
 /// rules concern controls or states the model does not support. The SDM allows these checks "in
 /// any order"; the rows keep the SDM's order of presentation.
@@ -71,6 +71,11 @@ extension VMEntryChecks {
                        q0, fields: [.entryControls, .guestCR4]) { ctx in
                 !ctx.ia32eGuest || ctx.field(.guestCR4) & CR4.pae != 0 ? nil
                     : K.fail("guest CR4 = \(K.hex(ctx.field(.guestCR4))) with \"IA-32e mode guest\" = 1", "bit 5 (PAE) = 1")
+            },
+            EntryCheck("guest.cr4.pcide", ref, "If \"IA-32e mode guest\" is 0, CR4.PCIDE (bit 17) is 0 in the guest CR4 field",
+                       q0, fields: [.entryControls, .guestCR4]) { ctx in
+                ctx.ia32eGuest || ctx.field(.guestCR4) & CR4.pcide == 0 ? nil
+                    : K.fail("guest CR4 = \(K.hex(ctx.field(.guestCR4))) with \"IA-32e mode guest\" = 0", "bit 17 (PCIDE) = 0")
             },
             EntryCheck("guest.cr3.width", ref, "Bits 63:52 and bits beyond the physical-address width of the guest CR3 field are 0",
                        q0, fields: [.guestCR3]) { ctx in

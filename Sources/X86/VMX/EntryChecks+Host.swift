@@ -1,10 +1,9 @@
-/// VM-entry checks on the host-state area: 30 rows, SDM Vol. 3C §26.2.2 "Checks on Host Control
+/// VM-entry checks on the host-state area: 31 rows, SDM Vol. 3C §26.2.2 "Checks on Host Control
 /// Registers, MSRs, and SSP" (9), §26.2.3 "Checks on Host Segment and Descriptor-Table
-/// Registers" (15), §26.2.4 "Checks Related to Address-Space Size" (6). A failure is VMfailValid(8).
+/// Registers" (15), §26.2.4 "Checks Related to Address-Space Size" (7). A failure is VMfailValid(8).
 ///
 /// Not rows: the IA32_PERF_GLOBAL_CTRL, CET and PKRS checks (those VM-exit controls are not
-/// supported, so ctl.exit.reserved reports them); "CR4.PCIDE = 0 when the host address-space size
-/// /// is 0" (PCIDE is not in IA32_VMX_CR4_FIXED1, so host.cr4.fixed reports it); and "if host
+/// supported, so ctl.exit.reserved reports them); and "if host
 /// address-space size is 0, IA-32e mode guest is 0", which the three processor-mode rows before it
 /// always report first (LMA = 1 needs host size 1; LMA = 0 needs IA-32e mode guest 0).
 
@@ -120,6 +119,11 @@ extension VMEntryChecks {
                        .invalidHostState, fields: [.exitControls]) { ctx in
                 !ctx.processorInIA32eMode || ctx.hostAddressSpaceSize ? nil
                     : K.fail("\"host address-space size\" = 0 while the processor is in IA-32e mode", "\"host address-space size\" = 1")
+            },
+            EntryCheck("host.cr4.pcide", ref, "If \"host address-space size\" is 0, CR4.PCIDE (bit 17) is 0 in the host CR4 field",
+                       .invalidHostState, fields: [.exitControls, .hostCR4]) { ctx in
+                ctx.hostAddressSpaceSize || ctx.field(.hostCR4) & CR4.pcide == 0 ? nil
+                    : K.fail("host CR4 = \(K.hex(ctx.field(.hostCR4))) with \"host address-space size\" = 0", "bit 17 (PCIDE) = 0")
             },
             EntryCheck("host.rip.high", ref, "If \"host address-space size\" is 0, bits 63:32 of the host RIP field are 0",
                        .invalidHostState, fields: [.exitControls, .hostRIP]) { ctx in
