@@ -435,7 +435,35 @@ public enum Disassembler {
         case .loadFarPointer: return ops(["les", "lcs", "lss", "lds", "lfs", "lgs"][Int(min(i.sub, 5))], g(), e())
         case .swapgs, .rdtscp, .wrmsr, .rdmsr, .rdtsc, .rdpmc, .cpuid, .syscall, .sysret, .sysenter, .sysexit, .clts, .invd, .wbinvd, .monitor, .mwait:
             return "\(i.op)"
-        case .rdpid, .rdrand: return "\(i.op) " + reg(i.rm, osz)
+        case .rdpid: return "rdpid " + reg(i.rm, osz)
+        case .rdrand: return (i.sub == 7 ? "rdseed " : "rdrand ") + reg(i.rm, osz)
+        case .fsgsbase: return ["rdfsbase", "rdgsbase", "wrfsbase", "wrgsbase"][Int(i.sub & 3)] + " " + reg(i.rm, osz == 3 ? 3 : 2)
+        case .adx: return ops(i.sub == 0 ? "adcx" : "adox", g(), e())
+        case .bmi:
+            let v = reg(UInt8(truncatingIfNeeded: i.imm2), osz)
+            switch BMIForm(rawValue: i.sub) {
+            case .blsr, .blsmsk, .blsi: return ops("\(BMIForm(rawValue: i.sub)!)", v, e())
+            case .andn, .pdep, .pext, .mulx: return ops("\(BMIForm(rawValue: i.sub)!)", g(), v, e())
+            case .rorx: return ops("rorx", g(), e(), imm(i.imm, 0))
+            case .some(let f): return ops("\(f)", g(), e(), v)
+            case .none: return "(bad)"
+            }
+        case .bcd: return ["daa", "das", "aaa", "aas", "aam", "aad"][Int(min(i.sub, 5))] + (i.sub >= 4 ? " 0x" + hex(i.imm) : "")
+        case .salc: return "salc"
+        case .arpl: return ops("arpl", e(1), reg(i.reg, 1))
+        case .bound: return ops("bound", g(), e(sized: false))
+        case .invpcid: return ops("invpcid", reg(i.reg, osz), e(sized: false))
+        case .x87:
+            // The escape and ModRM fields (the x87 mnemonics are not tabled here yet).
+            if i.imm2 == 8 { return "fwait" }
+            return "x87 esc 0x\(hex(UInt8(0xD8 + i.imm2))) /\(i.sub)" + (i.mem ? " " + e(sized: false) : " st(\(i.rm & 7))")
+        case .fxsave: return (i.sub == 0 ? "fxsave" : "fxrstor") + (osz == 3 ? "64 " : " ") + e(sized: false)
+        case .sse:
+            // The opcode with its mandatory prefix and map (SSE mnemonics are not tabled here yet).
+            let mp = ["", "66 ", "f3 ", "f2 "][Int((i.imm2 >> 16) & 3)]
+            let map = ["", "0f ", "0f 38 ", "0f 3a "][Int((i.imm2 >> 8) & 3)]
+            let operands = "xmm\(i.reg), " + (i.mem ? e(sized: false) : "xmm\(i.rm)")
+            return "sse[\(mp)\(map)\(hex(UInt8(i.imm2 & 0xFF)))] " + operands
         case .movFromCR: return "mov " + reg(i.rm, 3 == osz ? 3 : 2) + ", cr\(i.reg)"
         case .movToCR: return "mov cr\(i.reg), " + reg(i.rm, 3 == osz ? 3 : 2)
         case .movFromDR: return "mov " + reg(i.rm, 3 == osz ? 3 : 2) + ", dr\(i.reg)"
