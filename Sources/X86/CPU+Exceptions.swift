@@ -73,7 +73,16 @@ extension CPU {
         let software = f.kind == .software
         let ext: UInt32 = software ? 0 : 1
         let idtErr = UInt32(vector * 8 + 2) | ext
-        let oldFlags = flags()
+        var oldFlags = flags()
+        // "For any fault-class exception except a debug exception generated in response to an
+        // instruction breakpoint, the value pushed for RF is 1" (SDM Vol. 3A §17.3.1.1
+        // "Instruction-Breakpoint Exception Condition"), so the restarted instruction does not
+        // hit an instruction breakpoint again. #DB faults (instruction breakpoints; a general-
+        // detect #DB too, which this cannot tell apart) and the aborts #DF, #MC are left alone,
+        // and so is an event injected by VM entry (its RFLAGS is the guest's, §26.6.1).
+        if f.kind == .exception && !f.trap && f.vector != 1 && f.vector != 8 && f.vector != 18 && vmx.injecting == 0 {
+            oldFlags |= RFLAGS.rf
+        }
         let returnRip = rip
 
         if cr0 & CR0.pe == 0 {

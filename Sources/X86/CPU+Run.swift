@@ -97,7 +97,9 @@ extension CPU {
                 do {
                     // RFLAGS.TF can only change at instructions that end a block (POPF, IRET,
                     // SYSRET, VM transitions, exception delivery), so one test per block suffices.
-                    if debugChecks || flagsRest & RFLAGS.tf != 0 {
+                    // RF = 1 (loaded by IRET, or left by a debugger) also takes this path, which
+                    // clears it at the start of the next instruction.
+                    if debugChecks || flagsRest & (RFLAGS.tf | RFLAGS.rf) != 0 {
                         // Debugging: one instruction at a time, breakpoints checked before each
                         // (not before the first of a run, so a resume leaves the breakpoint it
                         // stopped at), watchpoints after each; the guest's single-step trap after
@@ -117,9 +119,11 @@ extension CPU {
                                 if hits != 0 { guestDebugFault = hits; break }
                             }
                             let tf = flagsRest & RFLAGS.tf != 0
-                            let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
-                            // The instruction completed: RF is cleared (§17.3.1.1).
+                            // "The RF Flag is cleared at the start of the instruction after the
+                            // check for code breakpoint" (§17.3.1.1) — so IRET can load it for
+                            // the instruction it returns to.
                             flagsRest &= ~RFLAGS.rf
+                            let stay = try executeBlock(UnsafePointer(base), k &+ 1, &k)
                             if let (kind, address) = watchHit {
                                 watchHit = nil
                                 instructions &+= UInt64(k)
