@@ -97,6 +97,71 @@ struct GuestRunTests {
         #expect(checkLines.count == passed, "summary says \(passed), \(checkLines.count) check lines")
     }
 
+    // MARK: paging-tests.elf, privilege-tests.elf, debugreg-tests.elf (the privileged paths)
+
+    @Test func pagingTestsAllPass() throws {
+        try expectSelfCheckingImagePasses("paging-tests")
+    }
+
+    @Test func privilegeTestsAllPass() throws {
+        try expectSelfCheckingImagePasses("privilege-tests", knownIssues: [
+            // #GP/#PF/#UD at CPL3: SDM Vol. 3A §18.3.1.1, "for any fault-class exception except a
+            // debug exception generated in response to an instruction breakpoint, the value pushed
+            // for RF is 1".
+            "RF = 1 (fault,": "vmxemu bug: fault-class exceptions push RFLAGS.RF = 0 (SDM §18.3.1.1 wants 1)",
+        ])
+    }
+
+    @Test func debugregTestsAllPass() throws {
+        try expectSelfCheckingImagePasses("debugreg-tests", knownIssues: [
+            // IRETQ loads RF = 1 from the frame, but the debug-mode loop of CPU+Run.swift clears RF
+            // after *every* completed instruction, IRETQ included, so the instruction IRETQ returns
+            // to is checked with RF = 0 and faults again, forever. SDM Vol. 3A §18.3.1.1: "The RF
+            // Flag is cleared at the start of the instruction after the check for code breakpoint";
+            // IRETQ "transfer[s] the RF image from the stack to the EFLAGS register".
+            "instruction breakpoint DR0": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
+            "instruction breakpoint enabled by G0 only": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
+            "instruction breakpoint DR3": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
+            // SDM Vol. 3A §18.3.1.1: "For any fault-class exception except a debug exception
+            // generated in response to an instruction breakpoint, the value pushed for RF is 1."
+            "#UD (a fault) pushes RFLAGS.RF = 1": "vmxemu bug: fault-class exceptions push RFLAGS.RF = 0 (SDM §18.3.1.1 wants 1)",
+        ])
+    }
+
+    /// An image of one `PASS: name` / `FAIL: name (…)` line per check (and `SKIP: name (why)` for
+    /// checks the CPU cannot run) and a summary `IMAGE: all N checks passed`. Every check must pass,
+    /// except those named in `knownIssues` (a piece of the check's name → the vmxemu bug), whose
+    /// failure is a known issue. They are marked intermittent because the RF fixes were being made
+    /// in the working tree when these tests were written (they fail at 20b8d36, pass with the
+    /// fix): once the fix is in, delete the entries.
+    func expectSelfCheckingImagePasses(_ image: String, knownIssues: [String: String] = [:]) throws {
+        let r = try vmxemu(["run", try GuestImages.path(image)])
+        let checkLines = r.stdoutLines.filter { $0.hasPrefix("PASS: ") || $0.hasPrefix("FAIL: ") }
+        #expect(checkLines.count > 20, "\(r)")
+        var knownFailing = 0
+        for line in checkLines {
+            let name = line.dropFirst("PASS: ".count)
+            if let bug = knownIssues.first(where: { name.contains($0.key) })?.value {
+                withKnownIssue(Comment(rawValue: bug), isIntermittent: true) {
+                    #expect(line.hasPrefix("PASS: "), "\(line)")
+                }
+                if line.hasPrefix("FAIL: ") { knownFailing += 1 }
+            } else {
+                #expect(line.hasPrefix("PASS: "), "\(line)")
+            }
+        }
+        for key in knownIssues.keys {
+            #expect(checkLines.contains { $0.contains(key) }, "no check line named \(key)")
+        }
+        if knownFailing == 0 {
+            #expect(r.status == 0, "\(r)")
+            let passed = try #require(checksPassed(in: r.stdout), "no 'all N checks passed' line:\n\(r)")
+            #expect(passed == checkLines.count, "summary says \(passed), \(checkLines.count) check lines")
+        } else {
+            #expect(r.status == 1, "\(knownFailing) known-issue check(s) fail, so the guest exits 1:\n\(r)")
+        }
+    }
+
     // MARK: ud2-triple.elf
 
     @Test func ud2TripleFaults() throws {
