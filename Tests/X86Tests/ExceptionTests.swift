@@ -136,7 +136,9 @@ struct ExceptionVectorTests {
         #expect(m.r64(top) == 0x80)                                  // error code
         #expect(m.r64(top + 8) == Layout.code)                       // RIP
         #expect(m.r64(top + 16) == UInt64(Sel.code64))               // CS
-        #expect(m.r64(top + 24) == 0x2 | RFLAGS.cf | RFLAGS.if)      // RFLAGS
+        // RFLAGS, with RF = 1: "For any fault-class exception except a debug exception generated
+        // in response to an instruction breakpoint, the value pushed for RF is 1" (Vol. 3A §17.3.1.1).
+        #expect(m.r64(top + 24) == 0x2 | RFLAGS.cf | RFLAGS.if | RFLAGS.rf)
         #expect(m.r64(top + 32) == Layout.stack - 8)                 // RSP (unaligned original)
         #expect(m.r64(top + 40) == UInt64(Sel.data))                 // SS
         #expect(m.cpu.segs[Seg.cs].selector == Sel.code64)
@@ -171,7 +173,7 @@ struct ExceptionVectorTests {
         let f = m.frame64(errorCode: false)
         #expect(f.rip == Layout.userCode)
         #expect(f.cs == UInt64(Sel.userCode64 | 3))
-        #expect(f.rflags == 0x2 | RFLAGS.if | RFLAGS.zf)
+        #expect(f.rflags == 0x2 | RFLAGS.if | RFLAGS.zf | RFLAGS.rf)   // #UD is a fault: RF pushed as 1 (§17.3.1.1)
         #expect(f.rsp == Layout.userStack - 0x18)
         #expect(f.ss == UInt64(Sel.userData | 3))
         #expect(m.cpu.segs[Seg.ss].selector == 0)
@@ -330,7 +332,7 @@ struct ProtectedModeExceptionTests {
         #expect(m.cpu.segs[Seg.cs].selector == Sel.code32)
         #expect(UInt64(m.r32(esp)) == Layout.userCode)                  // EIP
         #expect(m.r32(esp + 4) == UInt32(Sel.userCode32 | 3))           // CS
-        #expect(m.r32(esp + 8) == UInt32(0x2 | RFLAGS.if | RFLAGS.cf))  // EFLAGS
+        #expect(m.r32(esp + 8) == UInt32(0x2 | RFLAGS.if | RFLAGS.cf | RFLAGS.rf))  // EFLAGS (a fault: RF = 1, §17.3.1.1)
         #expect(UInt64(m.r32(esp + 12)) == Layout.userStack - 4)        // ESP
         #expect(m.r32(esp + 16) == UInt32(Sel.userData | 3))            // SS
         #expect(m.cpu.rflags & RFLAGS.if == 0)                          // interrupt gate
