@@ -104,36 +104,21 @@ struct GuestRunTests {
     }
 
     @Test func privilegeTestsAllPass() throws {
-        try expectSelfCheckingImagePasses("privilege-tests", knownIssues: [
-            // #GP/#PF/#UD at CPL3: SDM Vol. 3A §18.3.1.1, "for any fault-class exception except a
-            // debug exception generated in response to an instruction breakpoint, the value pushed
-            // for RF is 1".
-            "RF = 1 (fault,": "vmxemu bug: fault-class exceptions push RFLAGS.RF = 0 (SDM §18.3.1.1 wants 1)",
-        ])
+        try expectSelfCheckingImagePasses("privilege-tests")
     }
 
     @Test func debugregTestsAllPass() throws {
-        try expectSelfCheckingImagePasses("debugreg-tests", knownIssues: [
-            // IRETQ loads RF = 1 from the frame, but the debug-mode loop of CPU+Run.swift clears RF
-            // after *every* completed instruction, IRETQ included, so the instruction IRETQ returns
-            // to is checked with RF = 0 and faults again, forever. SDM Vol. 3A §18.3.1.1: "The RF
-            // Flag is cleared at the start of the instruction after the check for code breakpoint";
-            // IRETQ "transfer[s] the RF image from the stack to the EFLAGS register".
-            "instruction breakpoint DR0": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
-            "instruction breakpoint enabled by G0 only": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
-            "instruction breakpoint DR3": "vmxemu bug: RF loaded by IRETQ is cleared before the next instruction's breakpoint check",
-            // SDM Vol. 3A §18.3.1.1: "For any fault-class exception except a debug exception
-            // generated in response to an instruction breakpoint, the value pushed for RF is 1."
-            "#UD (a fault) pushes RFLAGS.RF = 1": "vmxemu bug: fault-class exceptions push RFLAGS.RF = 0 (SDM §18.3.1.1 wants 1)",
-        ])
+        // Found by this image and fixed in 95611d3: RF loaded by IRETQ was cleared before the next
+        // instruction's breakpoint check, and fault-class exceptions pushed RF = 0 (SDM Vol. 3A
+        // §18.3.1.1).
+        try expectSelfCheckingImagePasses("debugreg-tests")
     }
 
     /// An image of one `PASS: name` / `FAIL: name (…)` line per check (and `SKIP: name (why)` for
     /// checks the CPU cannot run) and a summary `IMAGE: all N checks passed`. Every check must pass,
     /// except those named in `knownIssues` (a piece of the check's name → the vmxemu bug), whose
-    /// failure is a known issue. They are marked intermittent because the RF fixes were being made
-    /// in the working tree when these tests were written (they fail at 20b8d36, pass with the
-    /// fix): once the fix is in, delete the entries.
+    /// failure is a known issue (intermittent, so fixing the bug does not break the test: then
+    /// delete the entry).
     func expectSelfCheckingImagePasses(_ image: String, knownIssues: [String: String] = [:]) throws {
         let r = try vmxemu(["run", try GuestImages.path(image)])
         let checkLines = r.stdoutLines.filter { $0.hasPrefix("PASS: ") || $0.hasPrefix("FAIL: ") }
