@@ -25,12 +25,10 @@
 #define GP 13
 
 #define DR6_B(n) (1ull << (n))
-#define DR6_BD   (1ull << 13)
 #define DR6_BS   (1ull << 14)
 #define DR6_FIXED 0xFFFF0FF0ull          /* reserved bits that read as 1, §18.2.3 */
 #define DR7_L(n) (1ull << (2 * (n)))
 #define DR7_G(n) (1ull << (2 * (n) + 1))
-#define DR7_GD   (1ull << 13)
 #define DR7_RW(n, rw)  ((uint64_t)(rw) << (16 + 4 * (n)))   /* 00 exec, 01 write, 11 read/write */
 #define DR7_LEN(n, l)  ((uint64_t)(l) << (18 + 4 * (n)))    /* 00 1 byte, 01 2, 11 4, 10 8 */
 #define RW_EXEC 0
@@ -244,7 +242,8 @@ static volatile uint8_t watch[64] __attribute__((aligned(64)));
 
 /* One access of `size` bytes at watch+off (write if write, else read),
  * with DR1 watching watch+16 for len bytes with the given R/W code.
- * Returns the RIP after the access (where a trap must point). */
+ * Returns the address 7 bytes past the instruction after the access (see
+ * the end of the function). */
 static uint64_t data_access(unsigned len, unsigned rw, unsigned off, unsigned size, bool write, bool global)
 {
     uint64_t next, va = (uint64_t)(uintptr_t)(watch + off);
@@ -269,8 +268,9 @@ static uint64_t data_access(unsigned len, unsigned rw, unsigned off, unsigned si
         }
     }
 #undef ACCESS
-    /* `next` is the LEA after the access: the trap's RIP. */
-    return next - 0;
+    /* `next` is label 1, right after the 7-byte LEA that follows the
+     * access; the trap's RIP is the LEA itself, next - 7. */
+    return next;
 }
 
 static void data_case(const char *name, unsigned len, unsigned rw, unsigned off, unsigned size, bool write,
