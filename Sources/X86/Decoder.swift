@@ -319,6 +319,7 @@ extension CPU {
                 switch i.sub { case 1: f = .blsr; case 2: f = .blsmsk; case 3: f = .blsi; default: i.op = .ud; return }
             }
             i.op = l == 0 && !opsize16 && i.rep == 0 && rex == 0 ? .bmi : .ud
+            if f == .rorx && vvvv != 0 { i.op = .ud }    // RORX: "VEX.vvvv is reserved and must be 1111b"
             i.sub = f.rawValue
             i.imm2 = UInt64(vvvv)
             i.osz = mode == 2 && w ? 3 : 2

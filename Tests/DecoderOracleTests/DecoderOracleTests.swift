@@ -132,7 +132,8 @@ struct Allowance: Sendable {
 /// only what the core implements): Zydis decodes them, we raise #UD — with their length.
 let absentIntelFeatures: Set<String> = [
     "VTX", "VMFUNC",                        // INVEPT/INVVPID, VMFUNC: EPT, VPID, VM functions not advertised (VMXModel)
-    "XSAVE",                                // XGETBV/XSETBV: #UD while CR4.OSXSAVE = 0, which cannot be set without XSAVE
+    // XSAVE family (XSAVE/XRSTOR, XSAVEOPT, XSAVEC, XSAVES/XRSTORS) and XGETBV/XSETBV: CPUID.1:ECX.XSAVE = 0
+    "XSAVE", "XSAVEOPT", "XSAVEC", "XSAVES",
     "SMX", "SGX", "SGX_ENCLV", "PCONFIG", "TDX",
     "AES", "PCLMULQDQ", "SHA", "GFNI", "KEYLOCKER", "KEYLOCKER_WIDE",
     "RTM", "CET", "PKU", "SMAP", "CLWB", "PT", "WAITPKG", "MOVDIR", "ENQCMD", "UINTR",
@@ -152,10 +153,9 @@ let allowList: [Allowance] = [
             SDM Vol. 2A §2.4 "AVX and SSE Instruction Exception Specification" and §2.6.11.1 \
             "State Dependent #UD": VEX- and EVEX-encoded instructions raise #UD unless \
             CR4.OSXSAVE = 1 and XCR0 enables AVX (and AVX-512) state; VEX GPR instructions (§2.5 \
-            "VEX Encoding Support for GPR Instructions": BMI1, BMI2) raise #UD if \
-            CPUID.(EAX=07H,ECX=0):EBX.BMI1/BMI2 = 0. The modeled CPU reports none of XSAVE, AVX, \
-            AVX-512, BMI1, BMI2, so every VEX/EVEX encoding is #UD; its length must still be the \
-            SDM's (issue 3 item 1).
+            "VEX Encoding Support for GPR Instructions": BMI1, BMI2) are the exception: the model \
+            reports BMI1 and BMI2, and decodes them. It reports none of XSAVE, AVX, AVX-512, so \
+            every other VEX/EVEX encoding is #UD; its length must still be the SDM's (issue 3 item 1).
             """,
         sameLength: true,
         matches: { d in d.oursIsUD && (d.zydis.encoding == 3 || d.zydis.encoding == 4) && !d.zydis.isaExt.hasPrefix("KNC") }),
