@@ -14,11 +14,12 @@ public enum CPUModel {
     /// CPUID.1:ECX feature bits.
     public static let leaf1ECX: UInt32 = (1 << 3) /* MONITOR */ | (1 << 5) /* VMX */ | (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
         | (1 << 17) /* PCID */ | (1 << 30) /* RDRAND */
+        | (1 << 0) /* SSE3 */ | (1 << 9) /* SSSE3 */ | (1 << 19) /* SSE4.1 */ | (1 << 20) /* SSE4.2 */
     /// CPUID.1:EDX feature bits.
     public static let leaf1EDX: UInt32 = (1 << 0) /* FPU */ | (1 << 24) /* FXSR */ | (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 11) /* SEP */
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
         | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
-        | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */
+        | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
     /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX.
     public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19)
     /// CPUID.(EAX=7,ECX=0):ECX — RDPID.

@@ -113,25 +113,26 @@ struct SSE42Tests {
 
     @Test func explicitLength() {
         let lengths: [(UInt64, UInt64)] = [(2, 13), (3, 16), (0, 5), (UInt64(bitPattern: -4), 20), (16, 0), (0x1_0000_0002, 7)]
+        // One machine for all cases: pcmpestri xmm1, xmm2, imm ; pcmpestrm xmm3, xmm2, imm ;
+        // hlt, with and without REX.W (RAX/RDX lengths), the immediate patched per case.
+        let m = sseMachine()
         for imm in Self.imms {
             let model = StringCompareModel(imm: imm)
-            for (a, b) in Self.pairs {
-                for (rax, rdx) in lengths {
-                    for wide in [false, true] {
+            for wide in [false, true] {
+                let w: [UInt8] = wide ? [0x48] : []
+                m.load([0x66] + w + [0x0F, 0x3A, 0x61, 0xCA, UInt8(imm)] + [0x66] + w + [0x0F, 0x3A, 0x60, 0xDA, UInt8(imm), 0xF4])
+                for (a, b) in Self.pairs {
+                    for (rax, rdx) in lengths {
                         let la = model.explicitLength(rax, wide: wide), lb = model.explicitLength(rdx, wide: wide)
                         let r2 = model.intRes2(a, la, b, lb)
-                        let m = sseMachine()
-                        m.setX(1, a); m.setX(2, b)
-                        m[.rax] = rax; m[.rdx] = rdx
-                        // pcmpestri xmm1, xmm2, imm (with REX.W: RAX/RDX lengths)
-                        m.runToHalt([0x66] + (wide ? [0x48] : []) + [0x0F, 0x3A, 0x61, 0xCA, UInt8(imm)])
-                        #expect(m[.rcx] == model.index(r2), "pcmpestri imm \(hex(UInt8(imm))) len \(la) \(lb)")
-                        #expect(m.arith == model.flags(r2, la, lb), "pcmpestri flags: \(m.flagString)")
-                        let m2 = sseMachine()
-                        m2.setX(1, a); m2.setX(2, b)
-                        m2[.rax] = rax; m2[.rdx] = rdx
-                        m2.runToHalt([0x66] + (wide ? [0x48] : []) + [0x0F, 0x3A, 0x60, 0xCA, UInt8(imm)])
-                        #expect(eq(m2.x(0), model.mask(r2)), "pcmpestrm imm \(hex(UInt8(imm))) len \(la) \(lb)")
+                        m.setX(1, a); m.setX(2, b); m.setX(3, a)
+                        m[.rax] = rax; m[.rdx] = rdx; m[.rcx] = ~0
+                        m.rip = Layout.code
+                        let s = m.cpu.run(budget: 3)
+                        #expect(s == .halted(rip: Layout.code + UInt64(2 * (w.count + 6)), interruptsEnabled: false), "\(s)")
+                        #expect(m[.rcx] == model.index(r2), "pcmpestri imm \(hex(UInt8(imm))) len \(la) \(lb) wide \(wide)")
+                        #expect(eq(m.x(0), model.mask(r2)), "pcmpestrm imm \(hex(UInt8(imm))) len \(la) \(lb) wide \(wide)")
+                        #expect(m.arith == model.flags(r2, la, lb), "pcmpestrm flags: \(m.flagString)")
                     }
                 }
             }
