@@ -12,6 +12,7 @@ enum MXCSR {
     /// RC (14:13), FTZ (15), DAZ (6): what the host's arithmetic needs from the guest's MXCSR.
     static let control: UInt32 = 0xE040
     static let allMasked: UInt32 = 0x1F80
+    static let underflow: UInt32 = 0x10, underflowMask: UInt32 = 0x800, ftz: UInt32 = 0x8000
     /// MXCSR_MASK of the modeled CPU (FXSAVE offset 28): DAZ supported, bits 31:16 reserved.
     static let mask: UInt32 = 0xFFFF
 }
@@ -247,8 +248,13 @@ extension CPU {
             let (size, aligned) = CPU.sseSourceSize(key)
             let s = try sseSrc(i, size, aligned: aligned)
             var src = cfpu_xmm(lo: s.0, hi: s.1), d = cfpu_xmm(lo: xmm[2 * reg], hi: xmm[2 * reg + 1])
-            let f = cfpu_sse_immop(UInt32(key), UInt32(imm), &d, &src, hostMXCSR)
+            let d0 = d
+            var f = cfpu_sse_immop(UInt32(key), UInt32(imm), &d, &src, hostMXCSR)
             if f == ~0 { throw unimplementedStop("SSE instruction (no host operation)") }
+            if mxcsr & MXCSR.underflowMask == 0 && f & MXCSR.underflow == 0 {
+                var t = d0
+                f |= cfpu_sse_immop(UInt32(key), UInt32(imm), &t, &src, hostMXCSR | MXCSR.ftz) & MXCSR.underflow
+            }
             try sseCommit(f)
             setX(reg, (d.lo, d.hi))
 
@@ -276,8 +282,17 @@ extension CPU {
             let (size, aligned) = CPU.sseSourceSize(key)
             let s = try sseSrc(i, size, aligned: aligned)
             var src = cfpu_xmm(lo: s.0, hi: s.1), d = cfpu_xmm(lo: xmm[2 * reg], hi: xmm[2 * reg + 1])
-            let f = cfpu_sse_binop(UInt32(key), &d, &src, hostMXCSR)
+            let d0 = d
+            var f = cfpu_sse_binop(UInt32(key), &d, &src, hostMXCSR)
             if f == ~0 { throw unimplementedStop("SSE instruction (no host operation)") }
+            if mxcsr & MXCSR.underflowMask == 0 && f & MXCSR.underflow == 0 {
+                // With UM = 0, underflow is signaled for a tiny result even when exact (SDM
+                // Vol. 1 §4.9.1.5 "Numeric Underflow Exception (#U)"); the masked run on the host
+                // flags only tiny and inexact results. FTZ flushes every tiny result and then
+                // sets UE, so a second run with FTZ on a copy tells whether a result was tiny.
+                var t = d0
+                f |= cfpu_sse_binop(UInt32(key), &t, &src, hostMXCSR | MXCSR.ftz) & MXCSR.underflow
+            }
             try sseCommit(f)
             setX(reg, (d.lo, d.hi))
         }

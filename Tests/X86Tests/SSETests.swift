@@ -189,6 +189,29 @@ struct SSEFloatTests {
         #expect(m2.x(1).0 == (0.5).bitPattern && m2.cpu.mxcsr == 0x1F80 & ~0x1000)
     }
 
+    /// Underflow (SDM Vol. 1 §4.9.1.5): masked, UE is set only for a tiny and inexact result;
+    /// unmasked (UM = 0), a tiny result signals #U even when exact — #XM, destination kept.
+    @Test func underflowExactTiny() {
+        let tiny = Double.leastNormalMagnitude            // 2^-1022; × 0.5 is an exact denormal
+        let m = sseMachine()
+        m.setX(1, (tiny.bitPattern, 0)); m.setX(2, ((0.5).bitPattern, 0))
+        m.runToHalt([0xF2, 0x0F, 0x59, 0xCA])             // mulsd xmm1, xmm2
+        #expect(m.x(1).0 == (tiny * 0.5).bitPattern && m.cpu.mxcsr == 0x1F80)
+        let u = sseMachine()
+        u.cpu.mxcsr = 0x1F80 & ~0x800                     // UM clear
+        u.setX(1, (tiny.bitPattern, 0)); u.setX(2, ((0.5).bitPattern, 0))
+        u.load([0xF2, 0x0F, 0x59, 0xCA, 0xF4]); u.rip = Layout.code
+        u.expectException(u.cpu.run(budget: 10), vector: 19, rip: Layout.code)
+        #expect(u.x(1).0 == tiny.bitPattern)
+        #expect(u.cpu.mxcsr & 0x10 != 0)
+        // A normal result with UM clear does not fault.
+        let n = sseMachine()
+        n.cpu.mxcsr = 0x1F80 & ~0x800
+        n.setX(1, (tiny.bitPattern, 0)); n.setX(2, ((2.0).bitPattern, 0))
+        n.runToHalt([0xF2, 0x0F, 0x59, 0xCA])
+        #expect(n.x(1).0 == (tiny * 2).bitPattern)
+    }
+
     /// FTZ (bit 15): a tiny result becomes zero with UE and PE; DAZ (bit 6): a denormal input is
     /// read as zero (SDM Vol. 1 §10.2.3.3, §10.2.3.4).
     @Test func ftzAndDaz() {
