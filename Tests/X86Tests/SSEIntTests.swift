@@ -376,6 +376,49 @@ struct SSEMoveTests {
         }
     }
 
+    /// Alignment is checked on the linear address: with FS.base = 8, fs:[rbx] with RBX 16-aligned
+    /// is misaligned (#GP(0)), with RBX = 16n − 8 it is aligned (SDM Vol. 1 §11.4.1).
+    @Test(arguments: [true, false]) func alignmentOnLinearAddress(_ faults: Bool) {
+        let m = sseMachine()
+        m[.rbx] = faults ? Layout.data : Layout.data - 8
+        m.w64(Layout.data, 0x1234); m.w64(Layout.data + 8, 0x5678)
+        // mov ecx, C0000100h ; mov eax, 8 ; xor edx, edx ; wrmsr ; movaps xmm1, fs:[rbx]
+        let setup: [UInt8] = [0xB9, 0x00, 0x01, 0x00, 0xC0, 0xB8, 0x08, 0x00, 0x00, 0x00, 0x31, 0xD2, 0x0F, 0x30]
+        let code = setup + [0x64, 0x0F, 0x28, 0x0B]
+        if faults {
+            m.load(code + [0xF4]); m.rip = Layout.code
+            m.expectException(m.cpu.run(budget: 10), vector: 13, error: 0, rip: Layout.code + UInt64(setup.count))
+            #expect(eq(m.x(1), (0, 0)))
+        } else {
+            m.runToHalt(code)
+            #expect(eq(m.x(1), (0x1234, 0x5678)))
+        }
+    }
+
+    /// SSE in 32-bit protected mode (the test machine's CR4 with OSFXSR): addps xmm1, [eax].
+    @Test func protectedMode32() {
+        let m = TestMachine.protected32()
+        m.cpu.cr4 |= CR4.osfxsr
+        m[.rax] = Layout.data
+        m.w64(Layout.data, UInt64(Float(1.5).bitPattern) | UInt64(Float(-2).bitPattern) << 32)
+        m.w64(Layout.data + 8, 0)
+        m.setX(1, ps([1, 1, 1, 1]))
+        m.runToHalt([0x0F, 0x58, 0x08])
+        #expect(floatsOf(m.x(1)) == [2.5, -1, 1, 1])
+    }
+
+    /// MOVNTI and CRC32 use only GPRs: no CR4.OSFXSR/CR0.EM/CR0.TS checks (SDM Vol. 2B "MOVNTI",
+    /// Vol. 2A "CRC32" exception lists).
+    @Test func gprOnlyFormsIgnoreSSEEnable() {
+        let m = TestMachine.long64(mib: 2)              // CR4.OSFXSR = 0
+        m.cpu.cr0 |= CR0.em | CR0.ts
+        m[.rax] = Layout.data; m[.rbx] = 0xABCD; m[.rcx] = 0
+        m.runToHalt([0x0F, 0xC3, 0x18,                  // movnti [rax], ebx
+                     0xF2, 0x0F, 0x38, 0xF0, 0xCB])     // crc32 ecx, bl
+        #expect(m.r32(Layout.data) == 0xABCD)
+        #expect(m[.rcx] == UInt64(SSE42Tests.crc32c(0, [0xCD])))
+    }
+
     /// A 16-byte store whose second half faults (#PF) writes nothing.
     @Test func storeAcrossPageNoPartialWrite() {
         let m = sseMachine()
