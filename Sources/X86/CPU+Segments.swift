@@ -142,8 +142,7 @@ extension CPU {
         let d = try fetchDescriptor(sel)
         let e = UInt32(sel & ~3)
         guard d.isCode else {
-            if d.isSystem { throw Fault(kind: .stop, vector: 0xFE) }   // call gate / task gate / TSS: reported by caller
-            throw Fault.GP(e)
+            throw Fault.GP(e)   // (system descriptors are handled by farTransfer first)
         }
         let rpl = UInt8(sel & 3)
         if d.conforming {
@@ -186,6 +185,11 @@ extension CPU {
             segs[Seg.cs].base = UInt64(sel) << 4
             refreshSegmentCache(Seg.cs)
             rip = offset & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
+            return
+        }
+        // A system descriptor: a call gate, or a task gate / TSS (task switch).
+        if sel & ~3 != 0, try fetchDescriptor(sel).isSystem {
+            try farTransferThroughSystemDescriptor(gateSel: sel, call: call)
             return
         }
         let (cs, d) = try codeSegmentFor(sel, call: call)
