@@ -572,6 +572,80 @@ struct X87Tests {
         #expect(m.st(0) == 7)
     }
 
+    /// Register moves and stack control: FLD ST(i), FST/FSTP ST(i), FXCH with an empty operand
+    /// (masked: the indefinite takes its place, SDM Vol. 2A "FXCH"), FFREE (tag only), FFREEP,
+    /// FINCSTP/FDECSTP (TOP only, no tag change), FSTP m80 exact, FNSTSW m16, FNSTCW.
+    @Test func registerMovesAndStackControl() {
+        let m = TestMachine.x87()
+        let odd = float80(0x8000_0000_0000_0001, 0x3FFF)          // 1 + 2⁻⁶³: needs all 64 bits
+        m.putF80(Layout.data, odd); m.putF80(Layout.data + 16, 2)
+        m.runToHalt(fninit + fldM80(0) + fldM80(16) + xr(1, 0, 1))  // FLD ST(1)
+        #expect(m.top == 5 && m.stBits(0) == bits80(odd) && m.st(1) == 2)
+        m.runToHalt(xr(5, 2, 2) + xr(5, 3, 1))                     // FST ST(2); FSTP ST(1)
+        #expect(m.top == 6 && m.stBits(0) == bits80(odd) && m.stBits(1) == bits80(odd))
+        m.runToHalt(fstpM80(0x20) + xm(5, 7, 0x30) + xm(1, 7, 0x32))   // FSTP m80; FNSTSW m16; FNSTCW m16
+        #expect(m.getF80(Layout.data + 0x20) == odd)
+        #expect(m.r16(Layout.data + 0x30) == 7 << 11 && m.r16(Layout.data + 0x32) == 0x037F)
+        m.runToHalt([0xD9, 0xF7])                                  // FINCSTP: TOP 0, R7 still in use
+        #expect(m.top == 0 && m.cpu.x87.ftw & 0xC000 == 0)
+        m.runToHalt([0xD9, 0xF6] + xr(5, 0, 0))                    // FDECSTP; FFREE ST(0)
+        #expect(m.top == 7 && m.cpu.x87.ftw == 0xFFFF && m.fsw & 0x41 == 0)
+        m.runToHalt(fld1 + xr(1, 1, 3))                            // FLD1; FXCH ST(3) (empty)
+        #expect(m.fsw & 0x41 == 0x41, "#IS")
+        #expect(m.stBits(0) == qnanIndefinite && m.st(3) == 1)
+        m.runToHalt(fnclex + [0xDF, 0xC0])                         // FFREEP ST(0)
+        #expect(m.top == 7 && m.fsw & 0x41 == 0, "TOP 6 → 7")
+    }
+
+    /// The remaining integer stores: FISTTP m16/m64 truncate, FIST m16, FISTP m64 round by RC.
+    @Test func integerStoreForms() {
+        let m = TestMachine.x87()
+        m.putF80(Layout.data, -1234.75)
+        m.runToHalt(fninit + fldM80(0) + xm(7, 2, 0x20) + fldM80(0) + xm(7, 1, 0x22) + fldM80(0) + xm(5, 1, 0x28) + xm(7, 7, 0x30))
+        #expect(Int16(bitPattern: m.r16(Layout.data + 0x20)) == -1235, "FIST m16 nearest")
+        #expect(Int16(bitPattern: m.r16(Layout.data + 0x22)) == -1234, "FISTTP m16")
+        #expect(Int64(bitPattern: m.r64(Layout.data + 0x28)) == -1234, "FISTTP m64")
+        #expect(Int64(bitPattern: m.r64(Layout.data + 0x30)) == -1235, "FISTP m64")
+        #expect(m.top == 0)
+    }
+
+    /// FPREM1 (IEEE remainder: 7 = 4·2 − 1, quotient 4 → Q2 in C0), FPATAN, FYL2XP1, FUCOM/FUCOMP, FCOMP.
+    @Test func moreArithmetic() {
+        let m = TestMachine.x87()
+        m.putF80(Layout.data, 2); m.putF80(Layout.data + 16, 7)
+        m.runToHalt(fninit + fldM80(0) + fldM80(16) + [0xD9, 0xF5])
+        #expect(m.st(0) == -1)
+        #expect(m.fsw & 0x4700 == 0x0100)
+        m.putF80(Layout.data, 1)
+        m.runToHalt(fninit + fldM80(0) + fldM80(0) + [0xD9, 0xF3])  // FPATAN(1/1) = π/4
+        let quarter = float80(0xC90F_DAA2_2168_C235, 0x3FFE)
+        #expect(m.st(0) == quarter || m.st(0) == quarter.nextDown, "\(m.st(0))")
+        #expect(m.top == 7)
+        m.putF80(Layout.data, 3); m.putF80(Layout.data + 16, 0)
+        m.runToHalt(fninit + fldM80(0) + fldM80(16) + [0xD9, 0xF9])  // 3·log2(1 + 0) = 0
+        #expect(m.st(0) == 0 && m.top == 7)
+        m.putF80(Layout.data, 5); m.putF80(Layout.data + 16, 9)
+        m.runToHalt(fninit + fldM80(0) + fldM80(16) + xr(5, 4, 1))   // FUCOM ST(1): 9 > 5
+        #expect(m.fsw & 0x4500 == 0 && m.top == 6)
+        m.runToHalt(xr(5, 5, 1))                                    // FUCOMP
+        #expect(m.top == 7)
+        m.runToHalt(xr(0, 3, 0))                                    // FCOMP ST(0): equal, pop
+        #expect(m.fsw & 0x4500 == 0x4000 && m.top == 0)
+    }
+
+    /// Outside 64-bit mode FXSAVE stores XMM0–7 only (SDM Vol. 2A "FXSAVE": XMM8–15 "in 64-bit mode").
+    @Test func fxsaveProtectedModeSavesEightXMM() {
+        let m = TestMachine.protected32()
+        for k in 0..<32 { m.cpu.xmm[k] = UInt64(k + 1) }
+        let area = Layout.data + 0x400
+        m.w64(area + 160 + 8 * 16, 0xDEAD)
+        m.cpu.regs[Reg.rdi] = area
+        m.runToHalt(fninit + fld1 + [0x0F, 0xAE, 0x07])
+        #expect(m.r64(area + 160 + 7 * 16) == 15 && m.r64(area + 168 + 7 * 16) == 16)
+        #expect(m.r64(area + 160 + 8 * 16) == 0xDEAD, "XMM8 slot untouched")
+        #expect(m.r32(area + 8) == UInt32(Layout.code + 2) && m.r16(area + 12) == Sel.code32)
+    }
+
     // MARK: Pointers
 
     /// FIP/FCS/FOP/FDP/FDS from the last non-control instruction (SDM Vol. 1 §8.1.8, §8.1.9):
