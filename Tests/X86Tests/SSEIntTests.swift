@@ -395,6 +395,18 @@ struct SSEMoveTests {
         }
     }
 
+    /// RIP-relative memory operand followed by an imm8: the displacement is relative to the end
+    /// of the whole instruction (SDM Vol. 2A §2.2.1.6 "RIP-Relative Addressing").
+    @Test func ripRelativeWithImmediate() {
+        let m = sseMachine()
+        // roundsd xmm1, [rip+2], 1 (66 0F 3A 0B 0D disp32 ib: 10 bytes) ; hlt ; pad ; 2.7 at +12
+        m.load([0x66, 0x0F, 0x3A, 0x0B, 0x0D, 0x02, 0x00, 0x00, 0x00, 0x01, 0xF4, 0x90] + le((2.7).bitPattern) + le((9.9).bitPattern))
+        m.rip = Layout.code
+        let s = m.cpu.run(budget: 5)
+        #expect(s == .halted(rip: Layout.code + 10, interruptsEnabled: false), "\(s)")
+        #expect(m.x(1).0 == (2.0).bitPattern)
+    }
+
     /// SSE in 32-bit protected mode (the test machine's CR4 with OSFXSR): addps xmm1, [eax].
     @Test func protectedMode32() {
         let m = TestMachine.protected32()
