@@ -6,7 +6,7 @@
 
 /* Segment descriptors (SDM Vol. 3A §3.4.5 "Segment Descriptors"): the
  * access byte is P | DPL | S | type; flags nibble G, D/B, L. */
-static uint64_t gdt[10] __attribute__((aligned(16))) = {
+static uint64_t gdt[12] __attribute__((aligned(16))) = {
     0,
     0x00CF9A000000FFFFull,   /* 0x08 code32 DPL0 */
     0x00AF9A000000FFFFull,   /* 0x10 code64 DPL0 (L = 1) */
@@ -16,7 +16,17 @@ static uint64_t gdt[10] __attribute__((aligned(16))) = {
     0x00AFFA000000FFFFull,   /* 0x30 code64 DPL3 */
     0x00CFF2000000FFFFull,   /* 0x38 data DPL3, SYSEXIT's SS */
     0, 0,                    /* 0x40 TSS, filled in by ring3_init */
+    0, 0,                    /* 0x50 a 64-bit call gate: ring3_set_call_gate */
 };
+
+void ring3_set_call_gate(uint64_t target, unsigned dpl)
+{
+    /* SDM Vol. 3A §5.8.3.1 "IA-32e Mode Call Gates", Figure 5-9: 16 bytes,
+     * type 0CH, the target selector and a 64-bit offset; no parameter count. */
+    gdt[10] = (target & 0xFFFF) | ((uint64_t)SEL_KCODE << 16) | (0xCull << 40) |
+              ((uint64_t)(dpl & 3) << 45) | (1ull << 47) | (((target >> 16) & 0xFFFF) << 48);
+    gdt[11] = target >> 32;        /* bits 12:8 of the upper dword (type) must be 0 */
+}
 
 struct tss64 ring3_tss __attribute__((aligned(16)));
 static uint8_t rsp0_stack[16384] __attribute__((aligned(16)));

@@ -61,6 +61,11 @@ uint64_t ring3_user_stack(void);
 
 void ring3_init(void);
 
+/* Puts a 64-bit call gate to SEL_KCODE:target with the given DPL at
+ * selector SEL_CALLGATE (after ring3_init). */
+#define SEL_CALLGATE 0x50
+void ring3_set_call_gate(uint64_t target, unsigned dpl);
+
 /* Runs fn at CPL 3 (CS = cs, SS = SEL_UDATA, DS = ES = SEL_UDATA) with
  * RFLAGS = rflags (bit 1 is forced), RDI = arg, on the user stack, entered by
  * IRETQ (SDM Vol. 3A §6.14.3 "IRET in IA-32e Mode").  Returns when the user

@@ -8,8 +8,8 @@
  * resumes the user code after the faulting instruction.
  *
  * Not here, because vmxemu does not implement them (it stops with an
- * "unimplemented" report): call gates (CALL FAR through a call-gate
- * descriptor) and hardware task switches (task gates, CALL/JMP to a TSS).
+ * "unimplemented" report): hardware task switches (task gates, CALL/JMP
+ * to a TSS).
  *
  * SDM 325462-080US citations:
  *   Vol. 3A §5.5 "Privilege Levels", §5.9 "Privileged Instructions"
@@ -606,6 +606,55 @@ static void test_compat(void)
     check_u64("compat mode CPL3: PUSH moves ESP by 4, IRETQ back, far JMP to 64-bit", r, 0xC0DE0104);
 }
 
+/* ---- A far CALL through a 64-bit call gate (SDM Vol. 2A "CALL"; Vol. 3A
+ * §5.8.3.1 "IA-32e Mode Call Gates", §5.8.5 "Stack Switching"): from CPL 3
+ * to the CPL-0 cg_entry, which records what it sees and returns with RETFQ
+ * (Vol. 2B "RET": return to an outer privilege level pops RIP, CS, RSP, SS).
+ * The pushes are 8 bytes each, SS becomes a null selector with RPL 0, RSP
+ * comes from TSS.RSP0; no parameters are copied in IA-32e mode. */
+static volatile uint64_t cg_cs, cg_ss, cg_rsp, cg_frame[4];
+extern const char cg_entry[];
+__asm__(".text\n"
+        "cg_entry:\n\t"
+        "mov %cs, %rax\n\tmov %rax, cg_cs(%rip)\n\t"
+        "mov %ss, %rax\n\tmov %rax, cg_ss(%rip)\n\t"
+        "mov %rsp, cg_rsp(%rip)\n\t"
+        "mov 0(%rsp), %rax\n\tmov %rax, cg_frame(%rip)\n\t"
+        "mov 8(%rsp), %rax\n\tmov %rax, cg_frame+8(%rip)\n\t"
+        "mov 16(%rsp), %rax\n\tmov %rax, cg_frame+16(%rip)\n\t"
+        "mov 24(%rsp), %rax\n\tmov %rax, cg_frame+24(%rip)\n\t"
+        "lretq\n");
+
+static uint64_t u_callgate(uint64_t arg)
+{
+    (void)arg;
+    /* m16:32 far pointer: the offset is ignored, the gate supplies it. */
+    static volatile struct { uint32_t off; uint16_t sel; } __attribute__((packed)) ptr = { 0, SEL_CALLGATE | 3 };
+    uint16_t cs;
+    __asm__ volatile("mov %%rsp, u_rsp(%%rip)\n\t"
+                     "lea 1f(%%rip), %%rax\n\t"
+                     "mov %%rax, u_after_rip(%%rip)\n\t"
+                     "lcall *%1\n\t"
+                     "1: mov %%cs, %0\n\t"
+                     : "=r"(cs) : "m"(ptr) : "rax", "memory");
+    u_a = cs;
+    return 0;
+}
+
+static void test_call_gate(void)
+{
+    ring3_set_call_gate((uint64_t)(uintptr_t)cg_entry, 3);
+    ring3_run(u_callgate, 0);
+    check_u64("call gate CPL3->0: CS = the gate's target selector", cg_cs, SEL_KCODE);
+    check_u64("call gate CPL3->0: SS = null selector, RPL 0", cg_ss, 0);
+    check_u64("call gate CPL3->0: RSP = TSS.RSP0 - 32", cg_rsp, ring3_rsp0() - 32);
+    check_u64("call gate CPL3->0: frame RIP = after the LCALL", cg_frame[0], u_after_rip);
+    check_u64("call gate CPL3->0: frame CS = user CS", cg_frame[1], SEL_UCODE);
+    check_u64("call gate CPL3->0: frame RSP = user RSP", cg_frame[2], u_rsp);
+    check_u64("call gate CPL3->0: frame SS = user SS", cg_frame[3], SEL_UDATA);
+    check_u64("call gate: RETFQ back to CPL 3", u_a, SEL_UCODE);
+}
+
 int kmain(uint32_t magic, uint32_t mbi)
 {
     (void)magic;
@@ -624,7 +673,7 @@ int kmain(uint32_t magic, uint32_t mbi)
     ring3_init();
     idt_set_gate(0x80, (uint64_t)(uintptr_t)ring3_vec80, 0, 3, GATE_INTR);
     idt_set_gate(0x82, (uint64_t)(uintptr_t)ring3_vec82, 0, 0, GATE_INTR);
-    kprintf("privilege-tests: not covered: call gates and task switches (vmxemu does not implement them)\n");
+    kprintf("privilege-tests: not covered: task switches (vmxemu does not implement them)\n");
 
     test_enter_cpl3();
     test_faults_at_cpl3();
@@ -637,5 +686,6 @@ int kmain(uint32_t magic, uint32_t mbi)
     test_swapgs();
     test_rdtsc();
     test_compat();
+    test_call_gate();
     return checks_report("privilege-tests");
 }
