@@ -55,6 +55,12 @@ extension Generator {
                     insns.remove(at: k)
                     continue
                 }
+                if ins.form == "fnstsw" && (mask >> 32) != 0 {
+                    // It would store undefined condition codes: define C0–C3 first (FTST).
+                    out.append(Insn(bytes: [0xD9, 0xE4], form: "definer", group: gi))
+                    maskBefore.append(mask)
+                    mask &= 0xFFFF_FFFF
+                }
                 if info.tested & mask != 0 {
                     // It would read an undefined flag: define all six first (cmp r64, r64).
                     let a = rng.pick(definerRegs), b = rng.pick(definerRegs)
@@ -65,6 +71,8 @@ extension Generator {
                 maskBefore.append(mask)
                 let (u, w) = ins.dynFlags ?? (info.undefined, info.written)
                 mask = (mask & ~w) | u
+                // FSW condition codes ride in bits 32+ of the same mask.
+                mask = (mask & ~(info.fswWritten << 32)) | info.fswUndefined << 32
                 if let t = ins.jumpGroup {
                     joins[t, default: 0] |= mask
                     let r = rspJoins[t] ?? (rspLo, rspHi)
@@ -108,7 +116,9 @@ extension Generator {
                 for b in 0..<4 { out[i].bytes[at + b] = UInt8(truncatingIfNeeded: d >> Int64(8 * b)) }
             }
         }
-        var seq = Sequence(insns: out, start: StartState(gprs: gprs, rflags: rflags), data: initialData)
+        var start = StartState(gprs: gprs, rflags: rflags)
+        if withFPU { start.fpu.xmm = (0..<32).map { _ in rng.value() } }
+        var seq = Sequence(insns: out, start: start, data: initialData)
         seq.code = out.flatMap(\.bytes)
         seq.offsets = offsets
         seq.maskBefore = maskBefore

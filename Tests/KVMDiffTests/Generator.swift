@@ -143,8 +143,8 @@ struct Generator {
     /// preludes must not clobber afterwards (preludes run first, so only implicit ones matter).
     mutating func mem(size: Int, align: Int = 1, lo: Int = 0, hi: Int = GuestImage.dataSize, avoid: Set<Int> = []) -> MemOperand {
         var off = lo + rng.below(max(1, hi - lo - size + 1))
-        if align > 1 { off &= ~(align - 1) }
         if rng.chance(0.15) { off = lo + rng.pick([0, 1, 3, 8, 15]) }   // near the edge
+        if align > 1 { off &= ~(align - 1) }
         let addr = GuestImage.data + UInt64(max(lo, min(off, hi - size)))
         return memAt(addr, avoid: avoid)
     }

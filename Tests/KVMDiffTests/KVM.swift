@@ -25,6 +25,8 @@ enum KVMIoctl {
     static let setSregs = iow(0x84, MemoryLayout<KVMSregs>.size)
     static let getFPU = ior(0x8C, MemoryLayout<KVMFPU>.size)
     static let setFPU = iow(0x8D, MemoryLayout<KVMFPU>.size)
+    static let getXSAVE = ior(0xA4, 4096)
+    static let setXSAVE = iow(0xA5, 4096)
 }
 
 /// struct kvm_regs (144 bytes): note the order rax rbx rcx rdx rsi rdi rsp rbp.
@@ -185,6 +187,16 @@ final class KVMMachine {
     func getFPU() -> KVMFPU? {
         var f = KVMFPU()
         return withUnsafeMutablePointer(to: &f) { ioctl(vcpu, KVMIoctl.getFPU, $0) } == 0 ? f : nil
+    }
+
+    /// The legacy FXSAVE region of KVM_GET_XSAVE (the first 512 bytes of the 4 KiB area).
+    func getXSAVE() -> [UInt8]? {
+        var b = [UInt8](repeating: 0, count: 4096)
+        return b.withUnsafeMutableBytes { ioctl(vcpu, KVMIoctl.getXSAVE, $0.baseAddress!) } == 0 ? b : nil
+    }
+    func setXSAVE(_ b: [UInt8]) -> Bool {
+        var b = b
+        return b.withUnsafeMutableBytes { ioctl(vcpu, KVMIoctl.setXSAVE, $0.baseAddress!) } == 0
     }
 
     /// KVM_RUN once; the exit reason, or nil if the ioctl failed (errno in `lastError`).

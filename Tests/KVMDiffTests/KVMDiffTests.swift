@@ -34,7 +34,30 @@ let allowList: [AllowEntry] = [
     // the sum is stored at the wrong address (or #PF). Repro: rsi = 0x100E27,
     // `F0 0F C1 76 C4` (lock xadd [rsi-0x3C], esi): hardware stores at 0x100DEB, we fault.
     AllowEntry(name: "core-bug-xadd-register-in-address", why: "XADD updates the register before the store recomputes the address"),
+    // x87 (second run only): see `x87ConditionCodeAllowance` below.
+    AllowEntry(name: "x87-cc-after-stack-fault", why: "FSW C0/C1/C2/C3 after a masked x87 stack fault (FLD ST(i), FPREM/FPREM1 on empty registers)"),
+    AllowEntry(name: "x87-c1-fcmov-fcomi", why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: AMD keeps it, we clear it"),
+    // CORE BUG found by the second run: `fmul dword [m]` (D8 /1) with ST(0) empty and a denormal
+    // single at m: hardware FSW = 0x0041 (IE SF), ours 0x0043 (DE too).
+    AllowEntry(name: "core-bug-x87-denormal-flag-on-stack-underflow", why: "DE set although the stack underflow suppressed the operation"),
 ]
+
+/// The x87 entries: a divergence that is only in FSW condition codes the SDM does not pin down.
+func x87ConditionCodeAllowance(_ d: Diff, kvm: EndState, core: EndState, form: String) -> String? {
+    guard d.lines.count == 1, d.lines[0].hasPrefix("fsw:"), let a = kvm.fpu?.fsw, let b = core.fpu?.fsw else { return nil }
+    let x = a ^ b
+    // After a masked stack fault (IE and SF set on both) the condition codes other than the
+    // C1 = overflow/underflow rule are unspecified; which of overflow/underflow wins for FLD ST(i)
+    // with both conditions, and what FPREM/FPREM1 leave in C0/C2/C3, differ between AMD and us.
+    if a & 0x41 == 0x41 && b & 0x41 == 0x41 && x & ~0x4700 == 0 { return "x87-cc-after-stack-fault" }
+    // FCMOVcc and FCOMI/FUCOMI(P) without a stack fault: the SDM only says "C1 set to 0 if stack
+    // underflow occurred"; AMD leaves C1 unchanged otherwise, our core clears it.
+    if x == 0x200 && form == "fcomi/fcmov/ffree" { return "x87-c1-fcmov-fcomi" }
+    // CORE BUG: an x87 arithmetic instruction with a denormal memory operand and an empty ST(0)
+    // sets DE as well as IE|SF; the stack underflow stops the operation first (hardware: IE|SF only).
+    if a & 0x41 == 0x41 && x == 0x02 && b & 0x02 != 0 { return "core-bug-x87-denormal-flag-on-stack-underflow" }
+    return nil
+}
 
 // MARK: - Comparison
 
@@ -43,7 +66,7 @@ struct Diff {
     var isEmpty: Bool { lines.isEmpty }
 }
 
-func compare(kvm a: EndState, core b: EndState, undefinedFlags mask: UInt64) -> Diff {
+func compare(kvm a: EndState, core b: EndState, undefinedFlags mask: UInt64, undefinedFSW: UInt16 = 0) -> Diff {
     var d: [String] = []
     if let x = a.abnormal ?? b.abnormal {
         if a.abnormal != b.abnormal { d.append("run: kvm \(a.abnormal ?? "ok") / core \(b.abnormal ?? "ok")") }
@@ -72,6 +95,15 @@ func compare(kvm a: EndState, core b: EndState, undefinedFlags mask: UInt64) -> 
         if shown > 8 { d.append("… \(shown) data bytes differ") }
     }
     if let fa = a.fpu, let fb = b.fpu, fa != fb {
+        if fa.fcw != fb.fcw { d.append("fcw: kvm 0x\(hex(fa.fcw)) core 0x\(hex(fb.fcw))") }
+        if fa.fsw & ~undefinedFSW != fb.fsw & ~undefinedFSW { d.append("fsw: kvm 0x\(hex(fa.fsw)) core 0x\(hex(fb.fsw)) (undefined C bits 0x\(hex(undefinedFSW)))") }
+        if fa.ftw != fb.ftw { d.append("abridged tag: kvm 0x\(hex(fa.ftw)) core 0x\(hex(fb.ftw))") }
+        let top = Int((fa.fsw >> 11) & 7)
+        for i in 0..<8 where fa.ftw & (1 << UInt8((top + i) & 7)) != 0 {
+            if fa.st[2 * i] != fb.st[2 * i] || fa.st[2 * i + 1] != fb.st[2 * i + 1] {
+                d.append("st\(i): kvm \(hex(fa.st[2 * i + 1], 4)):\(hex(fa.st[2 * i], 16)) core \(hex(fb.st[2 * i + 1], 4)):\(hex(fb.st[2 * i], 16))")
+            }
+        }
         if fa.mxcsr != fb.mxcsr { d.append("mxcsr: kvm 0x\(hex(fa.mxcsr)) core 0x\(hex(fb.mxcsr))") }
         for k in 0..<16 where fa.xmm[2 * k] != fb.xmm[2 * k] || fa.xmm[2 * k + 1] != fb.xmm[2 * k + 1] {
             d.append("xmm\(k): kvm \(hex(fa.xmm[2 * k + 1], 16))\(hex(fa.xmm[2 * k], 16)) core \(hex(fb.xmm[2 * k + 1], 16))\(hex(fb.xmm[2 * k], 16))")
@@ -95,7 +127,15 @@ final class DiffRunner {
     init(_ m: KVMMachine) { kvm = KVMRunner(m) }
 
     var kvmTime: UInt64 = 0, coreTime: UInt64 = 0
+    /// VMXEMU_KVM_TRACE=1: each run's code on stderr before our core runs it (to find a crash).
+    let trace = ProcessInfo.processInfo.environment["VMXEMU_KVM_TRACE"] != nil
     func run(_ seq: Sequence, code: [UInt8], withFPU: Bool) -> (EndState, EndState) {
+        if trace {
+            var t = "kvm-diff trace: \(code.count) bytes\n"
+            var o = 0
+            for x in seq.insns where o < code.count { t += "  \(ZydisInfo.disassemble(x.bytes))\n"; o += x.bytes.count }
+            FileHandle.standardError.write(t.data(using: .utf8)!)
+        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let a = kvm.run(code: code, data: seq.data, start: seq.start, withFPU: withFPU)
         let t1 = DispatchTime.now().uptimeNanoseconds
@@ -110,7 +150,8 @@ final class DiffRunner {
         instructions += seq.insns.count
         let (a, b) = run(seq, code: seq.code, withFPU: withFPU)
         if a.abnormal != nil && b.abnormal == nil && a.abnormal!.hasPrefix("KVM exit") { kvmErrors += 1; return }
-        let d = compare(kvm: a, core: b, undefinedFlags: seq.mask(at: a.rip, prefix: seq.insns.count))
+        let mk = seq.mask(at: a.rip, prefix: seq.insns.count)
+        let d = compare(kvm: a, core: b, undefinedFlags: mk & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: mk >> 32))
         endedBy[a.vector, default: 0] += 1
         if d.isEmpty { return }
         // Bisect: the shortest failing prefix (prefix runs end at the HLT padding).
@@ -121,12 +162,17 @@ final class DiffRunner {
         var prevCore: EndState? = nil
         for k in 1...seq.insns.count {
             let (pa, pb) = run(seq, code: seq.prefix(k), withFPU: withFPU)
-            let pd = compare(kvm: pa, core: pb, undefinedFlags: seq.mask(at: pa.rip, prefix: k))
+            let pm = seq.mask(at: pa.rip, prefix: k)
+            let pd = compare(kvm: pa, core: pb, undefinedFlags: pm & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: pm >> 32))
             if !pd.isEmpty { first = k - 1; before = prevCore; diffAt = pd; pairAt = (pa, pb); break }
             prevCore = pb
         }
         let ins = seq.insns[first]
         if let allow = ins.allow, let pre = before ?? prevCore, let name = allow(pre) {
+            allowed[name, default: 0] += 1
+            return
+        }
+        if let name = x87ConditionCodeAllowance(diffAt, kvm: pairAt.0, core: pairAt.1, form: ins.form) {
             allowed[name, default: 0] += 1
             return
         }
@@ -175,17 +221,25 @@ let kvmUnavailable: String? = {
         try runDiff(forms: integerForms, label: "integer", withFPU: false)
     }
 
-    func runDiff(forms: [Form], label: String, withFPU: Bool) throws {
+    @Test("random CPL3 sequences with x87 and SSE: our core vs the host CPU through KVM",
+          .enabled(if: kvmUnavailable == nil, "kvm-diff: SKIPPED — \(kvmUnavailable ?? "")"))
+    func floatingPointSequences() throws {
+        try runDiff(forms: integerForms + sseForms + x87Forms, label: "x87+sse", withFPU: true,
+                    count: Int(envUInt("VMXEMU_KVM_FP_COUNT") ?? 5_000))
+    }
+
+    func runDiff(forms: [Form], label: String, withFPU: Bool, count fixedCount: Int? = nil) throws {
         let (m, why) = KVMMachine.open(ramSize: GuestImage.ramSize)
         guard let m else { print("kvm-diff: SKIPPED — \(why ?? "")"); return }
         let seed = envUInt("VMXEMU_KVM_SEED") ?? Self.defaultSeed
-        let count = Int(envUInt("VMXEMU_KVM_COUNT") ?? UInt64(Self.defaultCount))
+        let count = fixedCount ?? Int(envUInt("VMXEMU_KVM_COUNT") ?? UInt64(Self.defaultCount))
         let runner = DiffRunner(m)
         let t0 = Date()
         var rejects: [String] = []
         for n in 0..<count {
             var mix = RNG(seed: seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15))
             var g = Generator(seed: mix.next())
+            g.withFPU = withFPU
             let seq = g.build(groups: Self.groups, forms: forms)
             rejects += g.rejects
             runner.check(seq, seed: seed, index: n, withFPU: withFPU)

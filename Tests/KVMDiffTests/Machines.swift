@@ -155,11 +155,17 @@ final class KVMRunner {
         guard m.setSregs(sregs) else { return fail("KVM_SET_SREGS failed") }
         guard m.setRegs(r) else { return fail("KVM_SET_REGS failed") }
         if withFPU {
-            var f = KVMFPU()
-            f.fcw = start.fpu.fcw; f.fsw = start.fpu.fsw; f.ftwx = start.fpu.ftw; f.mxcsr = start.fpu.mxcsr
-            withUnsafeMutableBytes(of: &f.fpr) { b in for k in 0..<16 { b.storeBytes(of: start.fpu.st[k], toByteOffset: k * 8, as: UInt64.self) } }
-            withUnsafeMutableBytes(of: &f.xmm) { b in for k in 0..<32 { b.storeBytes(of: start.fpu.xmm[k], toByteOffset: k * 8, as: UInt64.self) } }
-            guard m.setFPU(f) else { return fail("KVM_SET_FPU failed") }
+            // KVM_SET/GET_XSAVE (KVM_GET_FPU reads MXCSR back as 0 on this host): the legacy
+            // FXSAVE region plus XSTATE_BV = x87|SSE so the values are loaded, not the init state.
+            guard var x = m.getXSAVE() else { return fail("KVM_GET_XSAVE failed") }
+            func put<T>(_ v: T, _ o: Int) { withUnsafeBytes(of: v) { for (k, b) in $0.enumerated() { x[o + k] = b } } }
+            put(start.fpu.fcw, 0); put(start.fpu.fsw, 2); x[4] = start.fpu.ftw; x[5] = 0
+            put(UInt16(0), 6); put(UInt64(0), 8); put(UInt64(0), 16)
+            put(start.fpu.mxcsr, 24)
+            for i in 0..<8 { put(start.fpu.st[2 * i], 32 + 16 * i); put(UInt16(truncatingIfNeeded: start.fpu.st[2 * i + 1]), 40 + 16 * i) }
+            for k in 0..<32 { put(start.fpu.xmm[k], 160 + 8 * k) }
+            x[512] |= 3
+            guard m.setXSAVE(x) else { return fail("KVM_SET_XSAVE failed") }
         }
         guard let exit = m.runOnce() else { return fail("KVM_RUN failed: \(m.lastError)") }
         guard exit == KVMExit.hlt, let out = m.getRegs(), let sr = m.getSregs() else {
@@ -180,11 +186,14 @@ final class KVMRunner {
         g[4] = f.rsp
         let page = Array(UnsafeRawBufferPointer(start: ram + Int(GuestImage.data), count: GuestImage.dataSize))
         var fpu: FPUState? = nil
-        if withFPU, let k = m.getFPU() {
+        if withFPU, let x = m.getXSAVE() {
+            func get<T>(_ o: Int, _: T.Type) -> T { x.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: T.self) } }
             var s = FPUState()
-            s.fcw = k.fcw; s.fsw = k.fsw; s.ftw = k.ftwx; s.mxcsr = k.mxcsr
-            withUnsafeBytes(of: k.fpr) { b in for i in 0..<16 { s.st[i] = b.load(fromByteOffset: i * 8, as: UInt64.self) } }
-            withUnsafeBytes(of: k.xmm) { b in for i in 0..<32 { s.xmm[i] = b.load(fromByteOffset: i * 8, as: UInt64.self) } }
+            s.fcw = get(0, UInt16.self); s.fsw = get(2, UInt16.self); s.ftw = x[4]; s.mxcsr = get(24, UInt32.self)
+            // XSTATE_BV bit clear: the component is in its init state (the area is not written).
+            if x[512] & 1 == 0 { s.fcw = 0x37F; s.fsw = 0; s.ftw = 0 }
+            for i in 0..<8 { s.st[2 * i] = get(32 + 16 * i, UInt64.self); s.st[2 * i + 1] = UInt64(get(40 + 16 * i, UInt16.self)) }
+            for k in 0..<32 { s.xmm[k] = x[512] & 2 != 0 ? get(160 + 8 * k, UInt64.self) : 0 }
             fpu = s
         }
         return EndState(vector: vector, errorCode: f.error, cr2: sr.cr2, rip: f.rip, rflags: f.rflags, gprs: g, data: page, fpu: fpu)
@@ -252,12 +261,25 @@ final class CoreRunner {
                         fpu: withFPU ? getX87(c) : nil)
     }
 
-    // x87 state in FXSAVE terms; filled in once the core's X87State is settled (see FPU forms).
-    func setX87(_ c: CPU, _ s: FPUState) {}
+    /// x87 start state: FNINIT's (empty stack) with the given control word.
+    func setX87(_ c: CPU, _ s: FPUState) {
+        var x = X87State()
+        x.fcw = s.fcw
+        c.x87 = x
+    }
+    /// x87/SSE state in FXSAVE terms: ST(i) in stack order, the abridged tag per physical register.
     func getX87(_ c: CPU) -> FPUState {
         var s = FPUState()
         s.mxcsr = c.mxcsr
         s.xmm = (0..<32).map { c.xmm[$0] }
+        s.fcw = c.x87.fcw
+        s.fsw = c.x87.fsw
+        s.ftw = c.x87.abridgedTag
+        for i in 0..<8 {
+            let r = c.x87.register((Int(c.x87.top) + i) & 7)
+            s.st[2 * i] = r.mantissa
+            s.st[2 * i + 1] = UInt64(r.signExponent)
+        }
         return s
     }
 }

@@ -32,6 +32,13 @@ enum ZydisInfo {
         /// Flags the instruction writes with a defined value (modified, set to 0, set to 1).
         var written: UInt64
         var undefined: UInt64
+        /// x87 condition codes as FSW bits (C0 0x100, C1 0x200, C2 0x400, C3 0x4000).
+        var fswWritten: UInt64 = 0
+        var fswUndefined: UInt64 = 0
+    }
+
+    static func fswBits(_ z: UInt32) -> UInt64 {
+        (z & 1 != 0 ? 0x100 : 0) | (z & 2 != 0 ? 0x200 : 0) | (z & 4 != 0 ? 0x400 : 0) | (z & 8 != 0 ? 0x4000 : 0)
     }
 
     /// nil when Zydis rejects the bytes.
@@ -46,8 +53,13 @@ enum ZydisInfo {
             undefined = UInt64(f.undefined)
             written = UInt64(f.modified | f.set_0 | f.set_1) & ~undefined
         }
-        return Info(length: Int(ins.length), mnemonic: String(cString: z.mnemonicString(ins.mnemonic)!),
-                    tested: tested, written: written, undefined: undefined)
+        var info = Info(length: Int(ins.length), mnemonic: String(cString: z.mnemonicString(ins.mnemonic)!),
+                        tested: tested, written: written, undefined: undefined)
+        if let f = ins.fpu_flags?.pointee {
+            info.fswUndefined = fswBits(f.undefined)
+            info.fswWritten = fswBits(f.modified | f.set_0 | f.set_1) & ~info.fswUndefined
+        }
+        return info
     }
 
     /// Intel-syntax text of one instruction.
