@@ -70,7 +70,10 @@ extension CPU {
             // CMPXCHG8B m64 / CMPXCHG16B m128 (#GP(0) if the 16-byte operand is misaligned).
             let off = ea(i), seg = Int(i.pointee.seg)
             if osz == 3 {
-                if off & 0xF != 0 { throw Fault.GP(0) }
+                // Alignment is of the linear address (segment base included; SDM Vol. 2A
+                // "CMPXCHG8B/CMPXCHG16B": "#GP(0) If the memory operand for CMPXCHG16B is not
+                // aligned on a 16-byte boundary") — an FS/GS base may misalign it.
+                if (segBase[seg] &+ off) & 0xF != 0 { throw Fault.GP(0) }
                 try probeWrite(3, seg, off); try probeWrite(3, seg, off &+ 8)
                 let lo = try readMem(3, seg, off), hi = try readMem(3, seg, off &+ 8)
                 if lo == regs[Reg.rax] && hi == regs[Reg.rdx] {

@@ -267,6 +267,12 @@ struct ExchangeTests {
         #expect(m.vector(stop) == 13)
         #expect(m.frame64(errorCode: true).error == 0)
         #expect(m.frame64(errorCode: true).rip == Layout.code)
+        // The linear address counts: an aligned offset through a misaligned FS base is #GP(0) too.
+        let n = TestMachine.long64(mib: 2)
+        n.cpu.segs[Seg.fs].base = 8
+        n.cpu.modeChanged()
+        n[.rsi] = Layout.data
+        #expect(n.vector(n.run([0x64, 0x48, 0x0F, 0xC7, 0x0E], steps: 1)) == 13)   // cmpxchg16b fs:[rsi]
     }
 
     /// CPUID.01H:ECX.CX16[bit 13] = 1 and EDX.CX8[bit 8] = 1 advertise what this suite tests.
