@@ -238,6 +238,22 @@ struct X87Tests {
         #expect(m.top == 0, "TOP unchanged")
     }
 
+    /// A stack underflow suppresses the operation: a denormal memory operand of FMUL m32fp with
+    /// ST(0) empty raises IE and SF only, not DE (SDM Vol. 1 §4.9.2 "Floating-Point Exception
+    /// Priority": stack underflow/overflow before denormal operand).
+    @Test func stackUnderflowBeforeDenormal() {
+        let m = TestMachine.x87()
+        m.w32(Layout.data, 1)                                   // smallest single denormal
+        // With ST(0) = 1 the same operand is compared: DE, no stack fault (FCOM m32fp).
+        m.runToHalt(fninit + fld1 + xm(0, 2, 0))
+        #expect(m.fsw & 0x7F == 0x02, "after FCOM: 0x\(hex(m.fsw))")
+        let u = TestMachine.x87()
+        u.w32(Layout.data, 1)
+        u.runToHalt(fninit + xm(0, 1, 0))                        // FMUL m32fp, ST(0) empty
+        #expect(u.fsw & 0x7F == 0x41, "IE SF only: 0x\(hex(u.fsw))")
+        #expect(u.stBits(0) == qnanIndefinite)
+    }
+
     // MARK: Masked and unmasked exceptions
 
     /// Masked divide by zero: ∞ with the XOR of the signs, ZE (SDM Vol. 1 §8.5.3, Table 8-10).
