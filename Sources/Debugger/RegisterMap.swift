@@ -1,8 +1,9 @@
 // CPU state ⇄ gdb's x86-64 register file (GDBRegisterLayout.x86_64), by register name.
 //
 //   core       rax…r15 rip eflags, cs ss ds es fs gs (selectors)   ⇄ regs[], rflags, segs[]
+//   x87        st0…st7 (ST(i), 80 bits), fctrl fstat (with TOP) ftag (full tag word) fiseg fioff
+//              foseg fooff fop                                      ⇄ cpu.x87
 //   sse        xmm0…15, mxcsr                                       ⇄ xmm[], mxcsr
-//   x87        st0…fop                                              unavailable (no FPU yet)
 //   segments   fs_base gs_base                                      ⇄ segs[fs/gs].base
 //   system     cr0 cr2 cr3 cr4 cr8 efer k_gs_base gdtr/idtr dr0–3 dr6 dr7
 //   vmx        vmx_mode (0 off, 1 root, 2 non-root), vmxon_ptr, vmcs_ptr (all ones when none, as
@@ -54,6 +55,16 @@ enum RegisterMap {
         f.set("dr3", cpu.dr.3)
         f.set("dr6", cpu.dr6)
         f.set("dr7", cpu.dr7)
+        let x = cpu.x87
+        for i in 0..<8 {
+            if let r = layout.regnum("st\(i)") {
+                let v = x.register(x.physical(i))
+                f[r] = Hex.littleEndian(v.mantissa, count: 8) + Hex.littleEndian(UInt64(v.signExponent), count: 2)
+            }
+        }
+        f.set("fctrl", UInt64(x.fcw)); f.set("fstat", UInt64(x.fsw)); f.set("ftag", UInt64(x.ftw))
+        f.set("fiseg", UInt64(x.fcs)); f.set("fioff", x.fip & 0xFFFF_FFFF)
+        f.set("foseg", UInt64(x.fds)); f.set("fooff", x.fdp & 0xFFFF_FFFF); f.set("fop", UInt64(x.fop))
         for n in 0..<16 {
             if let r = layout.regnum("xmm\(n)") {
                 f[r] = Hex.littleEndian(cpu.xmm[2 * n], count: 8) + Hex.littleEndian(cpu.xmm[2 * n + 1], count: 8)
@@ -109,30 +120,16 @@ enum RegisterMap {
         return f
     }
 
-    /// Registers gdb may not write: what does not exist in this CPU (x87).
-    static func isMissing(_ reg: GDBRegister) -> Bool {
-        reg.feature != "org.gnu.gdb.i386.sse" && (reg.name.hasPrefix("st") || reg.group == "float")
-    }
 
     /// Applies every available register of `file`. All or nothing: the file is checked first.
     static func write(_ file: GDBRegisterFile, to cpu: CPU) throws(GDBTargetError) {
         let layout = file.layout
         var values: [String: UInt64] = [:]
         var wide: [String: [UInt8]] = [:]
-        var missing: [String] = []
         for r in layout.registers where file[r.regnum] != nil {
-            if r.name.hasPrefix("xmm") { wide[r.name] = file[r.regnum]; continue }
-            if isMissing(r) {
-                missing.append(r.name)
-                continue
-            }
+            if r.name.hasPrefix("xmm") || (r.name.hasPrefix("st") && r.byteSize == 10) { wide[r.name] = file[r.regnum]; continue }
             if r.readOnly { continue }
             values[r.name] = file.value(r.name)
-        }
-        // A lone write of an x87 register (`set $st0…`) is refused; a whole-file `G`
-        // carrying them is accepted for the registers that exist.
-        if values.isEmpty && wide.isEmpty && !missing.isEmpty {
-            throw GDBTargetError(.einval, "\(missing[0]): x87 registers do not exist in this CPU yet")
         }
         // MXCSR: reserved bits (MXCSR_MASK 0000FFFFH) are refused, as LDMXCSR's #GP(0) would.
         if let v = values["mxcsr"], v & ~0xFFFF != 0 {
@@ -180,7 +177,26 @@ enum RegisterMap {
         if let v = values["dr3"] { cpu.dr.3 = v }
         if let v = values["dr6"] { cpu.dr6 = v }
         if let v = values["dr7"] { cpu.dr7 = v }
+        // x87 control state first (TOP decides which physical register ST(i) is).
+        if let v = values["fctrl"] { cpu.x87.fcw = UInt16(truncatingIfNeeded: v) }
+        if let v = values["fstat"] { cpu.x87.fsw = UInt16(truncatingIfNeeded: v) }
+        if let v = values["ftag"] {
+            // Full tag word: 11B = empty (the other tags are derived from the contents).
+            var empty: UInt8 = 0
+            for p in 0..<8 where (v >> UInt64(2 * p)) & 3 == 3 { empty |= 1 << UInt8(p) }
+            cpu.x87.emptyMask = empty
+        }
+        if let v = values["fiseg"] { cpu.x87.fcs = UInt16(truncatingIfNeeded: v) }
+        if let v = values["fioff"] { cpu.x87.fip = v }
+        if let v = values["foseg"] { cpu.x87.fds = UInt16(truncatingIfNeeded: v) }
+        if let v = values["fooff"] { cpu.x87.fdp = v }
+        if let v = values["fop"] { cpu.x87.fop = UInt16(truncatingIfNeeded: v & 0x7FF) }
         for (name, b) in wide {
+            if name.hasPrefix("st"), let i = Int(name.dropFirst(2)), i < 8, b.count == 10 {
+                cpu.x87.setRegister(cpu.x87.physical(i), mantissa: Hex.uint64(littleEndian: Array(b[0..<8])),
+                                    signExponent: UInt16(b[8]) | UInt16(b[9]) << 8)
+                continue
+            }
             guard let n = Int(name.dropFirst(3)), n < 16, b.count == 16 else { continue }
             cpu.xmm[2 * n] = Hex.uint64(littleEndian: Array(b[0..<8]))
             cpu.xmm[2 * n + 1] = Hex.uint64(littleEndian: Array(b[8..<16]))

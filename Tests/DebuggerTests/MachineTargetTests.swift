@@ -48,8 +48,8 @@ import X86
         #expect(back.value("cr3") == 0x10000)
         #expect(back.value("cs") == 0x08 && back.value("ds") == 0x10)
         #expect(back.value("gdtr_base") == 0x500 && back.value("gdtr_limit") == 0x1F)
-        // The x87 does not exist yet; SSE does (XMM and MXCSR at reset); VMX is off with no current VMCS.
-        #expect(back.value("st0") == nil)
+        // x87 and SSE at reset (FCW 037FH, all tags empty, MXCSR 1F80H); VMX off, no current VMCS.
+        #expect(back.value("st0") == 0 && back.value("fctrl") == 0x37F && back.value("ftag") == 0xFFFF)
         #expect(back.value("xmm0") == 0 && back.value("mxcsr") == 0x1F80)
         #expect(back.value("vmx_mode") == 0)
         #expect(back.value("vmcs_ptr") == ~0)
@@ -61,9 +61,15 @@ import X86
     @Test func registerWritesRefuseWhatDoesNotExistAndLoadSegments() throws {
         let m = makeMachine(code: I.nop)
         let t = MachineTarget(machine: m)
+        // ST(i) is relative to TOP; ftag 11B marks empty registers.
         var x = GDBRegisterFile()
-        x.set("st0", 1)
-        #expect(throws: GDBTargetError.self) { try t.writeRegisters(vmm, x) }
+        x.set("fstat", 6 << 11)                           // TOP = 6
+        x.set("ftag", 0xFFFF & ~(3 << 12))                // R6 not empty
+        x[GDBRegisterLayout.x86_64.regnum("st0")!] = [0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0x3F]   // 1.5
+        try t.writeRegisters(vmm, x)
+        #expect(m.cpu.x87.top == 6 && m.cpu.x87.emptyMask == 0xBF)
+        #expect(m.cpu.x87.register(6).mantissa == 0xC000_0000_0000_0000 && m.cpu.x87.register(6).signExponent == 0x3FFF)
+        #expect(try t.readRegisters(vmm).value("ftag") == 0xFFFF & ~(3 << 12))
         // XMM registers are written whole (128 bits); MXCSR reserved bits are refused.
         var xmm = GDBRegisterFile()
         xmm[GDBRegisterLayout.x86_64.regnum("xmm9")!] = (0..<16).map { UInt8($0 + 1) }
