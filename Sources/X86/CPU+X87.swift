@@ -343,6 +343,18 @@ extension CPU {
         return (r, sw)
     }
 
+    /// The exception flags of a memory operand's conversion to merge with those of the operation
+    /// itself. The conversion runs as a separate host instruction, so a denormal operand's DE
+    /// must be dropped where the real instruction would not report it: when ST(0) is a NaN (a
+    /// QNaN operand takes precedence over the denormal-operand exception) or the operation raised
+    /// an invalid-operation exception (SDM Vol. 1 §4.9.2 "Floating-Point Exception Priority").
+    func x87OperandFlags(_ loadSW: UInt16, _ a: F80, _ opSW: UInt16) -> UInt16 {
+        var f = loadSW & FSW.exceptions
+        let nan = a.se & 0x7FFF == 0x7FFF && a.m & 0x7FFF_FFFF_FFFF_FFFF != 0
+        if nan || opSW & FSW.ie != 0 { f &= ~FSW.de }
+        return f
+    }
+
     /// The status word after comparing ST(0) with `b` (FCOM family; `unordered` for FUCOM).
     func x87CompareSW(_ a: F80, _ b: F80, unordered: Bool) -> UInt16 {
         var x = a, y = b
@@ -359,7 +371,8 @@ extension CPU {
             if !x87StackFault(overflow: false) { return }
             sw = FSW.c0 | FSW.c2 | FSW.c3
         } else {
-            sw = x87CompareSW(st(0), b, unordered: unordered) | (extraSW & FSW.exceptions)
+            sw = x87CompareSW(st(0), b, unordered: unordered)
+            sw |= x87OperandFlags(extraSW, st(0), sw)
             // An unmasked invalid-operation or denormal exception: no condition codes, no pop.
             if x87Raise(sw) & (FSW.ie | FSW.de) != 0 { return }
             x87.status &= ~FSW.c1
@@ -450,7 +463,7 @@ extension CPU {
                 return
             }
             let (r, sw) = x87Arith(sub, st(0), b)
-            x87Deliver(0, r, sw | (lsw & FSW.exceptions), pop: false)
+            x87Deliver(0, r, sw | x87OperandFlags(lsw, st(0), sw), pop: false)
         case 1:
             switch sub {
             case 0:                                              // FLD m32fp

@@ -252,6 +252,11 @@ struct X87Tests {
         u.runToHalt(fninit + xm(0, 1, 0))                        // FMUL m32fp, ST(0) empty
         #expect(u.fsw & 0x7F == 0x41, "IE SF only: 0x\(hex(u.fsw))")
         #expect(u.stBits(0) == qnanIndefinite)
+        // The indefinite now in ST(0) times the denormal: the QNaN operand takes precedence over
+        // the denormal-operand exception (§4.9.2) — no new flag; the result is the QNaN.
+        u.runToHalt(fnclex + xm(0, 1, 0) + xm(0, 2, 0))            // FMUL m32fp; FCOM m32fp (IE, not DE)
+        #expect(u.fsw & 0x3F == 0x01, "IE from FCOM's QNaN only: 0x\(hex(u.fsw))")
+        #expect(u.stBits(0) == qnanIndefinite)
     }
 
     // MARK: Masked and unmasked exceptions
