@@ -62,8 +62,9 @@ report() {  # report NAME OK(0/1) NOTE
     fi
 }
 
-for name in hello fault-tests bench-int bench-call bench-copy; do
-    run "$name"
+# judge NAME: sets $bad and $note from the exit status (isa-debug-exit: 1 = guest exit 0) and
+# the FAIL lines of the log.
+judge() {
     note="qemu exit $status in ${seconds}s"
     bad=0
     if [ "$status" -ne 1 ]; then
@@ -75,10 +76,15 @@ for name in hello fault-tests bench-int bench-call bench-copy; do
         *) note="$note (want 1 = guest exit 0)" ;;
         esac
     fi
-    if grep -q '^FAIL' "$logs/$name.log"; then
+    if grep -q '^FAIL' "$logs/$1.log"; then
         bad=1
-        note="$note; $(grep -c '^FAIL' "$logs/$name.log") FAIL line(s), first: $(grep -m1 '^FAIL' "$logs/$name.log")"
+        note="$note; $(grep -c '^FAIL' "$logs/$1.log") FAIL line(s), first: $(grep -m1 '^FAIL' "$logs/$1.log")"
     fi
+}
+
+for name in hello fault-tests bench-int bench-call bench-copy; do
+    run "$name"
+    judge "$name"
     if [ "$name" = hello ] && ! grep -q 'Hello from vmxemu guest' "$logs/$name.log"; then
         bad=1
         note="$note; no greeting line"
@@ -92,21 +98,7 @@ done
 # is TCG's everything-it-implements model; the vendor is set to Intel's.
 for name in paging-tests privilege-tests debugreg-tests; do
     run "$name" -cpu max,vendor=GenuineIntel
-    note="qemu exit $status in ${seconds}s"
-    bad=0
-    if [ "$status" -ne 1 ]; then
-        bad=1
-        case $status in
-        124) note="$note (timed out)" ;;
-        3) note="$note (guest exit 1: a check failed)" ;;
-        5) note="$note (guest exit 2: unexpected exception)" ;;
-        *) note="$note (want 1 = guest exit 0)" ;;
-        esac
-    fi
-    if grep -q '^FAIL' "$logs/$name.log"; then
-        bad=1
-        note="$note; $(grep -c '^FAIL' "$logs/$name.log") FAIL line(s), first: $(grep -m1 '^FAIL' "$logs/$name.log")"
-    fi
+    judge "$name"
     if ! grep -q "^$name: all [0-9]* checks passed" "$logs/$name.log"; then
         bad=1
         note="$note; no '$name: all N checks passed' line"

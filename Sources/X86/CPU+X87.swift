@@ -567,14 +567,7 @@ extension CPU {
             switch sub {
             case 1: x87Fxch(rm)                                      // FXCH4 (alias)
             case 2, 3:                                               // FST/FSTP ST(i)
-                if stEmpty(0) {
-                    guard x87StackFault(overflow: false) else { return }
-                    setST(rm, x87Indefinite)
-                } else {
-                    x87.status &= ~FSW.c1
-                    setST(rm, st(0))
-                }
-                if sub == 3 { x87Pop() }
+                x87StoreST(rm, pop: sub == 3)
             case 4, 5:                                               // FUCOM, FUCOMP
                 x87Compare(st(rm), empty: stEmpty(0) || stEmpty(rm), unordered: true, eflags: false, pops: sub - 4)
             default: throw unimplementedStop("x87 DD register form /\(sub)")
@@ -583,14 +576,7 @@ extension CPU {
             switch sub {
             case 1: x87Fxch(rm)                                      // FXCH7 (alias)
             case 2, 3:                                               // FSTP8, FSTP9 (aliases of FSTP ST(i))
-                if stEmpty(0) {
-                    guard x87StackFault(overflow: false) else { return }
-                    setST(rm, x87Indefinite)
-                } else {
-                    x87.status &= ~FSW.c1
-                    setST(rm, st(0))
-                }
-                x87Pop()
+                x87StoreST(rm, pop: true)
             case 5, 6:                                               // FUCOMIP, FCOMIP
                 x87Compare(st(rm), empty: stEmpty(0) || stEmpty(rm), unordered: sub == 5, eflags: true, pops: 1)
             default: throw unimplementedStop("x87 DF register form /\(sub)")
@@ -659,14 +645,7 @@ extension CPU {
             x87Load(st(rm), 0)
         case 1: x87Fxch(rm)                                      // FXCH
         case 3:                                                  // FSTP1 (alias of FSTP ST(i))
-            if stEmpty(0) {
-                guard x87StackFault(overflow: false) else { return }
-                setST(rm, x87Indefinite)
-            } else {
-                x87.status &= ~FSW.c1
-                setST(rm, st(0))
-            }
-            x87Pop()
+            x87StoreST(rm, pop: true)
         case 4:
             switch rm {
             case 0, 1:                                           // FCHS, FABS: sign bit only, no IE on SNaN
@@ -1040,5 +1019,21 @@ extension CPU {
                 xmm[2 * k + 1] = try readMem(3, seg, x87Off(i, a, 8))
             }
         }
+    }
+}
+
+extension CPU {
+    /// FST/FSTP ST(i) and the FSTP1/FSTP8/FSTP9 aliases: ST(i) ← ST(0), C1 cleared; an empty
+    /// ST(0) is a stack underflow (masked: the real indefinite is stored; unmasked: nothing
+    /// happens, not even the pop) — SDM Vol. 1 §8.5.1.1 "Stack Overflow or Underflow Exception (#IS)".
+    func x87StoreST(_ rm: Int, pop: Bool) {
+        if stEmpty(0) {
+            guard x87StackFault(overflow: false) else { return }
+            setST(rm, x87Indefinite)
+        } else {
+            x87.status &= ~FSW.c1
+            setST(rm, st(0))
+        }
+        if pop { x87Pop() }
     }
 }
