@@ -50,12 +50,21 @@ extension CPU {
             try writeRM(i, osz, b)
             setReg(osz, i.pointee.reg, a)
         case .xadd:
+            // "TEMP ← SRC + DEST; SRC ← DEST; DEST ← TEMP". The memory destination is written
+            // before the register, whose old value may be the base or index of that address (found
+            // by KVMDiffTests: lock xadd [rsi-0x3C], esi); a register destination is written last,
+            // so XADD r, r leaves the sum.
             if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
             let a = try readRM(i, osz)
             let b = getReg(osz, i.pointee.reg)
             let r = alu(0, osz, a, b)
-            setReg(osz, i.pointee.reg, a)
-            try writeRM(i, osz, r)
+            if i.pointee.mem {
+                try writeRM(i, osz, r)
+                setReg(osz, i.pointee.reg, a)
+            } else {
+                setReg(osz, i.pointee.reg, a)
+                try writeRM(i, osz, r)
+            }
         case .cmpxchg:
             if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
             let dest = try readRM(i, osz)

@@ -28,12 +28,8 @@ let allowList: [AllowEntry] = [
     // unchanged, Intel hardware (and our core) also writes nothing for 32-bit operands but the
     // upper half of a 64-bit destination differs between implementations. ZF = 1 on both.
     AllowEntry(name: "bsf/bsr-zero-source", why: "destination undefined for a zero source (SDM Vol. 2A BSF/BSR); AMD leaves it unchanged"),
-    // CORE BUG (not a vendor difference), found by this test: `XADD m, r` where r is also the
-    // base or index of m. CPU+Instructions.swift `.xadd` calls setReg(reg, old) before
-    // writeRM(sum), and writeRM recomputes the effective address from the updated register:
-    // the sum is stored at the wrong address (or #PF). Repro: rsi = 0x100E27,
-    // `F0 0F C1 76 C4` (lock xadd [rsi-0x3C], esi): hardware stores at 0x100DEB, we fault.
-    AllowEntry(name: "core-bug-xadd-register-in-address", why: "XADD updates the register before the store recomputes the address"),
+    // (Found by this test and fixed in the core: `XADD m, r` with r the base or index of m stored
+    // the sum at an address computed from the updated register — DataMovementTests.xadd.)
     // x87 (second run only): see `x87ConditionCodeAllowance` below.
     AllowEntry(name: "x87-cc-after-stack-fault", why: "FSW C0/C1/C2/C3 after a masked x87 stack fault (FLD ST(i), FPREM/FPREM1 on empty registers)"),
     AllowEntry(name: "x87-c1-fcmov-fcomi", why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: AMD keeps it, we clear it"),

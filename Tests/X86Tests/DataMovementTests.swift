@@ -195,6 +195,13 @@ struct ExchangeTests {
         #expect(m.r64(Layout.data) == 0xAAAA_AAAA_8000_0000)
         #expect(m[.rax] == 0x7FFF_FFFF)             // old DEST, zero-extended
         #expect(m.flagString == "PF AF SF OF")
+        // The register is also the base: the sum goes to the address of the *old* RSI
+        // (KVMDiffTests found this: lock xadd [rsi-0x3C], esi).
+        m[.rsi] = Layout.data + 0x3C
+        m.w64(Layout.data, 5)
+        #expect(m.run([0xF0, 0x0F, 0xC1, 0x76, 0xC4], steps: 1) == .budget)
+        #expect(m.r32(Layout.data) == UInt32(truncatingIfNeeded: 5 + Layout.data + 0x3C))
+        #expect(m[.rsi] == 5)
     }
 
     /// CMPXCHG: compare the accumulator with DEST (flags as CMP accumulator, DEST); equal →
