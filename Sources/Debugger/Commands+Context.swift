@@ -453,6 +453,8 @@ public enum Disassembler {
         case .arpl: return ops("arpl", e(1), reg(i.reg, 1))
         case .bound: return ops("bound", g(), e(sized: false))
         case .invpcid: return ops("invpcid", reg(i.reg, osz), e(sized: false))
+        case .xgetbv, .xsetbv: return "\(i.op)"
+        case .xsave: return (["xsave", "xrstor", "xsaveopt"][Int(min(max(i.sub, 4), 6) - 4)]) + (osz == 3 ? "64 " : " ") + e(sized: false)
         case .x87:
             // The escape and ModRM fields (the x87 mnemonics are not tabled here yet).
             if i.imm2 == 8 { return "fwait" }

@@ -18,6 +18,8 @@ extension CPU {
             try executeBitManipulation(i)
         case .invpcid:
             try executeSystem(i)
+        case .xgetbv, .xsetbv, .xsave:
+            try executeXSave(i)
         case .bcd, .salc, .arpl, .bound:
             try executeLegacy(i)
         case .notE:

@@ -368,9 +368,9 @@ extension CPU {
     }
 
     /// CR4 bits this CPU supports (everything else is reserved: #GP on set).
-    /// Matches the CPUID model: no VME/PVI, UMIP, XSAVE, SMEP/SMAP.
+    /// Matches the CPUID model: no VME/PVI, UMIP, SMEP/SMAP.
     public static let cr4Supported: UInt64 = CR4.tsd | CR4.de | CR4.pse | CR4.pae | CR4.mce | CR4.pge | CR4.pce | CR4.vmxe
-        | CR4.osfxsr | CR4.osxmmexcpt | CR4.fsgsbase | CR4.pcide
+        | CR4.osfxsr | CR4.osxmmexcpt | CR4.fsgsbase | CR4.pcide | CR4.osxsave
 
     @usableFromInline func writeCR4(_ v: UInt64) throws(Fault) {
         if v & ~CPU.cr4Supported != 0 { throw Fault.GP(0) }

@@ -950,11 +950,23 @@ extension CPU {
         let seg = Int(i.pointee.seg), off = ea(i)
         // #GP(0): memory operand not aligned on a 16-byte boundary, regardless of segment.
         if (segBase[seg] &+ off) & 0xF != 0 { throw Fault.GP(0) }
-        let wide = i.pointee.osz == 3 && codeMode == 2          // REX.W: 64-bit FIP/FDP
-        let nxmm = codeMode == 2 ? 16 : 8
         if i.pointee.sub == 0 {
             // Probe both ends of the 512 bytes (at most two pages, and the segment limit) first.
             try probeWrite(3, seg, off); try probeWrite(3, seg, x87Off(i, off, 504))
+            try saveLegacyRegion(i, seg, off, x87: true, sse: true)
+        } else {
+            _ = try readMem(3, seg, x87Off(i, off, 504))                       // both ends readable
+            try restoreLegacyRegion(i, seg, off, x87: true, sse: true)
+        }
+    }
+
+    /// The 512-byte legacy region of FXSAVE and XSAVE (Tables 10-2/10-3): the x87 part (bytes
+    /// 0–23, 32–159) and the SSE part (MXCSR and MXCSR_MASK at 24–31, XMM at 160–415). The caller
+    /// has checked alignment and probed the area.
+    func saveLegacyRegion(_ i: UnsafePointer<Insn>, _ seg: Int, _ off: UInt64, x87 saveX87: Bool, sse: Bool) throws(Fault) {
+        let wide = i.pointee.osz == 3 && codeMode == 2          // REX.W: 64-bit FIP/FDP
+        let nxmm = codeMode == 2 ? 16 : 8
+        if saveX87 {
             try writeMem(1, seg, off, UInt64(x87.fcw))
             try writeMem(1, seg, x87Off(i, off, 2), UInt64(x87.fsw))
             try writeMem(1, seg, x87Off(i, off, 4), UInt64(x87.abridgedTag))    // byte 5 reserved: 0
@@ -968,25 +980,36 @@ extension CPU {
                 try writeMem(2, seg, x87Off(i, off, 16), x87.fdp & 0xFFFF_FFFF)
                 try writeMem(2, seg, x87Off(i, off, 20), UInt64(x87.fds))
             }
-            try writeMem(2, seg, x87Off(i, off, 24), UInt64(mxcsr))
-            try writeMem(2, seg, x87Off(i, off, 28), 0x0000_FFFF)                // MXCSR_MASK
             for k in 0..<8 {
                 let v = st(k)
                 let a = x87Off(i, off, 32 + UInt64(k) * 16)
                 try writeMem(3, seg, a, v.m)
                 try writeMem(3, seg, x87Off(i, a, 8), UInt64(v.se))             // + 6 reserved bytes of 0
             }
+        }
+        if sse {
+            try writeMem(2, seg, x87Off(i, off, 24), UInt64(mxcsr))
+            try writeMem(2, seg, x87Off(i, off, 28), 0x0000_FFFF)                // MXCSR_MASK
             for k in 0..<nxmm {
                 let a = x87Off(i, off, 160 + UInt64(k) * 16)
                 try writeMem(3, seg, a, xmm[2 * k])
                 try writeMem(3, seg, x87Off(i, a, 8), xmm[2 * k + 1])
             }
-        } else {
-            _ = try readMem(3, seg, x87Off(i, off, 504))                       // both ends readable
-            let newMXCSR = UInt32(truncatingIfNeeded: try readMem(2, seg, x87Off(i, off, 24)))
+        }
+    }
+
+    /// Loads what `saveLegacyRegion` stores; every read happens before any state changes.
+    func restoreLegacyRegion(_ i: UnsafePointer<Insn>, _ seg: Int, _ off: UInt64, x87 loadX87: Bool, sse: Bool) throws(Fault) {
+        let wide = i.pointee.osz == 3 && codeMode == 2
+        let nxmm = codeMode == 2 ? 16 : 8
+        var newMXCSR = mxcsr
+        if sse {
+            newMXCSR = UInt32(truncatingIfNeeded: try readMem(2, seg, x87Off(i, off, 24)))
             // #GP(0) for reserved MXCSR bits (MXCSR_MASK = 0000FFFFH, SDM Vol. 1 §11.6.6 "Guidelines
             // for Writing to the MXCSR Register").
             if newMXCSR & 0xFFFF_0000 != 0 { throw Fault.GP(0) }
+        }
+        if loadX87 {
             let fcw = try readMem(1, seg, off)
             let fsw = try readMem(1, seg, x87Off(i, off, 2))
             let ftw = try readMem(0, seg, x87Off(i, off, 4))
@@ -1007,12 +1030,14 @@ extension CPU {
             x87.fip = fip; x87.fdp = fdp
             x87.fcs = UInt16(truncatingIfNeeded: fcs); x87.fds = UInt16(truncatingIfNeeded: fds)
             x87RecomputeES()
-            mxcsr = newMXCSR
             for k in 0..<8 {
                 let a = x87Off(i, off, 32 + UInt64(k) * 16)
                 let m = try readMem(3, seg, a), se = try readMem(1, seg, x87Off(i, a, 8))
                 x87.setRegister(x87.physical(k), mantissa: m, signExponent: UInt16(truncatingIfNeeded: se))
             }
+        }
+        if sse {
+            mxcsr = newMXCSR
             for k in 0..<nxmm {
                 let a = x87Off(i, off, 160 + UInt64(k) * 16)
                 xmm[2 * k] = try readMem(3, seg, a)

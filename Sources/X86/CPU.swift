@@ -29,6 +29,9 @@ public final class CPU: @unchecked Sendable {
     public var mxcsr: UInt32 = 0x1F80
     /// The x87 FPU (SDM Vol. 1 ch. 8).
     public var x87 = X87State()
+    /// XCR0 (SDM Vol. 1 §13.3 "Enabling the XSAVE Feature Set and XSAVE-Enabled Features"):
+    /// bit 0 x87 (always 1), bit 1 SSE — the only state components the model has.
+    public var xcr0: UInt64 = 1
 
     // Flags: arithmetic flags are lazy (see CPU+Flags); the rest are kept in `flagsRest`.
     @usableFromInline var lfOp: LazyOp = .eager
@@ -197,6 +200,7 @@ public final class CPU: @unchecked Sendable {
         for k in 0..<32 { xmm[k] = 0 }
         mxcsr = 0x1F80
         x87 = X87State()
+        xcr0 = 1
         guestBreakpoints = []; guestDataHits = 0
         cpl = 0
         msrs = MSRFile()

@@ -8,12 +8,12 @@ public enum CPUModel {
     public static let brand = "vmxemu virtual CPU (Skylake-SP class)"
     /// CPUID.1:EAX — family 6, model 0x55, stepping 4 (SDM Vol. 2 "CPUID", Figure 3-6).
     public static let signature: UInt32 = 0x0005_0654
-    public static let maxBasicLeaf: UInt32 = 0x7
+    public static let maxBasicLeaf: UInt32 = 0xD
     public static let maxExtendedLeaf: UInt32 = 0x8000_0008
 
     /// CPUID.1:ECX feature bits.
     public static let leaf1ECX: UInt32 = (1 << 3) /* MONITOR */ | (1 << 5) /* VMX */ | (1 << 13) /* CX16 */ | (1 << 22) /* MOVBE */ | (1 << 23) /* POPCNT */
-        | (1 << 17) /* PCID */ | (1 << 30) /* RDRAND */
+        | (1 << 17) /* PCID */ | (1 << 26) /* XSAVE */ | (1 << 30) /* RDRAND */
         | (1 << 0) /* SSE3 */ | (1 << 9) /* SSSE3 */ | (1 << 19) /* SSE4.1 */ | (1 << 20) /* SSE4.2 */
     /// CPUID.1:EDX feature bits.
     public static let leaf1EDX: UInt32 = (1 << 0) /* FPU */ | (1 << 24) /* FXSR */ | (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 11) /* SEP */
@@ -28,6 +28,10 @@ public enum CPUModel {
     public static let ext1ECX: UInt32 = (1 << 0) | (1 << 5)
     /// CPUID.80000001H:EDX — SYSCALL, NX, 1-GByte pages, RDTSCP, Intel 64.
     public static let ext1EDX: UInt32 = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29)
+
+    /// XCR0 bits the model supports (x87, SSE) and the size of its XSAVE area.
+    public static let xcr0Supported: UInt64 = 0x3
+    public static let xsaveAreaSize: UInt32 = 576
 
     static func chars(_ s: String, _ k: Int) -> UInt32 {
         let b = Array(s.utf8)
@@ -46,12 +50,23 @@ public enum CPUModel {
         case 0: return (maxBasicLeaf, chars(vendor, 0), chars(vendor, 2), chars(vendor, 1))
         case 1:
             // EBX: CLFLUSH line size 8×8 bytes, one logical processor, initial APIC ID 0.
-            return (signature, (8 << 8) | (1 << 16), leaf1ECX, leaf1EDX)
+            // ECX.OSXSAVE (bit 27) mirrors CR4.OSXSAVE.
+            let osxsave: UInt32 = (cpu?.cr4 ?? 0) & CR4.osxsave != 0 ? 1 << 27 : 0
+            return (signature, (8 << 8) | (1 << 16), leaf1ECX | osxsave, leaf1EDX)
         case 5:
             // MONITOR/MWAIT leaf: 64-byte monitor line; ECX bit 0 = extensions enumerated, bit 1 =
             // interrupts break MWAIT even when masked; no C-state sub-states (SDM Vol. 2 "CPUID", leaf 05H).
             return (64, 64, 0x3, 0)
         case 7: return subleaf == 0 ? (0, leaf7EBX, leaf7ECX, 0) : (0, 0, 0, 0)
+        case 0xD:
+            // XSAVE (SDM Vol. 1 §13.2 "Enumeration of CPU Support for XSAVE Instructions and
+            // XSAVE-Supported Features"): components 0 (x87) and 1 (SSE), both in the 512-byte
+            // legacy region, + the 64-byte header = 576 bytes; sub-leaf 1: XSAVEOPT only.
+            switch subleaf {
+            case 0: return (UInt32(xcr0Supported), xsaveAreaSize, xsaveAreaSize, 0)
+            case 1: return (1, 0, 0, 0)
+            default: return (0, 0, 0, 0)
+            }
         case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)
         case 0x8000_0001: return (0, 0, ext1ECX, ext1EDX)
         case 0x8000_0002, 0x8000_0003, 0x8000_0004:

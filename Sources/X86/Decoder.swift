@@ -37,6 +37,7 @@ public enum Op: UInt16, Sendable {
     // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (sub 0…5), SALC, ARPL, BOUND
     case bcd, salc, arpl, bound
     case invpcid            // INVPCID r, m128 (66 0F 38 82): reg = the type register
+    case xgetbv, xsetbv, xsave   // XSAVE (sub 4), XRSTOR (5), XSAVEOPT (6): CPU+XSave
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait
@@ -550,10 +551,9 @@ extension CPU {
                     case 0xF9: i.op = .rdtscp
                     case 0xC8: i.op = mp == 0 ? .monitor : .ud        // MONITOR (66/F2/F3: #UD)
                     case 0xC9: i.op = mp == 0 ? .mwait : .ud          // MWAIT
-                    // XGETBV/XSETBV: #UD while CR4.OSXSAVE = 0, which cannot be set — the model
-                    // has no XSAVE (CPUID.1:ECX.XSAVE = 0; SDM Vol. 2 "XGETBV", "XSETBV"). So
-                    // XSETBV never reaches its VM exit (reason 55) either: the #UD has priority.
-                    case 0xD0, 0xD1: i.op = .ud
+                    // XGETBV/XSETBV (no 66/F2/F3: #UD); their CR4.OSXSAVE check is at execution.
+                    case 0xD0: i.op = mp == 0 ? .xgetbv : .ud
+                    case 0xD1: i.op = mp == 0 ? .xsetbv : .ud
                     // VMX (Table A-6, group 7 with mod = 11B): no 66/F2/F3 prefix (else #UD).
                     case 0xC1: i.op = mp == 0 ? .vmcall : .ud
                     case 0xC2: i.op = mp == 0 ? .vmlaunch : .ud
@@ -647,8 +647,7 @@ extension CPU {
                     switch (mp, i.sub) {
                     case (0, 0...1): i.op = .fxsave             // FXSAVE FXRSTOR (sub 0/1)
                     case (0, 2...3): i.op = .sse; i.imm2 = 0x1AE    // LDMXCSR STMXCSR (sub 2/3)
-                    // XSAVE XRSTOR XSAVEOPT: #UD, CPUID.1:ECX.XSAVE = 0 (SDM Vol. 2 "XSAVE": "#UD If CPUID.01H:ECX.XSAVE[bit 26] = 0").
-                    case (0, 4...6): i.op = .ud
+                    case (0, 4...6): i.op = .xsave; i.osz = osz  // XSAVE XRSTOR XSAVEOPT (REX.W: the 64-bit forms)
                     case (0, 7), (1, 7): i.op = .clflush        // CLFLUSH; 66: CLFLUSHOPT
                     default: i.op = .ud                         // 66 /6 CLWB, F3 /4 PTWRITE: not in the modeled CPU
                     }
@@ -795,7 +794,7 @@ extension Op {
              .lgdt, .lidt, .lldt, .ltr, .lmsw, .invlpg, .invpcid, .swapgs, .movToCR, .movToDR, .wrmsr, .syscall, .sysret,
              .clts, .invd, .wbinvd, .inPort, .outPort, .ins, .outs, .ud, .unimplemented, .popa, .cpuid, .rdmsr,
              .call64, .ret64, .rdtsc, .rdtscp,   // the TSC counts retired instructions, updated per block
-             .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmwrite, .vmlaunch, .vmresume, .vmcall:
+             .vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmwrite, .vmlaunch, .vmresume, .vmcall, .xsetbv:
             return true
         default:
             return false

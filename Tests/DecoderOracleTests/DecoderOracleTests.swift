@@ -132,8 +132,8 @@ struct Allowance: Sendable {
 /// only what the core implements): Zydis decodes them, we raise #UD — with their length.
 let absentIntelFeatures: Set<String> = [
     "VTX", "VMFUNC",                        // INVEPT/INVVPID, VMFUNC: EPT, VPID, VM functions not advertised (VMXModel)
-    // XSAVE family (XSAVE/XRSTOR, XSAVEOPT, XSAVEC, XSAVES/XRSTORS) and XGETBV/XSETBV: CPUID.1:ECX.XSAVE = 0
-    "XSAVE", "XSAVEOPT", "XSAVEC", "XSAVES",
+    // XSAVEC and XSAVES/XRSTORS: CPUID.(EAX=0DH,ECX=1):EAX reports XSAVEOPT only
+    "XSAVEC", "XSAVES",
     "SMX", "SGX", "SGX_ENCLV", "PCONFIG", "TDX",
     "AES", "PCLMULQDQ", "SHA", "GFNI", "KEYLOCKER", "KEYLOCKER_WIDE",
     "RTM", "CET", "PKU", "SMAP", "CLWB", "PT", "WAITPKG", "MOVDIR", "ENQCMD", "UINTR",
@@ -154,7 +154,7 @@ let allowList: [Allowance] = [
             "State Dependent #UD": VEX- and EVEX-encoded instructions raise #UD unless \
             CR4.OSXSAVE = 1 and XCR0 enables AVX (and AVX-512) state; VEX GPR instructions (§2.5 \
             "VEX Encoding Support for GPR Instructions": BMI1, BMI2) are the exception: the model \
-            reports BMI1 and BMI2, and decodes them. It reports none of XSAVE, AVX, AVX-512, so \
+            reports BMI1 and BMI2, and decodes them. It reports neither AVX nor AVX-512 in XCR0, so \
             every other VEX/EVEX encoding is #UD; its length must still be the SDM's (issue 3 item 1).
             """,
         sameLength: true,
