@@ -664,7 +664,7 @@ struct CapabilityMSRTests {
         (0x486, 0x8000_0021),
         (0x487, 0xFFFF_FFFF),
         (0x488, 0x2000),
-        (0x489, 0x367FC),   // + OSFXSR, OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE
+        (0x489, 0x727FC),   // + OSFXSR, OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE
         (0x48A, 0x2A),
         (0x48B, 0x0000_004C_0000_0000),
         (0x48D, 0x0000_001F_0000_0016),
