@@ -743,7 +743,14 @@ extension CPU {
         let sw = cfpu_x87_binary(hostCW(true), op, &a, &b, &r)
         let unmasked = x87Raise(sw)
         if unmasked & (FSW.ie | FSW.de | FSW.ze) != 0 { return }
-        x87CC(sw, ccMask)
+        if (op == Int32(CFPU_X87_PREM) || op == Int32(CFPU_X87_PREM1)) && r.se & 0x7FFF == 0x7FFF && r.m << 1 != 0 {
+            // A NaN result (a NaN operand, or a masked invalid operation) has no quotient: the
+            // host FPU leaves C0–C3 as they were, silicon (KVMDiffTests, seed 0x1D1FF0002)
+            // clears them.
+            x87.status &= ~FSW.cc
+        } else {
+            x87CC(sw, ccMask)
+        }
         setST(0, r)
     }
 

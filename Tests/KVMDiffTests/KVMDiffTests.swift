@@ -35,7 +35,6 @@ let allowList: [AllowEntry] = [
     AllowEntry(name: "x87-c1-fcmov-fcomi", why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: AMD keeps it, we clear it"),
     // (The second run also found DE reported alongside a higher-priority invalid operation —
     // `fmul dword [m]` with ST(0) empty: hardware FSW 0x0041, ours 0x0043 — fixed in 90c2aee.)
-    AllowEntry(name: "x87-fprem-cc-on-invalid", why: "FPREM/FPREM1 condition codes after a masked invalid operation: unspecified, AMD clears C0/C3"),
 ]
 
 /// The x87 entries: a divergence that is only in FSW condition codes the SDM does not pin down.
@@ -49,9 +48,8 @@ func x87ConditionCodeAllowance(_ d: Diff, kvm: EndState, core: EndState, form: S
     // FCMOVcc and FCOMI/FUCOMI(P) without a stack fault: the SDM only says "C1 set to 0 if stack
     // underflow occurred"; AMD leaves C1 unchanged otherwise, our core clears it.
     if x == 0x200 && form == "fcomi/fcmov/ffree" { return "x87-c1-fcmov-fcomi" }
-    // FPREM/FPREM1 raising a masked invalid operation (∞ dividend, zero divisor, NaN): the SDM
-    // gives C0/C1/C3 only for a computed remainder; AMD clears them, our core leaves them.
-    if a & 0x01 != 0 && b & 0x01 != 0 && x & ~0x4700 == 0 && form == "fmisc" { return "x87-fprem-cc-on-invalid" }
+    // (FPREM/FPREM1 with a NaN result — a masked invalid operation or a NaN operand — left C0–C3
+    // as they were; the core now clears them as silicon does, so that needs no allowance.)
     return nil
 }
 
