@@ -44,13 +44,13 @@ let package = Package(
         .testTarget(name: "X86Tests", dependencies: ["X86"]),
         // Zydis is the decoder oracle of this test only (opened with dlopen; never linked into vmxemu).
         .systemLibrary(name: "CZydis", path: "Sources/CZydis"),
-        .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "CZydis"]),
+        .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "CZydis", "TestSupport"]),
         // Random differential testing of the core against the host CPU through /dev/kvm (PVM, CPL3).
         .testTarget(name: "KVMDiffTests", dependencies: ["X86", "CZydis", "TestSupport"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86"]),
-        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86", "TestSupport"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
-        // Helpers shared by the test targets (process spawning); not part of any product.
+        // Helpers shared by the test targets (process spawning, the seeded RNG); not part of any product.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),

@@ -2,6 +2,7 @@
 // (register writes that change the mode, memory writes into running code, breakpoints at odd
 // addresses, resumes, monitor lines): the host never crashes or hangs, every packet is answered,
 // and a real gdb is served afterwards.
+import TestSupport
 import Debugger
 import Foundation
 import GDBRemote
@@ -9,16 +10,7 @@ import Machine
 import Testing
 import X86
 
-struct FuzzRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias FuzzRNG = SplitMix64   // (TestSupport)
 
 private func monitorPacket(_ line: String) -> String { "qRcmd," + Hex.encode(Array(line.utf8)) }
 

@@ -21,6 +21,7 @@
 //
 // Skipped loudly (counted as skipped, with the reason) where Zydis is not installed.
 
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

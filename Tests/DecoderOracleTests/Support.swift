@@ -1,6 +1,7 @@
 // Support for the decoder oracle test: a CPU set up to decode in each mode, Zydis through the
 // CZydis shim, a seeded generator of byte strings, and the comparison of the two decoders.
 
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -127,16 +128,8 @@ final class DecodeHarness {
 
 // MARK: - Byte strings
 
-/// SplitMix64: small, fast, and the same sequence everywhere for a seed.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// SplitMix64 (TestSupport) with the helpers the byte-string generator uses.
+extension SplitMix64 {
     mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ percent: Int) -> Bool { below(100) < percent }

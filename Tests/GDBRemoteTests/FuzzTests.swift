@@ -1,20 +1,9 @@
 // Bounded fuzzing of the untrusted input: ≥ 100 000 random and mutated packets through the
 // session against the fake target. No crash, and every packet gets a reply or a nack.
+import TestSupport
 import Testing
 @testable import GDBRemote
 
-/// A small deterministic generator (fixed seeds keep CI reproducible).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 let fuzzCorpus: [String] = [
     "qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386", "vMustReplyEmpty", "QStartNoAckMode", "!", "?",

@@ -7,17 +7,12 @@
 // instruction that would *read* an undefined flag gets a flag-defining CMP in front of it.
 // Forward Jcc's join their flag masks at the target (both paths are possible).
 
-/// SplitMix64: small, fast, reproducible.
-struct RNG: RandomNumberGenerator {
-    var s: UInt64
-    init(seed: UInt64) { s = seed }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+import TestSupport
+
+/// The generator's random source: SplitMix64 (TestSupport), reproducible for a seed.
+typealias RNG = SplitMix64
+
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
     mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }

@@ -10,6 +10,7 @@
 // VMXEMU_KVM_SEED / VMXEMU_KVM_COUNT choose the seed and the number of sequences (CI: the fixed
 // default seed, 20 000 sequences). Without a usable /dev/kvm the test prints why and is skipped.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import X86

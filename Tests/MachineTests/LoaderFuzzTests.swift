@@ -1,21 +1,11 @@
 // Bounded fuzzing of the loader: mutated images must load or be refused with a LoadError —
 // never crash — and whatever loads must satisfy the loader's promises.
 
+import TestSupport
 import Machine
 import Testing
 import X86
 
-/// SplitMix64: small, fast, and the same sequence on every platform.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct LoaderFuzzTests {
     /// Values that tend to break size and offset arithmetic.
