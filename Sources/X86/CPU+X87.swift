@@ -420,7 +420,15 @@ extension CPU {
             masked = false
         }
         var d = F80()
-        let sw = cfpu_x87_store(hostCW(), kind, &a, &d)
+        var sw = cfpu_x87_store(hostCW(), kind, &a, &d)
+        // The host ran with UM set, where UE means "tiny and inexact". With UM clear the x87
+        // signals UE for every tiny result, exact ones too (SDM Vol. 1 §8.5.5 "Numeric Underflow
+        // Exception (#U)"): a finite nonzero source that stores with a zero exponent field.
+        if !masked && x87.fcw & FSW.ue == 0 && (kind == Int32(CFPU_X87_M32FP) || kind == Int32(CFPU_X87_M64FP)) {
+            let e = a.se & 0x7FFF
+            let tiny = kind == Int32(CFPU_X87_M32FP) ? (d.m >> 23) & 0xFF == 0 : (d.m >> 52) & 0x7FF == 0
+            if e != 0x7FFF && (e != 0 || a.m != 0) && tiny { sw |= FSW.ue }
+        }
         if !masked {
             if x87Raise(sw) & (FSW.ie | FSW.de | FSW.oe | FSW.ue) != 0 { return }
             x87CC(sw, FSW.c1)

@@ -344,6 +344,25 @@ struct X87Tests {
         #expect(m2.fsw & 0x08 != 0 && m2.fsw & 0x80 != 0)
     }
 
+    /// With UM clear, an *exact* tiny result still signals UE (SDM Vol. 1 §8.5.5): FSTP m64 of
+    /// 2⁻¹⁰⁷⁰ (a double denormal, exactly representable) stores nothing and does not pop; with UM
+    /// set the same store is exact and raises nothing.
+    @Test func unmaskedUnderflowOnAnExactTinyStore() {
+        let tiny = float80(0x8000_0000_0000_0000, 0x3FFF - 1070)
+        let m = TestMachine.x87()
+        m.putF80(Layout.data, tiny)
+        m.w64(Layout.data + 0x20, 0xAAAA_AAAA_AAAA_AAAA)
+        m.w16(Layout.data + 0x40, controlWord(masks: 0x2F))   // UM clear
+        m.runToHalt(fninit + fldcw(0x40) + fldM80(0) + xm(5, 3, 0x20))
+        #expect(m.r64(Layout.data + 0x20) == 0xAAAA_AAAA_AAAA_AAAA && m.top == 7)
+        #expect(m.fsw & 0x10 != 0 && m.fsw & 0x20 == 0, "UE without PE: 0x\(hex(m.fsw))")
+        let n = TestMachine.x87()
+        n.putF80(Layout.data, tiny)
+        n.runToHalt(fninit + fldM80(0) + xm(5, 3, 0x20))
+        #expect(n.r64(Layout.data + 0x20) == UInt64(1) << 4)     // 2⁻¹⁰⁷⁰ = 2⁴ × 2⁻¹⁰⁷⁴
+        #expect(n.fsw & 0x3F == 0)
+    }
+
     // MARK: Comparisons
 
     /// FCOMI/FUCOMI/FCOMIP: ZF PF CF = 000 (>), 001 (<), 100 (=), 111 (unordered); OF SF AF cleared
