@@ -839,9 +839,10 @@ extension Op {
     static func build(_ rows: [(ClosedRange<Int>, String)]) -> [UInt8] {
         var t = [UInt8](repeating: invalid, count: 256 * 4)
         for (ops, forms) in rows {
+            // Four columns per row; a short row leaves its missing columns undefined (#UD),
+            // which the Zydis oracle would report — never a trap in the host.
             let f = Array(forms.utf8)
-            precondition(f.count == 4)
-            for op in ops { for c in 0..<4 { t[op * 4 + c] = f[c] } }
+            for op in ops { for c in 0..<4 { t[op * 4 + c] = c < f.count ? f[c] : invalid } }
         }
         return t
     }
