@@ -475,8 +475,7 @@ extension CPU {
         case 1:
             switch sub {
             case 0:                                              // FLD m32fp
-                let (v, sw) = x87Convert(Int32(CFPU_X87_M32FP), try readMem(2, seg, off))
-                x87Load(v, sw)
+                try x87LoadConverted(Int32(CFPU_X87_M32FP), 2, seg, off)
             case 2, 3:                                           // FST/FSTP m32fp
                 try x87StoreConverted(i, Int32(CFPU_X87_M32FP), 2, pop: sub == 3)
             default:
@@ -485,8 +484,7 @@ extension CPU {
         case 3:
             switch sub {
             case 0:                                              // FILD m32int
-                let (v, sw) = x87Convert(Int32(CFPU_X87_M32INT), try readMem(2, seg, off))
-                x87Load(v, sw)
+                try x87LoadConverted(Int32(CFPU_X87_M32INT), 2, seg, off)
             case 1: try x87StoreConverted(i, Int32(CFPU_X87_M32INT_T), 2, pop: true)   // FISTTP m32int
             case 2, 3: try x87StoreConverted(i, Int32(CFPU_X87_M32INT), 2, pop: sub == 3)  // FIST/FISTP m32int
             case 5:                                              // FLD m80fp: exact, no exceptions
@@ -507,8 +505,7 @@ extension CPU {
         case 5:
             switch sub {
             case 0:                                              // FLD m64fp
-                let (v, sw) = x87Convert(Int32(CFPU_X87_M64FP), try readMem(3, seg, off))
-                x87Load(v, sw)
+                try x87LoadConverted(Int32(CFPU_X87_M64FP), 3, seg, off)
             case 1: try x87StoreConverted(i, Int32(CFPU_X87_M64INT_T), 3, pop: true)   // FISTTP m64int
             case 2, 3: try x87StoreConverted(i, Int32(CFPU_X87_M64FP), 3, pop: sub == 3)   // FST/FSTP m64fp
             default:
@@ -517,8 +514,7 @@ extension CPU {
         default: // 7
             switch sub {
             case 0:                                              // FILD m16int
-                let (v, sw) = x87Convert(Int32(CFPU_X87_M16INT), try readMem(1, seg, off))
-                x87Load(v, sw)
+                try x87LoadConverted(Int32(CFPU_X87_M16INT), 1, seg, off)
             case 1: try x87StoreConverted(i, Int32(CFPU_X87_M16INT_T), 1, pop: true)   // FISTTP m16int
             case 2, 3: try x87StoreConverted(i, Int32(CFPU_X87_M16INT), 1, pop: sub == 3)  // FIST/FISTP m16int
             case 4:                                              // FBLD m80bcd
@@ -526,8 +522,7 @@ extension CPU {
                 let (v, sw) = x87Convert(Int32(CFPU_X87_M80BCD), raw.m, raw.se)
                 x87Load(v, sw)
             case 5:                                              // FILD m64int
-                let (v, sw) = x87Convert(Int32(CFPU_X87_M64INT), try readMem(3, seg, off))
-                x87Load(v, sw)
+                try x87LoadConverted(Int32(CFPU_X87_M64INT), 3, seg, off)
             case 6: try x87StoreConverted(i, Int32(CFPU_X87_M80BCD), 3, pop: true)     // FBSTP m80bcd
             default: try x87StoreConverted(i, Int32(CFPU_X87_M64INT), 3, pop: true)    // FISTP m64int
             }
@@ -1075,5 +1070,13 @@ extension CPU {
             setST(rm, st(0))
         }
         if pop { x87Pop() }
+    }
+}
+
+extension CPU {
+    /// FLD m32fp/m64fp, FILD m16/32/64int: read the operand, convert it on the host, push it.
+    func x87LoadConverted(_ kind: Int32, _ size: UInt8, _ seg: Int, _ off: UInt64) throws(Fault) {
+        let (v, sw) = x87Convert(kind, try readMem(size, seg, off))
+        x87Load(v, sw)
     }
 }
