@@ -37,9 +37,8 @@ extension CPU {
             return
         default: break
         }
-        // MMX-register forms: the modeled CPU has no MMX (CPUID.1:EDX.MMX = 0 is not advertised
-        // either way; the mm registers are not implemented).
-        if isMMXForm(col, map, opc) { throw unimplementedStop("MMX instruction (MMX not implemented)") }
+        // MMX-register forms and EMMS (0F 77): CPU+MMX, with their own exception conditions.
+        if isMMXForm(col, map, opc) { try executeMMX(i, key); return }
 
         // SDM Vol. 2A §2.4 "Exceptions Type 1–5": #UD if CR0.EM = 1 or CR4.OSFXSR = 0, then #NM
         // if CR0.TS = 1 (SDM Vol. 3A §2.5 "Control Registers").

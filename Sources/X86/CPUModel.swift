@@ -19,7 +19,7 @@ public enum CPUModel {
     public static let leaf1EDX: UInt32 = (1 << 0) /* FPU */ | (1 << 24) /* FXSR */ | (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 11) /* SEP */
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
         | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
-        | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
+        | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 23) /* MMX */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
     /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX.
     public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19)
     /// CPUID.(EAX=7,ECX=0):ECX — RDPID.

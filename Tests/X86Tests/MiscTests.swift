@@ -9,15 +9,22 @@ struct UnimplementedTests {
     /// DESIGN.md "Faults are values": an instruction the core does not implement stops the
     /// machine with its bytes, address and mode — never a crash, never a silent wrong result.
     /// RIP stays at the instruction and nothing else changes.
+    ///
+    /// The stopping instructions are x87 operations that pop, with an unmasked overflow or
+    /// underflow: the SDM's response is the bias-adjusted result (Vol. 1 §8.5.4 "Numeric Overflow
+    /// Exception (#O)", §8.5.5 "Numeric Underflow Exception (#U)"), which the host unit (run with
+    /// OM/UM masked for these) does not give — `x87BinaryPop` stops. ST(0) = 2^16000 and
+    /// ST(1) = 2^16380 (`popStopState`): FYL2X gives 2^16380·16000 > 2^16384 (overflow); with
+    /// ST(1) = 2^-16000, FPATAN gives ≈ 2^-32000 (underflow).
     @Test(arguments: [
-        // MMX (CPUID.1:EDX.MMX = 0 in the model; the mm registers are not implemented).
-        ("paddb mm0,mm1", [UInt8]([0x0F, 0xFC, 0xC1])),
-        ("movq mm0,[rax]", [0x0F, 0x6F, 0x00]),
-        ("emms", [0x0F, 0x77]),
+        ("fyl2x with unmasked overflow", [UInt8]([0xD9, 0xF1]), 0x7FFB as UInt16),
+        ("fpatan with unmasked underflow", [0xD9, 0xF3], 0x017F),
     ])
-    func stopsWithReport(_ name: String, _ code: [UInt8]) {
+    func stopsWithReport(_ name: String, _ code: [UInt8], _ st1Exponent: UInt16) {
         let m = TestMachine.long64(mib: 2)
         m[.rax] = Layout.data
+        Self.popStopState(m, st1Exponent)
+        let x87Before = m.cpu.x87
         let at = Layout.code + 0x40
         // Two instructions that do run first, so the stop happens mid-stream.
         m.load([0x48, 0xFF, 0xC3, 0x48, 0xFF, 0xC3] + code + [0xF4], at: at)
@@ -31,22 +38,36 @@ struct UnimplementedTests {
         #expect(rip == at + 6, "\(name)")
         #expect(Array(bytes.prefix(code.count)) == code, "\(name): bytes \(bytes)")
         #expect(mode.contains("64-bit"), "\(name): mode \(mode)")
-        #expect(!what.isEmpty)
+        #expect(what.contains("unmasked overflow/underflow"), "\(name): \(what)")
         #expect(m.rip == at + 6)
         #expect(m[.rbx] == before[Reg.rbx] + 2)
+        #expect(m.cpu.x87.top == x87Before.top && m.cpu.x87.emptyMask == x87Before.emptyMask && m.cpu.x87.status == x87Before.status)
         #expect(stop.description.contains(hex(at + 6)))
+    }
+
+    /// x87 state for the stops above: FCW 0367H (OM and UM unmasked), ST(0) = 2^16000 in R6,
+    /// ST(1) = 1.0·2^(e − 16383) in R7, the rest empty.
+    static func popStopState(_ m: TestMachine, _ st1Exponent: UInt16) {
+        var x = X87State()
+        x.fcw = 0x0367
+        x.top = 6
+        x.setRegister(6, mantissa: 0x8000_0000_0000_0000, signExponent: 0x7E7F)     // 16000 + 16383
+        x.setRegister(7, mantissa: 0x8000_0000_0000_0000, signExponent: st1Exponent)
+        x.emptyMask = 0x3F
+        m.cpu.x87 = x
     }
 
     /// In 32-bit protected mode the report names that mode.
     @Test func reportNames32BitMode() {
         let m = TestMachine.protected32()
-        m.load([0x0F, 0xFC, 0xC1])
+        Self.popStopState(m, 0x7FFB)
+        m.load([0xD9, 0xF1])
         m.rip = Layout.code
         let stop = m.cpu.run(budget: 5)
         guard case let .unimplemented(_, bytes, rip, mode) = stop else {
             Issue.record("expected .unimplemented, got \(stop)"); return
         }
-        #expect(rip == Layout.code && bytes.starts(with: [0x0F, 0xFC, 0xC1]))
+        #expect(rip == Layout.code && bytes.starts(with: [0xD9, 0xF1]))
         #expect(mode.contains("protected mode") && mode.contains("32-bit"))
     }
 }
