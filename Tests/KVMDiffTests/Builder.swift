@@ -117,7 +117,13 @@ extension Generator {
             }
         }
         var start = StartState(gprs: gprs, rflags: rflags)
-        if withFPU { start.fpu.xmm = (0..<32).map { _ in rng.value() } }
+        if withFPU {
+            start.fpu.xmm = (0..<32).map { _ in rng.value() }
+            // R0–R7 (all tagged empty) hold random significands, which the MMX registers alias,
+            // and TOP is random (every MMX instruction sets it to 0). Sign|exponent stay 0.
+            for p in 0..<8 { start.fpu.st[2 * p] = rng.value() }
+            if rng.chance(0.5) { start.fpu.fsw = UInt16(rng.below(8)) << 11 }
+        }
         var seq = Sequence(insns: out, start: start, data: initialData)
         seq.code = out.flatMap(\.bytes)
         seq.offsets = offsets

@@ -202,3 +202,66 @@ let x87Forms: [Form] = [
         }
     },
 ]
+
+// MMX (SDM Vol. 1 ch. 9) and the SSE/SSE2/SSSE3 forms on MMX registers. mm operands are drawn
+// from 0…15 so REX.R/REX.B appear on them too (ignored for MMX registers); the start state puts
+// random significands in R0–R7 (`Generator.build`), which the mm registers alias.
+private let mmxPacked: [UInt8] = [0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x74, 0x75, 0x76,
+                                  0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF,
+                                  0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE, 0xEF,
+                                  0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE]
+private let ssse3MM: [UInt8] = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x1C, 0x1D, 0x1E]
+
+let mmxForms: [Form] = [
+    Form(name: "mmx packed", weight: 10) { g in
+        let op = g.rng.pick(mmxPacked)
+        return g.sse("mmx 0F \(hex(op, 2))", [], [0x0F, op], memSize: (0x60...0x62).contains(op) ? 4 : 8, aligned: false)
+    },
+    Form(name: "mmx shift imm", weight: 3) { g in
+        let (op, ext) = g.rng.pick([(0x71, 2), (0x71, 4), (0x71, 6), (0x72, 2), (0x72, 4), (0x72, 6), (0x73, 2), (0x73, 6)] as [(UInt8, Int)])
+        return g.sse("mmx psxx imm", [], [0x0F, op], memSize: 0, imm: [UInt8(g.rng.below(70))], reg: ext, rm: .reg(g.rng.below(16)))
+    },
+    Form(name: "ssse3 mm", weight: 4) { g in
+        if g.rng.chance(0.2) { return g.sse("palignr mm", [], [0x0F, 0x3A, 0x0F], memSize: 8, aligned: false, imm: [UInt8(g.rng.below(20))]) }
+        let op = g.rng.pick(ssse3MM)
+        return g.sse("0F 38 \(hex(op, 2)) mm", [], [0x0F, 0x38, op], memSize: 8, aligned: false)
+    },
+    Form(name: "mmx moves", weight: 8) { g in
+        switch g.rng.below(12) {
+        case 0:
+            let wide = g.rng.chance(0.5)
+            let (rm, _) = g.rmOperand(size: wide ? 8 : 4, write: false)
+            return g.sse("movd/q mm,r/m", [], [0x0F, 0x6E], memSize: 0, w: wide, rm: rm)
+        case 1:
+            let wide = g.rng.chance(0.5)
+            let (rm, _) = g.rmOperand(size: wide ? 8 : 4, write: true)
+            return g.sse("movd/q r/m,mm", [], [0x0F, 0x7E], memSize: 0, w: wide, rm: rm)
+        case 2: return g.sse("movq mm,mm/m64", [], [0x0F, 0x6F], memSize: 8, aligned: false)
+        case 3: return g.sse("movq mm/m64,mm", [], [0x0F, 0x7F], memSize: 8, aligned: false)
+        case 4: return g.sse("movntq", [], [0x0F, 0xE7], memSize: 8, aligned: false, rm: .mem(g.mem(size: 8)))
+        case 5: return g.sse("movq2dq/movdq2q", [g.rng.chance(0.5) ? 0xF3 : 0xF2], [0x0F, 0xD6], memSize: 0, rm: .reg(g.rng.below(16)))
+        case 6: return g.sse("pmovmskb r,mm", [], [0x0F, 0xD7], memSize: 0, w: g.rng.chance(0.3), reg: g.destReg(), rm: .reg(g.rng.below(16)))
+        case 7: return g.sse("pextrw r,mm", [], [0x0F, 0xC5], memSize: 0, imm: [UInt8(g.rng.below(256))], w: g.rng.chance(0.3),
+                             reg: g.destReg(), rm: .reg(g.rng.below(16)))
+        case 8:
+            let rm: RM = g.rng.chance(0.4) ? .mem(g.mem(size: 2)) : .reg(g.anyReg())
+            return g.sse("pinsrw mm,r/m16", [], [0x0F, 0xC4], memSize: 0, imm: [UInt8(g.rng.below(256))], rm: rm)
+        case 9: return g.sse("pshufw", [], [0x0F, 0x70], memSize: 8, aligned: false, imm: [UInt8(g.rng.below(256))])
+        case 10:
+            // MASKMOVQ mm1, mm2: DS:RDI (EDI with 67) pointed into the data page first.
+            let addr = GuestImage.data + UInt64(g.rng.below(GuestImage.dataSize - 8))
+            let a32 = g.rng.chance(0.2)
+            let pre = g.movImm(7, a32 ? addr | (g.rng.next() << 32) : addr)
+            let e = g.encode(prefixes: a32 ? [0x67] : [], size: 4, opcode: [0x0F, 0xF7], reg: g.rng.below(16), rm: .reg(g.rng.below(16)), ext: true)
+            return [pre] + g.done("maskmovq", e)
+        default: return [Insn(bytes: [0x0F, 0x77], form: "emms")]
+        }
+    },
+    Form(name: "mmx convert", weight: 4) { g in
+        switch g.rng.below(3) {
+        case 0: return g.sse("cvtpi2ps/pd", g.rng.chance(0.5) ? [0x66] : [], [0x0F, 0x2A], memSize: 8, aligned: false)
+        case 1: return g.sse("cvt(t)ps2pi", [], [0x0F, g.rng.chance(0.5) ? 0x2C : 0x2D], memSize: 8, aligned: false)
+        default: return g.sse("cvt(t)pd2pi", [0x66], [0x0F, g.rng.chance(0.5) ? 0x2C : 0x2D], memSize: 16)
+        }
+    },
+]

@@ -261,10 +261,15 @@ final class CoreRunner {
                         fpu: withFPU ? getX87(c) : nil)
     }
 
-    /// x87 start state: FNINIT's (empty stack) with the given control word.
+    /// x87 start state: FNINIT's (empty stack) with the given control word, status word (TOP)
+    /// and register contents (ST(i) in stack order, as in the FXSAVE image KVM is given).
     func setX87(_ c: CPU, _ s: FPUState) {
         var x = X87State()
         x.fcw = s.fcw
+        x.fsw = s.fsw
+        for i in 0..<8 {
+            x.setRegister((Int(x.top) + i) & 7, mantissa: s.st[2 * i], signExponent: UInt16(truncatingIfNeeded: s.st[2 * i + 1]))
+        }
         c.x87 = x
     }
     /// x87/SSE state in FXSAVE terms: ST(i) in stack order, the abridged tag per physical register.
