@@ -343,6 +343,23 @@ extension CPU {
         return (r, sw)
     }
 
+    /// The m32fp/m64fp/m…int operand of an arithmetic or compare instruction in 80 bits. An SNaN
+    /// stays an SNaN (significand and sign kept exactly, no flags): the host's operation then sees
+    /// it as the real instruction does — quieting it in a separate conversion would make the QNaN
+    /// rules pick between two QNaNs by significand, where "SNaN and QNaN" gives the QNaN source
+    /// operand (SDM Vol. 1 §4.8.3.5 "QNaN and SNaN Operands", Table 4-7 "Rules for Generating
+    /// QNaNs"), and an unsupported ST(0) with an SNaN gives the indefinite.
+    func x87OperandConvert(_ kind: Int32, _ raw: UInt64) -> (F80, UInt16) {
+        if kind == Int32(CFPU_X87_M32FP), raw & 0x7F80_0000 == 0x7F80_0000, raw & 0x40_0000 == 0, raw & 0x3F_FFFF != 0 {
+            return (F80(m: 1 << 63 | (raw & 0x7F_FFFF) << 40, se: UInt16(truncatingIfNeeded: raw >> 31 & 1) << 15 | 0x7FFF), 0)
+        }
+        if kind == Int32(CFPU_X87_M64FP), raw & 0x7FF0_0000_0000_0000 == 0x7FF0_0000_0000_0000,
+           raw & 0x8_0000_0000_0000 == 0, raw & 0x7_FFFF_FFFF_FFFF != 0 {
+            return (F80(m: 1 << 63 | (raw & 0xF_FFFF_FFFF_FFFF) << 11, se: UInt16(truncatingIfNeeded: raw >> 63) << 15 | 0x7FFF), 0)
+        }
+        return x87Convert(kind, raw)
+    }
+
     /// The exception flags of a memory operand's conversion to merge with those of the operation
     /// itself. The conversion runs as a separate host instruction, so a denormal operand's DE
     /// must be dropped where the real instruction would not report it: when ST(0) is a NaN (a
@@ -461,7 +478,7 @@ extension CPU {
             default: kind = Int32(CFPU_X87_M16INT)
             }
             let raw = try readMem(size, seg, off)
-            let (b, lsw) = x87Convert(kind, raw)
+            let (b, lsw) = x87OperandConvert(kind, raw)
             if sub == 2 || sub == 3 {
                 x87Compare(b, empty: stEmpty(0), unordered: false, eflags: false, pops: sub - 2, extraSW: lsw)
                 return

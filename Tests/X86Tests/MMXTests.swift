@@ -471,6 +471,27 @@ struct MMXTests {
         #expect(m.top == 7 && m.cpu.x87.emptyMask == 0x7F && m.mm(1) == 9)
     }
 
+    /// x87 arithmetic with an SNaN m32fp/m64fp operand (found by the MMX differential run, where
+    /// MMX leaves NaNs in valid registers): "SNaN and QNaN" gives the QNaN source operand, an SNaN
+    /// with a number gives the SNaN quieted, IE either way (SDM Vol. 1 §4.8.3.5 "QNaN and SNaN
+    /// Operands", Table 4-7 "Rules for Generating QNaNs").
+    @Test func x87SNaNMemoryOperand() {
+        let qnan: (UInt64, UInt16) = (0xC000_0000_0000_0001, 0x7FFF)
+        let m = TestMachine.x87()
+        m.w32(Layout.data, 0x7FBF_FFFF)                        // m32 SNaN, fraction 3FFFFFH
+        m.w64(Layout.data + 0x10, 0x7FF7_FFFF_FFFF_FFFF)       // m64 SNaN
+        m.w64(Layout.data + 0x20, qnan.0); m.w16(Layout.data + 0x28, qnan.1)
+        // fld tbyte [rsi+0x20]; fadd dword [rsi]; fmul qword [rsi+0x10]
+        m.runToHalt(fninit + fldM80(0x20) + xm(0, 0, 0) + xm(4, 1, 0x10))
+        #expect(m.stBits(0) == qnan, "QNaN source operand kept: \(m.stBits(0))")
+        #expect(m.fsw & 1 == 1, "IE")
+        let n = TestMachine.x87()
+        n.w32(Layout.data, 0x7FBF_FFFF)
+        n.runToHalt(fninit + fld1 + xm(0, 0, 0))
+        #expect(n.stBits(0) == (0xFFFF_FF00_0000_0000, 0x7FFF), "the SNaN quieted: \(n.stBits(0))")
+        #expect(n.fsw & 1 == 1)
+    }
+
     /// MMX works in 32-bit protected mode too (CR0.EM = 0).
     @Test func protectedMode32() {
         let m = TestMachine.protected32()
