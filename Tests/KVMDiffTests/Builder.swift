@@ -120,8 +120,12 @@ extension Generator {
         if withFPU {
             start.fpu.xmm = (0..<32).map { _ in rng.value() }
             // R0–R7 (all tagged empty) hold random significands, which the MMX registers alias,
-            // and TOP is random (every MMX instruction sets it to 0). Sign|exponent stay 0.
-            for p in 0..<8 { start.fpu.st[2 * p] = rng.value() }
+            // and TOP is random (every MMX instruction sets it to 0). Sign|exponent 3FFFH: once an
+            // MMX instruction tags them valid, x87 instructions see numbers in [1, 2) (J = 1) or
+            // unnormals (J = 0, unsupported: #IA). Not exponent 0: denormal and pseudo-denormal
+            // operands reach a known x87 core gap (FPREM/FPREM1 take C0–C3 from the host's run,
+            // and the AMD host leaves them unchanged for a denormal operand) that is not MMX's.
+            for p in 0..<8 { start.fpu.st[2 * p] = rng.value(); start.fpu.st[2 * p + 1] = 0x3FFF }
             if rng.chance(0.5) { start.fpu.fsw = UInt16(rng.below(8)) << 11 }
         }
         var seq = Sequence(insns: out, start: start, data: initialData)

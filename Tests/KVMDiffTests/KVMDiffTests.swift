@@ -34,8 +34,8 @@ let allowList: [AllowEntry] = [
     // x87 (second run only): see `x87ConditionCodeAllowance` below.
     AllowEntry(name: "x87-cc-after-stack-fault", why: "FSW C0/C1/C2/C3 after a masked x87 stack fault (FLD ST(i), FPREM/FPREM1 on empty registers)"),
     AllowEntry(name: "x87-c1-fcmov-fcomi", why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: AMD keeps it, we clear it"),
-    AllowEntry(name: "x87-cc-fprem-invalid",
-               why: "FSW C0–C3 after FPREM/FPREM1 with a masked invalid operation (IE, no stack fault): SDM Vol. 2A \"FPREM\" defines them from the quotient of a computed remainder only; AMD sets C0 for an unsupported-format operand, we clear them"),
+    AllowEntry(name: "x87-cc-fprem-nan-result",
+               why: "FSW C0–C3 after FPREM/FPREM1 with a NaN result (a NaN operand, or a masked invalid operation without a stack fault): SDM Vol. 2A \"FPREM\" defines them from the quotient of a computed remainder, and there is none; AMD leaves them as they were, the core takes them from its host run"),
     // MMX (second run): see `mmxTransitionAllowance` below.
     AllowEntry(name: "cvtpi2ps-m64-no-mmx-transition",
                why: "CVTPI2PS xmm, m64: the SDM (Vol. 2A \"CVTPI2PS\") makes every form switch to MMX operation (TOP 0, tags valid); the AMD host does not for a memory source"),
@@ -54,12 +54,14 @@ func x87ConditionCodeAllowance(_ d: Diff, kvm: EndState, core: EndState, form: S
     // FCMOVcc and FCOMI/FUCOMI(P) without a stack fault: the SDM only says "C1 set to 0 if stack
     // underflow occurred"; AMD leaves C1 unchanged otherwise, our core clears it.
     if x == 0x200 && form == "fcomi/fcmov/ffree" { return "x87-c1-fcmov-fcomi" }
-    // FPREM/FPREM1 with a masked invalid operation but no stack fault (IE set, SF clear on both):
-    // the operands the MMX forms leave in valid registers (exponent FFFFH or 0 with arbitrary
-    // significands) are unsupported formats or denormals, and the SDM gives C0–C3 only for a
-    // computed remainder.
-    if a & 0x41 == 0x01 && b & 0x41 == 0x01 && x & ~0x4700 == 0 && (bytes == [0xD9, 0xF8] || bytes == [0xD9, 0xF5]) {
-        return "x87-cc-fprem-invalid"
+    // FPREM/FPREM1 with a NaN result and no stack fault (SF clear on both; the same NaN in ST(0)
+    // on both): the registers MMX instructions leave valid (exponent FFFFH: NaNs, infinities,
+    // pseudo-NaNs) reach FPREM as NaN or unsupported operands, and the SDM gives C0–C3 only for
+    // a computed remainder.
+    if let fa = kvm.fpu, let fb = core.fpu, a & 0x40 == 0, b & 0x40 == 0, x & ~0x4700 == 0,
+       bytes == [0xD9, 0xF8] || bytes == [0xD9, 0xF5],
+       fa.st[0] == fb.st[0], fa.st[1] == fb.st[1], fa.st[1] & 0x7FFF == 0x7FFF, fa.st[0] << 1 != 0 {
+        return "x87-cc-fprem-nan-result"
     }
     // (FPREM/FPREM1 with a NaN result — a masked invalid operation or a NaN operand — left C0–C3
     // as they were; the core now clears them as silicon does, so that needs no allowance.)
@@ -69,17 +71,21 @@ func x87ConditionCodeAllowance(_ d: Diff, kvm: EndState, core: EndState, form: S
 /// The MMX entry: CVTPI2PS with a memory source where the only difference is that the host left
 /// TOP and the tags alone (our core, following the SDM, made the x87-to-MMX transition: TOP 0,
 /// every tag valid). Everything else — the converted values, MXCSR, the other FSW bits, the
-/// register contents — must agree; the register comparison is redone in physical order.
+/// register contents — must agree; the register comparison is redone in physical order (sign and
+/// exponent only for the registers the host has valid, as `compare` does).
 func mmxTransitionAllowance(_ d: Diff, kvm: EndState, core: EndState, form: String, bytes: [UInt8]) -> String? {
     guard form == "cvtpi2ps/pd", let a = kvm.fpu, let b = core.fpu else { return nil }
     // The memory form of 0F 2A without a 66 prefix: ModRM.mod != 11.
     guard let k = bytes.firstIndex(of: 0x0F), k + 2 < bytes.count, bytes[k + 1] == 0x2A, !bytes[..<k].contains(0x66),
           bytes[k + 2] >> 6 != 3 else { return nil }
-    guard b.fsw & 0x3800 == 0, b.ftw == 0xFF, a.fsw & ~0x3800 == b.fsw & ~0x3800, a.fcw == b.fcw, a.mxcsr == b.mxcsr, a.xmm == b.xmm else { return nil }
+    // FSW apart from TOP and C0–C3 (which `compare` has already checked where they are defined).
+    let rest: UInt16 = ~(0x3800 | 0x4700)
+    guard b.fsw & 0x3800 == 0, b.ftw == 0xFF, a.fsw & rest == b.fsw & rest, a.fcw == b.fcw, a.mxcsr == b.mxcsr, a.xmm == b.xmm else { return nil }
     let topA = Int((a.fsw >> 11) & 7)
     for p in 0..<8 {
         let i = (p - topA) & 7      // the host's ST(i) for physical Rp; ours is ST(p) (TOP 0)
-        if a.st[2 * i] != b.st[2 * p] || a.st[2 * i + 1] != b.st[2 * p + 1] { return nil }
+        if a.st[2 * i] != b.st[2 * p] { return nil }
+        if a.ftw & (1 << UInt8(p)) != 0 && a.st[2 * i + 1] != b.st[2 * p + 1] { return nil }
     }
     let ok = d.lines.allSatisfy { $0.hasPrefix("fsw:") || $0.hasPrefix("abridged tag:") || $0.hasPrefix("st") || $0.hasPrefix("mm") }
     return ok ? "cvtpi2ps-m64-no-mmx-transition" : nil
