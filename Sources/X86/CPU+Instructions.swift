@@ -283,6 +283,7 @@ extension CPU {
                     port: port, size: size, input: i.pointee.op == .inPort, string: false, rep: false,
                     immediate: i.pointee.sub == 1), instructionInfo: 0)
             }
+            if !guestBreakpoints.isEmpty { checkIOBreakpoints(port, size) }
             if i.pointee.op == .inPort {
                 setReg(osz, 0, UInt64(io.portRead(port, size: size)) & m)
             } else {
@@ -567,11 +568,13 @@ extension CPU {
                 setIdx(Reg.rdi, regs[Reg.rdi] &+ delta)
             case .ins:
                 try probeWrite(osz, Seg.es, regs[Reg.rdi] & am)
+                if !guestBreakpoints.isEmpty { checkIOBreakpoints(UInt16(regs[Reg.rdx] & 0xFFFF), Int(n)) }
                 let v = io.portRead(UInt16(regs[Reg.rdx] & 0xFFFF), size: Int(n))
                 try writeMem(osz, Seg.es, regs[Reg.rdi] & am, UInt64(v))
                 setIdx(Reg.rdi, regs[Reg.rdi] &+ delta)
             default: // outs
                 let v = try readMem(osz, seg, regs[Reg.rsi] & am)
+                if !guestBreakpoints.isEmpty { checkIOBreakpoints(UInt16(regs[Reg.rdx] & 0xFFFF), Int(n)) }
                 io.portWrite(UInt16(regs[Reg.rdx] & 0xFFFF), size: Int(n), value: UInt32(truncatingIfNeeded: v))
                 setIdx(Reg.rsi, regs[Reg.rsi] &+ delta)
             }
@@ -580,6 +583,13 @@ extension CPU {
             if op == .cmps || op == .scas {
                 if rep == 1 && !zf { return }     // REPE: stop when not equal
                 if rep == 2 && zf { return }      // REPNE: stop when equal
+            }
+            // A data or I/O breakpoint hit by a repeated string instruction traps after that
+            // iteration (SDM Vol. 3A §17.3.1.2 "Data Memory and I/O Breakpoint Exception
+            // Conditions"): end the instruction here, to be resumed after the #DB.
+            if guestDataHits != 0 {
+                if regs[Reg.rcx] & am != 0 { rip = start }
+                return
             }
             if op == .outs && io.stopRequested {
                 if regs[Reg.rcx] & am != 0 { rip = start }

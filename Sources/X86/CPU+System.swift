@@ -212,9 +212,11 @@ extension CPU {
                     dr6 = (v & 0x0001_E00F) | 0xFFFF_0FF0
                 default:
                     if v >> 32 != 0 { throw Fault.GP(0) }
-                    // I/O breakpoints (R/W = 10B, with CR4.DE) are not modeled: refuse to arm one.
-                    for n in 0..<4 where (v >> UInt64(2 * n)) & 3 != 0 && (v >> UInt64(16 + 4 * n)) & 3 == 2 {
-                        throw unimplementedStop("MOV DR7 arming an I/O breakpoint in DR\(n) (DR7=0x\(hex(v)))")
+                    // R/W = 10B is an I/O breakpoint only with CR4.DE = 1; with DE = 0 its meaning
+                    // is undefined (SDM Vol. 3A §17.2.4 "Debug Control Register (DR7)"): say so
+                    // rather than pick a behaviour.
+                    for n in 0..<4 where (v >> UInt64(2 * n)) & 3 != 0 && (v >> UInt64(16 + 4 * n)) & 3 == 2 && cr4 & CR4.de == 0 {
+                        throw unimplementedStop("MOV DR7 with R/W\(n) = 10B while CR4.DE = 0 (undefined; DR7=0x\(hex(v)))")
                     }
                     dr7 = (v & 0xFFFF_2BFF) | 0x400
                 }
@@ -313,10 +315,13 @@ extension CPU {
         let addrs = [dr.0, dr.1, dr.2, dr.3]
         for n in 0..<4 where (dr7 >> UInt64(2 * n)) & 3 != 0 {
             let rw = UInt8((dr7 >> UInt64(16 + 4 * n)) & 3)
-            guard let kind = GuestBreakpoint.Kind(rawValue: rw) else { continue }   // I/O: refused at MOV DR7
+            guard let kind = GuestBreakpoint.Kind(rawValue: rw) else { continue }
+            // I/O breakpoints exist only while CR4.DE = 1 (§17.2.4); DRn holds the port (its low 16 bits).
+            if kind == .io && cr4 & CR4.de == 0 { continue }
             let lenBits = (dr7 >> UInt64(18 + 4 * n)) & 3
             let length: UInt64 = kind == .execute ? 1 : [1, 2, 8, 4][Int(lenBits)]
-            list.append(GuestBreakpoint(index: n, address: addrs[n] & ~(length - 1), length: length, kind: kind))
+            let a = kind == .io ? addrs[n] & 0xFFFF : addrs[n]
+            list.append(GuestBreakpoint(index: n, address: a & ~(length - 1), length: length, kind: kind))
         }
         if list != guestBreakpoints {
             guestBreakpoints = list
@@ -384,8 +389,10 @@ extension CPU {
         if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
             try loadPDPTEs(cr3)
         }
+        let deChanged = (v ^ cr4) & CR4.de != 0
         cr4 = v
         modeChanged()
+        if deChanged { debugRegistersChanged() }    // I/O breakpoints come and go with CR4.DE
     }
 
     /// Load the four PDPTEs for PAE paging, #GP(0) if a present one sets reserved bits

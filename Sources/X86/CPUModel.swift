@@ -20,8 +20,9 @@ public enum CPUModel {
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
         | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
         | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
-    /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX.
-    public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19)
+    /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX, CLFLUSHOPT (66 0F AE /7:
+    /// executed as CLFLUSH, there being no cache).
+    public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19) | (1 << 23)
     /// CPUID.(EAX=7,ECX=0):ECX — RDPID.
     public static let leaf7ECX: UInt32 = 1 << 22
     /// CPUID.80000001H:ECX — LAHF/SAHF in 64-bit mode, LZCNT.
