@@ -454,7 +454,10 @@ public enum Disassembler {
         case .bound: return ops("bound", g(), e(sized: false))
         case .invpcid: return ops("invpcid", reg(i.reg, osz), e(sized: false))
         case .xgetbv, .xsetbv: return "\(i.op)"
-        case .xsave: return (["xsave", "xrstor", "xsaveopt"][Int(min(max(i.sub, 4), 6) - 4)]) + (osz == 3 ? "64 " : " ") + e(sized: false)
+        case .xsave:
+            let names = i.imm2 == 1 ? ["xrstors", "xsavec", "xsaves"] : ["xsave", "xrstor", "xsaveopt"]
+            let base: UInt8 = i.imm2 == 1 ? 3 : 4
+            return names[Int(min(max(i.sub, base), base + 2) - base)] + (osz == 3 ? "64 " : " ") + e(sized: false)
         case .x87:
             // The escape and ModRM fields (the x87 mnemonics are not tabled here yet).
             if i.imm2 == 8 { return "fwait" }

@@ -62,10 +62,13 @@ public enum CPUModel {
         case 0xD:
             // XSAVE (SDM Vol. 1 §13.2 "Enumeration of CPU Support for XSAVE Instructions and
             // XSAVE-Supported Features"): components 0 (x87) and 1 (SSE), both in the 512-byte
-            // legacy region, + the 64-byte header = 576 bytes; sub-leaf 1: XSAVEOPT only.
+            // legacy region, + the 64-byte header = 576 bytes. Sub-leaf 1: EAX = XSAVEOPT (0),
+            // XSAVEC (1), XGETBV with ECX = 1 (2), XSAVES/XRSTORS (3); EBX = the compacted size
+            // for XCR0 | IA32_XSS (576: both components live in the legacy region); ECX/EDX = no
+            // supervisor components (IA32_XSS stays 0).
             switch subleaf {
             case 0: return (UInt32(xcr0Supported), xsaveAreaSize, xsaveAreaSize, 0)
-            case 1: return (1, 0, 0, 0)
+            case 1: return (0xF, xsaveAreaSize, 0, 0)
             default: return (0, 0, 0, 0)
             }
         case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)
