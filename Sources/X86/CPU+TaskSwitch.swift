@@ -5,11 +5,10 @@
 ///
 /// Section numbers are those of the pinned edition (`SDM.edition`, 325462-077US).
 ///
-/// What is implemented: 32-bit TSSs (types 9/B). A 16-bit TSS (types 1/3, §7.6 "16-Bit
-/// Task-State Segment (TSS)") as the new or the old task, and a new task with EFLAGS.VM = 1
-/// (virtual-8086 mode, which the core does not have), stop the machine with a report before
-/// anything is changed. IA-32e mode has no task switching (§7.7 "Task Management in 64-bit
-/// Mode"): callers keep #GP there.
+/// 32-bit TSSs (types 9/B) and 16-bit TSSs (types 1/3, §7.6 "16-Bit Task-State Segment (TSS)")
+/// as the old and the new task. A new task with EFLAGS.VM = 1 (virtual-8086 mode, which the core
+/// does not have) stops the machine with a report before the commit point. IA-32e mode has no
+/// task switching (§7.7 "Task Management in 64-bit Mode"): callers keep #GP there.
 
 extension CPU {
     /// What started a task switch: the value of bits 31:30 of the exit qualification of a VM exit
@@ -114,38 +113,61 @@ extension CPU {
         // TSS selector, TSS descriptor type, P bit, S bit and limit) come first; then the VM exit.
         if vmx.nonRoot { try taskSwitchVMExit(sel: sel, source: source, start: start, event: event) }
 
-        if !is32 { throw unimplementedStop("task switch to a 16-bit TSS (selector 0x\(hex(sel)))") }
         let old = segs[Seg.tr]
-        if old.type == 1 || old.type == 3 {
-            throw unimplementedStop("task switch from a 16-bit TSS (selector 0x\(hex(old.selector)))")
-        }
-        // The old TSS must hold the dynamic fields written below (up to GS at 5CH–5FH): a limit
-        // below 5FH is a store to the old TSS that faults, #TS(old TSS selector) (Table 6-6).
-        if old.limit < 0x5F { throw Fault.TS(UInt32(old.selector & ~3) | ext) }
+        let old16 = old.type == 1 || old.type == 3
+        // The old TSS must hold the dynamic fields written below (up to GS at 5CH–5FH, or DS at
+        // 28H–29H in a 16-bit TSS): a shorter limit is a store to the old TSS that faults,
+        // #TS(old TSS selector) (Table 6-6).
+        if old.limit < (old16 ? 0x29 : 0x5F) { throw Fault.TS(UInt32(old.selector & ~3) | ext) }
 
-        // §7.3 step 8, Figure 7-2 "32-Bit Task-State Segment (TSS)": the dynamic fields of the
-        // old task — EIP, EFLAGS, the eight general registers, the six segment selectors. CR3 and
-        // the LDT selector are not saved. IRET saves EFLAGS with NT cleared (step 7).
+        // §7.3 step 8: the dynamic fields of the old task — EIP, EFLAGS, the eight general
+        // registers, the segment selectors; CR3 and the LDT selector are not saved. IRET saves
+        // EFLAGS with NT cleared (step 7). 32-bit TSS (Figure 7-2 "32-Bit Task-State Segment
+        // (TSS)"): EIP 20H, EFLAGS 24H, EAX…EDI 28H–44H, ES CS SS DS FS GS 48H–5CH. 16-bit TSS
+        // (§7.6 "16-Bit Task-State Segment (TSS)"): IP 0EH, FLAGS 10H, AX…DI 12H–20H, ES CS SS DS
+        // 22H–28H — only the low words: the upper halves of EIP and EFLAGS are lost.
         var image = savedFlags & 0xFFFF_FFFF
         if source == .iret { image &= ~RFLAGS.nt }
         let ob = old.base
-        try writeSystem(ob &+ 0x20, 4, savedEIP & 0xFFFF_FFFF)
-        try writeSystem(ob &+ 0x24, 4, image)
-        for r in 0..<8 { try writeSystem(ob &+ 0x28 &+ UInt64(r * 4), 4, regs[r] & 0xFFFF_FFFF) }
-        for s in 0..<6 { try writeSystem(ob &+ 0x48 &+ UInt64(s * 4), 2, UInt64(segs[s].selector)) }
+        if old16 {
+            try writeSystem(ob &+ 0x0E, 2, savedEIP & 0xFFFF)
+            try writeSystem(ob &+ 0x10, 2, image & 0xFFFF)
+            for r in 0..<8 { try writeSystem(ob &+ 0x12 &+ UInt64(r * 2), 2, regs[r] & 0xFFFF) }
+            for s in 0..<4 { try writeSystem(ob &+ 0x22 &+ UInt64(s * 2), 2, UInt64(segs[s].selector)) }
+        } else {
+            try writeSystem(ob &+ 0x20, 4, savedEIP & 0xFFFF_FFFF)
+            try writeSystem(ob &+ 0x24, 4, image)
+            for r in 0..<8 { try writeSystem(ob &+ 0x28 &+ UInt64(r * 4), 4, regs[r] & 0xFFFF_FFFF) }
+            for s in 0..<6 { try writeSystem(ob &+ 0x48 &+ UInt64(s * 4), 2, UInt64(segs[s].selector)) }
+        }
 
-        // The new task's state (Figure 7-2): CR3 1CH, EIP 20H, EFLAGS 24H, EAX…EDI 28H–44H,
-        // ES CS SS DS FS GS 48H–5CH, LDT selector 60H, T flag bit 0 of 64H.
+        // The new task's state. 32-bit TSS: also CR3 1CH, LDT selector 60H, T flag bit 0 of 64H.
+        // 16-bit TSS: LDT selector 2AH; no CR3, no T flag; FS and GS are loaded with null
+        // selectors, and the upper words of the general registers become FFFFH — §7.6 does not
+        // preserve them; FFFFH is what Bochs 2.7 and QEMU load (task-tests checks it there).
         let nb = tss.base
-        let newCR3 = try readSystem(nb &+ 0x1C, 4)
-        let newEIP = try readSystem(nb &+ 0x20, 4)
-        var newFlags = try readSystem(nb &+ 0x24, 4)
+        var newCR3: UInt64? = nil
+        let newEIP: UInt64
+        var newFlags: UInt64
         var newRegs = [UInt64](repeating: 0, count: 8)
-        for r in 0..<8 { newRegs[r] = try readSystem(nb &+ 0x28 &+ UInt64(r * 4), 4) }
         var newSel = [UInt16](repeating: 0, count: 6)
-        for s in 0..<6 { newSel[s] = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x48 &+ UInt64(s * 4), 2)) }
-        let newLDT = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x60, 2))
-        let tBit = try readSystem(nb &+ 0x64, 2) & 1 != 0
+        let newLDT: UInt16
+        var tBit = false
+        if is32 {
+            newCR3 = try readSystem(nb &+ 0x1C, 4)
+            newEIP = try readSystem(nb &+ 0x20, 4)
+            newFlags = try readSystem(nb &+ 0x24, 4)
+            for r in 0..<8 { newRegs[r] = try readSystem(nb &+ 0x28 &+ UInt64(r * 4), 4) }
+            for s in 0..<6 { newSel[s] = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x48 &+ UInt64(s * 4), 2)) }
+            newLDT = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x60, 2))
+            tBit = try readSystem(nb &+ 0x64, 2) & 1 != 0
+        } else {
+            newEIP = try readSystem(nb &+ 0x0E, 2)
+            newFlags = try readSystem(nb &+ 0x10, 2)
+            for r in 0..<8 { newRegs[r] = 0xFFFF_0000 | (try readSystem(nb &+ 0x12 &+ UInt64(r * 2), 2)) }
+            for s in 0..<4 { newSel[s] = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x22 &+ UInt64(s * 2), 2)) }
+            newLDT = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x2A, 2))
+        }
         if newFlags & RFLAGS.vm != 0 {
             throw unimplementedStop("task switch to a virtual-8086-mode task (EFLAGS.VM = 1 in TSS 0x\(hex(sel)))")
         }
@@ -174,8 +196,10 @@ extension CPU {
         taskSwitchCommitted = true
         // Table 7-2: CR0.TS is set by every task switch.
         cr0 |= CR0.ts
-        // §17.2.4 "Debug Control Register (DR7)": "the processor clears the L0–L3 flags … on
-        // every task switch"; LE (bit 8) likewise ("cleared on a task switch").
+        // §17.2.4 "Debug Control Register (DR7)": the processor clears the local enables L0–L3
+        // on every task switch, so the old task's breakpoints do not fire in the new one. LE
+        // (bit 8, local exact) is cleared too, as the Intel386 defined it and Bochs does (QEMU
+        // keeps it); G0–G3 and GE stay.
         dr7 &= ~0x155
         debugRegistersChanged()
 
@@ -188,8 +212,8 @@ extension CPU {
         // CR3 when paging is on (§7.5 "Task Address Space"; 32-bit TSS only). A PAE PDPTE with
         // reserved bits set fails the load: reported as #TS(EXT) as Bochs does (the SDM gives no
         // error code for it).
-        if cr0 & CR0.pg != 0 {
-            do { try writeCR3(newCR3) } catch { throw Fault.TS(ext) }
+        if let c = newCR3, cr0 & CR0.pg != 0 {
+            do { try writeCR3(c) } catch { throw Fault.TS(ext) }
         }
 
         // The selectors are loaded first with no descriptor behind them, then each is qualified
@@ -211,8 +235,8 @@ extension CPU {
         commitCS(cs, cpl: newCPL)
 
         // §6.12.2 "Interrupt Tasks": an exception with an error code pushes it on the new task's
-        // stack (a doubleword for a 32-bit TSS).
-        if let code = errorCode { try push(2, UInt64(code)) }
+        // stack — a doubleword for a 32-bit TSS, a word for a 16-bit one.
+        if let code = errorCode { try push(is32 ? 2 : 1, UInt64(code)) }
 
         // §7.2.1 "Task-State Segment (TSS)", T flag; §17.2.3 "Debug Status Register (DR6)", BT:
         // a debug exception (trap) before the new task's first instruction.

@@ -294,16 +294,113 @@ struct TaskSwitchTests {
 
     // MARK: Not implemented, IA-32e mode
 
-    /// A 16-bit TSS (type 1) stops the machine with a report, and changes nothing.
-    @Test func sixteenBitTSSStops() {
+    /// A 16-bit TSS for task B (§7.6 "16-Bit Task-State Segment (TSS)"): IP 0EH, FLAGS 10H,
+    /// AX…DI 12H–20H, ES CS SS DS 22H–28H, LDT 2AH; descriptor type 1, limit 2BH. Its CS (58H) is
+    /// a 32-bit code segment with base `Layout.code`, so IP 200H is linear `TS.codeB`.
+    func writeTaskB16(_ m: TestMachine) {
+        let b = TS.tssB
+        m.mem.zero(at: b, count: 0x2C)
+        m.w16(b + 0x0E, 0x200)
+        m.w16(b + 0x10, UInt16(TS.flagsB))
+        for r in 0..<8 { m.w16(b + 0x12 + UInt64(r) * 2, 0x1610 + UInt16(r)) }
+        let sels: [UInt16] = [Sel.data, 0x58, Sel.data, Sel.data]      // ES CS SS DS
+        for s in 0..<4 { m.w16(b + 0x22 + UInt64(s) * 2, sels[s]) }
+        m.w64(Layout.gdt + 0x58, descriptor(base: UInt32(Layout.code), limit: 0xFFFF, access: 0x9B, flags: 0x4))
+        m.w64(Layout.gdt + UInt64(TS.selB), descriptor(base: UInt32(b), limit: 0x2B, access: 0x81, flags: 0))
+    }
+
+    /// JMP from the 32-bit task to a 16-bit one: IP and FLAGS zero-extended, the upper words of the
+    /// general registers FFFFH (as Bochs and QEMU load them), FS and GS null, TR a busy 16-bit TSS.
+    @Test func jmpTo16BitTSS() {
+        let m = TestMachine.protected32()
+        writeTaskB16(m)
+        setOldRegisters(m)
+        #expect(m.run(Self.jmpB, steps: 1) == .budget)
+        #expect(m.rip == 0x200 && m.cpu.segs[Seg.cs].selector == 0x58 && m.cpu.segs[Seg.cs].base == Layout.code)
+        for r in 0..<8 { #expect(m.cpu.regs[r] == 0xFFFF_0000 | UInt64(0x1610 + r), "register \(r)") }
+        #expect(m.cpu.rflags == UInt64(TS.flagsB))
+        #expect(m.cpu.segs[Seg.fs].selector == 0 && m.cpu.segs[Seg.fs].unusable && m.cpu.segs[Seg.gs].unusable)
+        #expect(m.cpu.segs[Seg.tr].selector == TS.selB && m.cpu.segs[Seg.tr].type == 0x3 && m.gdtType(TS.selB) == 0x3)
+        expectOldSaved(m, eip: Layout.code + 7, flags: 0x83)
+        #expect(m.gdtType(Sel.tss) == 0x9)
+    }
+
+    /// CALL to a 16-bit task, whose IRETD returns (NT = 1): the 16-bit TSS receives IP, FLAGS
+    /// (NT cleared), the low words of the registers and ES CS SS DS; its busy flag is cleared.
+    @Test func callTo16BitTSSAndIretBack() {
+        let m = TestMachine.protected32()
+        writeTaskB16(m)
+        m.load([0xCF], at: TS.codeB)                       // iretd
+        setOldRegisters(m)
+        #expect(m.run(Self.callB, steps: 1) == .budget)
+        #expect(m.rip == 0x200 && m.cpu.rflags == UInt64(TS.flagsB) | RFLAGS.nt && m.r16(TS.tssB) == Sel.tss)
+        #expect(m.run(1) == .budget)
+        #expect(m.rip == Layout.code + 7 && m.cpu.segs[Seg.tr].selector == Sel.tss && m.cpu.rflags == 0x83)
+        for r in 0..<8 where r != Reg.rsp { #expect(m.cpu.regs[r] == 0xA0A0_0000 | UInt64(r)) }
+        let b = TS.tssB
+        #expect(m.r16(b + 0x0E) == 0x201 && m.r16(b + 0x10) == UInt16(TS.flagsB))
+        for r in 0..<8 { #expect(m.r16(b + 0x12 + UInt64(r) * 2) == 0x1610 + UInt16(r), "saved register \(r)") }
+        #expect(m.r16(b + 0x22) == Sel.data && m.r16(b + 0x24) == 0x58 && m.r16(b + 0x26) == Sel.data && m.r16(b + 0x28) == Sel.data)
+        #expect(m.gdtType(TS.selB) == 0x1 && m.gdtType(Sel.tss) == 0xB)
+    }
+
+    /// A new task with EFLAGS.VM = 1 (virtual-8086 mode, not in this core) stops the machine
+    /// with a report before the commit point: TR and the busy flags are unchanged.
+    @Test func virtual8086TaskStops() {
         let m = TestMachine.protected32()
         m.writeTaskB()
-        m.w8(Layout.gdt + UInt64(TS.selB) + 5, 0x81)
+        m.w32(TS.tssB + 0x24, 0x2_0002)
         m.load(Self.jmpB)
         m.rip = Layout.code
         guard case let .unimplemented(what, _, rip, _) = m.cpu.run(budget: 5) else { Issue.record("no stop"); return }
-        #expect(what.contains("16-bit TSS") && rip == Layout.code)
-        #expect(m.cpu.segs[Seg.tr].selector == Sel.tss && m.gdtType(TS.selB) == 0x1)
+        #expect(what.contains("virtual-8086") && rip == Layout.code)
+        #expect(m.cpu.segs[Seg.tr].selector == Sel.tss && m.gdtType(TS.selB) == 0x9 && m.gdtType(Sel.tss) == 0xB)
+    }
+
+    // MARK: CR3 and LDTR (§7.5 "Task Address Space")
+
+    static let pd1: UInt64 = 0x9B000, pd2: UInt64 = 0x9C000, ldt: UInt64 = 0x9D000
+    static let ldtSel: UInt16 = 0x58
+
+    /// 32-bit paging with one 4-MByte page (CR4.PSE) in two page directories; task B's TSS names
+    /// the second as CR3 and an LDT (GDT slot 58H) holding one data descriptor.
+    func pagedMachine() -> TestMachine {
+        let m = TestMachine.protected32()
+        m.w32(Self.pd1, 0x87); m.w32(Self.pd2, 0x87)
+        m.cpu.cr4 = CR4.pse
+        m.cpu.cr0 |= CR0.pg
+        m.cpu.cr3 = Self.pd1
+        m.cpu.modeChanged()
+        m.writeTaskB()
+        m.w32(TS.tssB + 0x1C, UInt32(Self.pd2))
+        m.w16(TS.tssB + 0x60, Self.ldtSel)
+        m.w64(Layout.gdt + UInt64(Self.ldtSel), descriptor(base: UInt32(Self.ldt), limit: 0xF, access: 0x82, flags: 0))
+        m.w64(Self.ldt + 8, descriptor(access: 0x93, flags: 0xC))
+        return m
+    }
+
+    /// CR3 and LDTR come from the new TSS; neither is saved in the old one.
+    @Test func cr3AndLDTLoaded() {
+        let m = pagedMachine()
+        m.w16(TS.tssB + 0x54, 0x0C)                 // DS = LDT entry 1
+        m.w32(Layout.tss + 0x1C, 0x1234_5000)
+        #expect(m.run(Self.jmpB, steps: 1) == .budget)
+        #expect(m.cpu.cr3 == Self.pd2)
+        #expect(m.cpu.segs[Seg.ldtr].selector == Self.ldtSel && m.cpu.segs[Seg.ldtr].base == Self.ldt)
+        #expect(m.cpu.segs[Seg.ds].selector == 0x0C && !m.cpu.segs[Seg.ds].unusable)
+        #expect(m.r32(Layout.tss + 0x1C) == 0x1234_5000 && m.r16(Layout.tss + 0x60) == 0)
+    }
+
+    /// An LDT selector naming a data descriptor: #TS(LDT selector) after the commit point, in the
+    /// new task (TR = task B, CR3 already loaded).
+    @Test func badLDTIsTSInTheNewTask() {
+        let m = pagedMachine()
+        m.w64(Layout.gdt + UInt64(Self.ldtSel), descriptor(access: 0x93, flags: 0xC))
+        let stop = m.run(Self.jmpB, steps: 1)
+        #expect(m.vector(stop) == 10)
+        let esp = m[.rsp] & 0xFFFF_FFFF
+        #expect(m.r32(esp) == UInt32(Self.ldtSel) && UInt64(m.r32(esp + 4)) == TS.codeB)
+        #expect(m.cpu.segs[Seg.tr].selector == TS.selB && m.cpu.cr3 == Self.pd2)
     }
 
     /// IA-32e mode has no task switching (§7.7): a far JMP to the TSS descriptor is #GP(selector);
