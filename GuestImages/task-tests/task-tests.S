@@ -42,6 +42,10 @@
  *   dr7        L0-L3 cleared, G0-G3 kept (LE is not checked: QEMU keeps it)
  *   tflag      T = 1 in the new TSS: #DB before its first instruction, DR6.BT
  *              (QEMU does not implement the T flag: a SKIP line there)
+ *   tss16      CALL to a 16-bit TSS (§7.6 "16-Bit Task-State Segment (TSS)"):
+ *              FS null, EAX = FFFFH:AX (the SDM leaves the upper words undefined;
+ *              Bochs and QEMU both load FFFFH), and IRETD back: IP saved in
+ *              the 16-bit TSS, its busy flag cleared
  */
 
 #define COM1            0x3F8
@@ -56,7 +60,9 @@
 #define SEL_TSS_D       0x38    /* limit 60H: too small */
 #define SEL_TSS_E       0x40    /* T flag set */
 #define SEL_TSS_F       0x48    /* bad DS selector */
-#define GDT_LIMIT       (0x50 - 1)
+#define SEL_TSS_G       0x50    /* a 16-bit TSS */
+#define SEL_CODE_G      0x58    /* 32-bit code based at task_g (IP is 16-bit) */
+#define GDT_LIMIT       (0x60 - 1)
 
 /* Offsets in a 32-bit TSS (Figure 7-2). */
 #define TSS_LINK        0x00
@@ -144,6 +150,7 @@ _start:
         call    test_commit
         call    test_dr7
         call    test_tflag
+        call    test_tss16
 
         /* Summary and exit status. */
         mov     $name_prefix, %esi
@@ -647,6 +654,86 @@ task_e:
         ljmp    $SEL_TSS_A, $0
         jmp     task_e
 
+/* CALL to a 16-bit TSS (type 1, §7.6) and IRETD back.  Task G runs in a
+ * 32-bit code segment based at task_g (a 16-bit TSS holds only IP); it must
+ * not touch its stack (ESP's upper word is FFFFH there). */
+test_tss16:
+        mov     $tss_g, %edi
+        mov     $(0x2C / 4), %ecx
+        xor     %eax, %eax
+        rep stosl
+        movw    $0, tss_g + 0x0E                /* IP */
+        movw    $2, tss_g + 0x10                /* FLAGS */
+        movw    $0x1234, tss_g + 0x12           /* AX */
+        movw    $0x7000, tss_g + 0x1A           /* SP */
+        movw    $SEL_DATA, tss_g + 0x22         /* ES */
+        movw    $SEL_CODE_G, tss_g + 0x24       /* CS */
+        movw    $SEL_DATA, tss_g + 0x26         /* SS */
+        movw    $SEL_DATA, tss_g + 0x28         /* DS */
+        mov     $SEL_TSS_G, %ecx
+        mov     $tss_g, %eax
+        mov     $0x2B, %edx
+        call    set_tss_desc
+        andb    $0xF0, gdt + SEL_TSS_G + 5      /* type 9 -> 1: a 16-bit available TSS */
+        orb     $0x01, gdt + SEL_TSS_G + 5
+        /* CS for task G: base task_g, limit FFFFH, 32-bit code, DPL 0. */
+        mov     $task_g, %eax
+        mov     %eax, %edx
+        shl     $16, %eax
+        or      $0xFFFF, %eax
+        mov     %eax, gdt + SEL_CODE_G
+        mov     %edx, %eax
+        shr     $16, %eax
+        and     $0xFF, %eax
+        or      $0x409A00, %eax                 /* D = 1, P, DPL 0, code exec/read */
+        and     $0xFF000000, %edx
+        or      %edx, %eax
+        mov     %eax, gdt + SEL_CODE_G + 4
+        mov     $-1, %eax
+        mov     %eax, g_eax
+        mov     %eax, g_fs
+        mov     $SEL_DATA, %ax
+        mov     %ax, %fs                        /* a non-null FS that must not survive */
+        lcall   $SEL_TSS_G, $0
+        mov     g_eax, %eax
+        mov     $0xFFFF1234, %edx
+        mov     $n_g_eax, %esi
+        call    check
+        mov     g_fs, %eax
+        xor     %edx, %edx
+        mov     $n_g_fs, %esi
+        call    check
+        mov     g_tr, %eax
+        mov     $SEL_TSS_G, %edx
+        mov     $n_g_tr, %esi
+        call    check
+        movzwl  tss_g + 0x0E, %eax
+        mov     $(g_iret + 1 - task_g), %edx
+        mov     $n_g_ip, %esi
+        call    check
+        movzwl  tss_g + TSS_LINK, %eax
+        mov     $SEL_TSS_A, %edx
+        mov     $n_g_link, %esi
+        call    check
+        mov     $SEL_TSS_G, %ecx
+        call    gdt_type
+        mov     $0x1, %edx
+        mov     $n_g_busy, %esi
+        call    check
+        clts
+        ret
+
+task_g:
+        mov     %eax, g_eax
+        xor     %eax, %eax
+        mov     %fs, %ax
+        mov     %eax, g_fs
+        str     %ax
+        mov     %eax, g_tr
+g_iret:
+        iret
+        jmp     task_g
+
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 
@@ -972,6 +1059,12 @@ n_dr7:          .asciz  "dr7: L0-L3 cleared, G0-G3 kept"
 n_tflag_db:     .asciz  "tflag: one #DB (count << 8 | vector)"
 n_tflag_eip:    .asciz  "tflag: #DB before task E's first instruction"
 n_tflag_bt:     .asciz  "tflag: DR6.BT set"
+n_g_eax:        .asciz  "tss16: EAX = FFFFH:AX from the 16-bit TSS"
+n_g_fs:         .asciz  "tss16: FS null in the 16-bit task"
+n_g_tr:         .asciz  "tss16: TR in the 16-bit task"
+n_g_ip:         .asciz  "tss16: IP after the IRET saved in the 16-bit TSS"
+n_g_link:       .asciz  "tss16: back link = TSS A"
+n_g_busy:       .asciz  "tss16: the 16-bit TSS not busy after the return"
 
         .section .data
         .align  8
@@ -1010,6 +1103,9 @@ c_flags:        .long   0
 c_saved_eip:    .long   0
 c_esp:          .long   0
 e_dr6:          .long   0
+g_eax:          .long   0
+g_fs:           .long   0
+g_tr:           .long   0
 
         .section .bss
         .align  4096
@@ -1020,6 +1116,7 @@ tss_c:          .space  TSS_SIZE
 tss_d:          .space  TSS_SIZE
 tss_e:          .space  TSS_SIZE
 tss_f:          .space  TSS_SIZE
+tss_g:          .space  0x2C
         .align  16
                 .space  8192
 stack_a_top:
