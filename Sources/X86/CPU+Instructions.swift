@@ -243,19 +243,19 @@ extension CPU {
         case .jcxz:
             if regs[Reg.rcx] & CPU.mask(i.pointee.asz) == 0 { try branch(rip &+ i.pointee.imm, osz) }
         case .jmpFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: false, osz: osz, start: rip)
+            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: false, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .callFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: true, osz: osz, start: rip)
+            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: true, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .jmpFarE, .callFarE:
             let off = ea(i), seg = Int(i.pointee.seg)
             let n: UInt64 = UInt64(1) << UInt64(osz)
             let target = try readMem(osz, seg, off)
             let sel = UInt16(truncatingIfNeeded: try readMem(1, seg, off &+ n))
-            try farTransfer(sel: sel, offset: target, call: i.pointee.op == .callFarE, osz: osz, start: rip)
+            try farTransfer(sel: sel, offset: target, call: i.pointee.op == .callFarE, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .retFar:
             try farReturn(osz: osz, popBytes: i.pointee.imm)
         case .iret:
-            try iret(osz: osz)
+            try iret(osz: osz, start: rip &- UInt64(i.pointee.len))
         case .int3:
             throw Fault(kind: .software, vector: 3, trap: true)
         case .intN:

@@ -127,6 +127,10 @@ public final class CPU: @unchecked Sendable {
     public internal(set) var currentRip: UInt64 = 0
     /// Details of a stop raised inside an instruction (`Fault.stop`).
     @usableFromInline var pendingStop: StopCause? = nil
+    /// A task switch passed its commit point (SDM Vol. 3A §7.3 "Task Switching"): a fault raised
+    /// now belongs to the new task and is delivered at the new RIP, not at the instruction or
+    /// event that started the switch. Cleared by whoever delivers that fault.
+    @usableFromInline var taskSwitchCommitted = false
     /// What an instruction that raised "unimplemented" was (the report is built in `handle`,
     /// where the instruction's address is known).
     @usableFromInline var pendingUnimplemented: String? = nil
