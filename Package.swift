@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "X86Tests", dependencies: ["X86"]),
         // Zydis is the decoder oracle of this test only (opened with dlopen; never linked into vmxemu).
         .systemLibrary(name: "CZydis", path: "Sources/CZydis"),
-        .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "CZydis", "TestSupport"]),
+        .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "Debugger", "CZydis", "TestSupport"]),
         // Random differential testing of the core against the host CPU through /dev/kvm (PVM, CPL3).
         .testTarget(name: "KVMDiffTests", dependencies: ["X86", "CZydis", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86", "TestSupport"]),

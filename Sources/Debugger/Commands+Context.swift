@@ -204,8 +204,8 @@ extension DebuggerCommands {
     }
 }
 
-/// Intel-syntax text for the decoder's `Insn` (a compact formatter: general-purpose, system and
-/// VMX instructions; others print their mnemonic class; undecodable bytes print as `(bad)`).
+/// Intel-syntax text for the decoder's `Insn` (a compact formatter: general-purpose, system, VMX,
+/// x87 and SSE/MMX instructions (Disassembly+SIMD.swift); undecodable bytes print as `(bad)`).
 public enum Disassembler {
     final class NoPorts: PortIO {
         func portRead(_ port: UInt16, size: Int) -> UInt32 { ~0 }
@@ -454,18 +454,15 @@ public enum Disassembler {
         case .bound: return ops("bound", g(), e(sized: false))
         case .invpcid: return ops("invpcid", reg(i.reg, osz), e(sized: false))
         case .xgetbv, .xsetbv: return "\(i.op)"
-        case .xsave: return (["xsave", "xrstor", "xsaveopt"][Int(min(max(i.sub, 4), 6) - 4)]) + (osz == 3 ? "64 " : " ") + e(sized: false)
+        case .xsave:
+            let names = i.imm2 == 1 ? ["xrstors", "xsavec", "xsaves"] : ["xsave", "xrstor", "xsaveopt"]
+            let base: UInt8 = i.imm2 == 1 ? 3 : 4
+            return names[Int(min(max(i.sub, base), base + 2) - base)] + (osz == 3 ? "64 " : " ") + e(sized: false)
         case .x87:
-            // The escape and ModRM fields (the x87 mnemonics are not tabled here yet).
             if i.imm2 == 8 { return "fwait" }
-            return "x87 esc 0x\(hex(UInt8(0xD8 + i.imm2))) /\(i.sub)" + (i.mem ? " " + e(sized: false) : " st(\(i.rm & 7))")
+            return x87Text(i, address: address)
         case .fxsave: return (i.sub == 0 ? "fxsave" : "fxrstor") + (osz == 3 ? "64 " : " ") + e(sized: false)
-        case .sse:
-            // The opcode with its mandatory prefix and map (SSE mnemonics are not tabled here yet).
-            let mp = ["", "66 ", "f3 ", "f2 "][Int((i.imm2 >> 16) & 3)]
-            let map = ["", "0f ", "0f 38 ", "0f 3a "][Int((i.imm2 >> 8) & 3)]
-            let operands = "xmm\(i.reg), " + (i.mem ? e(sized: false) : "xmm\(i.rm)")
-            return "sse[\(mp)\(map)\(hex(UInt8(i.imm2 & 0xFF)))] " + operands
+        case .sse: return simdText(i, address: address)
         case .movFromCR: return "mov " + reg(i.rm, 3 == osz ? 3 : 2) + ", cr\(i.reg)"
         case .movToCR: return "mov cr\(i.reg), " + reg(i.rm, 3 == osz ? 3 : 2)
         case .movFromDR: return "mov " + reg(i.rm, 3 == osz ? 3 : 2) + ", dr\(i.reg)"

@@ -2,11 +2,12 @@
 /// Operation: CALL-GATE, MORE-PRIVILEGE, SAME-PRIVILEGE; Vol. 3A §5.8 "Privilege Level Checking
 /// When Transferring Program Control Between Code Segments", §5.8.3–§5.8.6, §5.8.3.1 "IA-32e Mode
 /// Call Gates"). The return to the outer level is `farReturn`. Task gates and TSS descriptors
-/// (task switches) are not implemented: they stop the machine with a report.
+/// outside IA-32e mode are task switches (CPU+TaskSwitch.swift).
 
 extension CPU {
     /// A far JMP/CALL whose selector names a system descriptor.
-    func farTransferThroughSystemDescriptor(gateSel: UInt16, call: Bool) throws(Fault) {
+    /// `start` is the address of the JMP/CALL (for a task switch's VM exit in non-root operation).
+    func farTransferThroughSystemDescriptor(gateSel: UInt16, call: Bool, start: UInt64) throws(Fault) {
         let long = longMode
         let probe = try fetchDescriptor(gateSel)
         let e = UInt32(gateSel & ~3)
@@ -14,7 +15,8 @@ extension CPU {
         // Legacy mode: 16-bit (4) and 32-bit (C) call gates; IA-32e mode: only the 16-byte
         // 64-bit call gate (type C). Task gates (5) and TSSs (1, 3, 9, B) are task switches.
         if !long && (type == 5 || type == 1 || type == 3 || type == 9 || type == 0xB) {
-            throw unimplementedStop("far \(call ? "CALL" : "JMP") to a \(type == 5 ? "task gate" : "TSS") (task switch)")
+            try farTaskSwitch(sel: gateSel, desc: probe, call: call, start: start)
+            return
         }
         guard type == 0xC || (type == 4 && !long) else { throw Fault.GP(e) }
         let gate = long ? try fetchDescriptor(gateSel, system16: true) : probe

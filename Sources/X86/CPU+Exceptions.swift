@@ -32,10 +32,15 @@ extension CPU {
                 try deliverOnce(current)
                 return nil
             } catch let second {
-                if second.kind == .stop { return takeStop(currentRip) }
+                // A task switch through a task gate became a VM exit: the host runs now.
+                if second.kind == .redirect { taskSwitchCommitted = false; return takeVMXStop() }
+                if second.kind == .stop { taskSwitchCommitted = false; return takeStop(currentRip) }
                 // A software interrupt (INT n, INT3, INTO) whose delivery faults did not complete:
                 // the fault is reported against the INT instruction itself, not the one after it.
-                if current.kind == .software { rip = currentRip }
+                // After the commit point of a task switch through a task gate, the fault belongs
+                // to the new task and RIP is already its EIP (SDM Vol. 3A §7.3 "Task Switching").
+                if current.kind == .software && !taskSwitchCommitted { rip = currentRip }
+                taskSwitchCommitted = false
                 chain.append(second)
                 let c1 = CPU.faultClass(current), c2 = CPU.faultClass(second)
                 if vmx.nonRoot {
@@ -109,7 +114,14 @@ extension CPU {
         let gdpl = UInt8((g0 >> 45) & 3)
         let gpresent = g0 & (1 << 47) != 0
         let validTypes: [UInt64] = long ? [0xE, 0xF] : [0x6, 0x7, 0xE, 0xF]
-        if gtype == 5 && !long { throw unimplementedStop("task-gate delivery of vector \(vector)") }
+        if gtype == 5 && !long {
+            // A task gate (§6.12.2 "Interrupt Tasks"): the DPL check of software interrupts and
+            // the present check of the gate, then a task switch (CPU+TaskSwitch.swift).
+            if software && gdpl < cpl { throw Fault.GP(UInt32(vector * 8 + 2)) }
+            if !gpresent { throw Fault.NP(idtErr) }
+            try interruptTaskSwitch(f, gate: g0, ext: ext, savedFlags: oldFlags, returnEIP: returnRip)
+            return
+        }
         if !validTypes.contains(gtype) { throw Fault.GP(idtErr) }
         // Software interrupts check the gate DPL against CPL (§6.12.1.1).
         if software && gdpl < cpl { throw Fault.GP(UInt32(vector * 8 + 2)) }

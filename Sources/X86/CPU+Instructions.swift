@@ -243,19 +243,19 @@ extension CPU {
         case .jcxz:
             if regs[Reg.rcx] & CPU.mask(i.pointee.asz) == 0 { try branch(rip &+ i.pointee.imm, osz) }
         case .jmpFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: false, osz: osz, start: rip)
+            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: false, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .callFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: true, osz: osz, start: rip)
+            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: true, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .jmpFarE, .callFarE:
             let off = ea(i), seg = Int(i.pointee.seg)
             let n: UInt64 = UInt64(1) << UInt64(osz)
             let target = try readMem(osz, seg, off)
             let sel = UInt16(truncatingIfNeeded: try readMem(1, seg, off &+ n))
-            try farTransfer(sel: sel, offset: target, call: i.pointee.op == .callFarE, osz: osz, start: rip)
+            try farTransfer(sel: sel, offset: target, call: i.pointee.op == .callFarE, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .retFar:
             try farReturn(osz: osz, popBytes: i.pointee.imm)
         case .iret:
-            try iret(osz: osz)
+            try iret(osz: osz, start: rip &- UInt64(i.pointee.len))
         case .int3:
             throw Fault(kind: .software, vector: 3, trap: true)
         case .intN:
@@ -283,6 +283,7 @@ extension CPU {
                     port: port, size: size, input: i.pointee.op == .inPort, string: false, rep: false,
                     immediate: i.pointee.sub == 1), instructionInfo: 0)
             }
+            if !guestBreakpoints.isEmpty { checkIOBreakpoints(port, size) }
             if i.pointee.op == .inPort {
                 setReg(osz, 0, UInt64(io.portRead(port, size: size)) & m)
             } else {
@@ -567,11 +568,13 @@ extension CPU {
                 setIdx(Reg.rdi, regs[Reg.rdi] &+ delta)
             case .ins:
                 try probeWrite(osz, Seg.es, regs[Reg.rdi] & am)
+                if !guestBreakpoints.isEmpty { checkIOBreakpoints(UInt16(regs[Reg.rdx] & 0xFFFF), Int(n)) }
                 let v = io.portRead(UInt16(regs[Reg.rdx] & 0xFFFF), size: Int(n))
                 try writeMem(osz, Seg.es, regs[Reg.rdi] & am, UInt64(v))
                 setIdx(Reg.rdi, regs[Reg.rdi] &+ delta)
             default: // outs
                 let v = try readMem(osz, seg, regs[Reg.rsi] & am)
+                if !guestBreakpoints.isEmpty { checkIOBreakpoints(UInt16(regs[Reg.rdx] & 0xFFFF), Int(n)) }
                 io.portWrite(UInt16(regs[Reg.rdx] & 0xFFFF), size: Int(n), value: UInt32(truncatingIfNeeded: v))
                 setIdx(Reg.rsi, regs[Reg.rsi] &+ delta)
             }
@@ -580,6 +583,13 @@ extension CPU {
             if op == .cmps || op == .scas {
                 if rep == 1 && !zf { return }     // REPE: stop when not equal
                 if rep == 2 && zf { return }      // REPNE: stop when equal
+            }
+            // A data or I/O breakpoint hit by a repeated string instruction traps after that
+            // iteration (SDM Vol. 3A §17.3.1.2 "Data Memory and I/O Breakpoint Exception
+            // Conditions"): end the instruction here, to be resumed after the #DB.
+            if guestDataHits != 0 {
+                if regs[Reg.rcx] & am != 0 { rip = start }
+                return
             }
             if op == .outs && io.stopRequested {
                 if regs[Reg.rcx] & am != 0 { rip = start }

@@ -155,6 +155,13 @@ extension CPU {
         }
     }
 
+    /// The guest's I/O breakpoints (DR7 R/W = 10B, CR4.DE = 1): an IN/OUT/INS/OUTS of `n` bytes
+    /// at `port` that overlaps one is a #DB trap after the instruction, DR6.Bn set (SDM Vol. 3A
+    /// §17.3.1.2 "Data Memory and I/O Breakpoint Exception Conditions").
+    @inline(never) func checkIOBreakpoints(_ port: UInt16, _ n: Int) {
+        for g in guestBreakpoints where g.hitsPort(port, n) { guestDataHits |= 1 << UInt64(g.index) }
+    }
+
     /// Record a watchpoint hit of an access (only while the debugger has watchpoints).
     @inline(never) func checkWatch(_ lin: UInt64, _ n: UInt64, write: Bool) {
         // The guest's data breakpoints (DR0–DR3): a #DB trap after the instruction, DR6.Bn.

@@ -206,6 +206,13 @@ extension CPU {
             currentRip = rip
             return takeVMXStop()
         }
+        if taskSwitchCommitted {
+            // A fault after the commit point of a task switch is delivered in the new task, at
+            // its EIP (SDM Vol. 3A §7.3 "Task Switching"), not at the JMP/CALL/IRET.
+            taskSwitchCommitted = false
+            currentRip = rip
+            return f.kind == .stop ? takeStop(rip) : deliver(f)
+        }
         if f.kind == .stop {
             if !f.trap { rip = start }
             return takeStop(start)

@@ -174,7 +174,8 @@ extension CPU {
         }
     }
 
-    /// Far JMP/CALL (ptr16:16/32 or m16:16/32/64) to a code segment.
+    /// Far JMP/CALL (ptr16:16/32 or m16:16/32/64) to a code segment. `start` is the address of
+    /// the instruction itself (RIP already points past it).
     func farTransfer(sel: UInt16, offset: UInt64, call: Bool, osz: UInt8, start: UInt64) throws(Fault) {
         if cr0 & CR0.pe == 0 {
             if call {
@@ -189,7 +190,7 @@ extension CPU {
         }
         // A system descriptor: a call gate, or a task gate / TSS (task switch).
         if sel & ~3 != 0, try fetchDescriptor(sel).isSystem {
-            try farTransferThroughSystemDescriptor(gateSel: sel, call: call)
+            try farTransferThroughSystemDescriptor(gateSel: sel, call: call, start: start)
             return
         }
         let (cs, d) = try codeSegmentFor(sel, call: call)
@@ -262,9 +263,9 @@ extension CPU {
     }
 
     /// IRET/IRETD/IRETQ (SDM Vol. 2 "IRET/IRETD/IRETQ" Operation): real mode, protected mode
-    /// same or outer privilege, IA-32e mode. Task returns (NT=1) and virtual-8086 returns stop
-    /// the machine as unimplemented.
-    func iret(osz: UInt8) throws(Fault) {
+    /// same or outer privilege, IA-32e mode; with NT = 1 a task return (CPU+TaskSwitch.swift).
+    /// Virtual-8086 returns stop the machine as unimplemented. `start` is the IRET's address.
+    func iret(osz: UInt8, start: UInt64) throws(Fault) {
         let n: UInt64 = UInt64(1) << UInt64(osz)
         if cr0 & CR0.pe == 0 {
             let ip = try stackRead(osz, 0), sel = UInt16(truncatingIfNeeded: try stackRead(osz, n)), fl = try stackRead(osz, 2 * n)
@@ -276,8 +277,13 @@ extension CPU {
             setFlags((flags() & keep) | (fl & ~keep))
             return
         }
-        if flagsRest & RFLAGS.nt != 0 && !longMode {
-            throw unimplementedStop("IRET with EFLAGS.NT=1 (task return)")
+        if flagsRest & RFLAGS.nt != 0 {
+            // Vol. 2A "IRET" Operation: "IF (PE = 1 and VM = 0 and IA32_EFER.LMA = 1 and NT = 1)
+            // THEN #GP(0)" (IA-32e mode has no task switching, §25.4.2 item g); outside IA-32e
+            // mode, TASK-RETURN.
+            if longMode { throw Fault.GP(0) }
+            try taskReturn(start: start)
+            return
         }
         let newRip = try stackRead(osz, 0)
         let sel = UInt16(truncatingIfNeeded: try stackRead(osz, n))

@@ -27,14 +27,14 @@ public enum MSR {
     public static let efer: UInt32 = 0xC000_0080, star: UInt32 = 0xC000_0081, lstar: UInt32 = 0xC000_0082
     public static let cstar: UInt32 = 0xC000_0083, fmask: UInt32 = 0xC000_0084
     public static let fsBase: UInt32 = 0xC000_0100, gsBase: UInt32 = 0xC000_0101, kernelGSBase: UInt32 = 0xC000_0102
-    public static let tscAux: UInt32 = 0xC000_0103
+    public static let tscAux: UInt32 = 0xC000_0103, xss: UInt32 = 0xDA0
     public static let names: [UInt32: String] = [
         tsc: "IA32_TIME_STAMP_COUNTER", apicBase: "IA32_APIC_BASE", featureControl: "IA32_FEATURE_CONTROL",
         biosSignId: "IA32_BIOS_SIGN_ID", mtrrcap: "IA32_MTRRCAP", sysenterCS: "IA32_SYSENTER_CS",
         sysenterESP: "IA32_SYSENTER_ESP", sysenterEIP: "IA32_SYSENTER_EIP", pat: "IA32_PAT",
         mtrrDefType: "IA32_MTRR_DEF_TYPE", miscEnable: "IA32_MISC_ENABLE", efer: "IA32_EFER", star: "IA32_STAR",
         lstar: "IA32_LSTAR", cstar: "IA32_CSTAR", fmask: "IA32_FMASK", fsBase: "IA32_FS_BASE",
-        gsBase: "IA32_GS_BASE", kernelGSBase: "IA32_KERNEL_GS_BASE", tscAux: "IA32_TSC_AUX",
+        gsBase: "IA32_GS_BASE", kernelGSBase: "IA32_KERNEL_GS_BASE", tscAux: "IA32_TSC_AUX", xss: "IA32_XSS",
     ]
 }
 
@@ -212,9 +212,11 @@ extension CPU {
                     dr6 = (v & 0x0001_E00F) | 0xFFFF_0FF0
                 default:
                     if v >> 32 != 0 { throw Fault.GP(0) }
-                    // I/O breakpoints (R/W = 10B, with CR4.DE) are not modeled: refuse to arm one.
-                    for n in 0..<4 where (v >> UInt64(2 * n)) & 3 != 0 && (v >> UInt64(16 + 4 * n)) & 3 == 2 {
-                        throw unimplementedStop("MOV DR7 arming an I/O breakpoint in DR\(n) (DR7=0x\(hex(v)))")
+                    // R/W = 10B is an I/O breakpoint only with CR4.DE = 1; with DE = 0 its meaning
+                    // is undefined (SDM Vol. 3A §17.2.4 "Debug Control Register (DR7)"): say so
+                    // rather than pick a behaviour.
+                    for n in 0..<4 where (v >> UInt64(2 * n)) & 3 != 0 && (v >> UInt64(16 + 4 * n)) & 3 == 2 && cr4 & CR4.de == 0 {
+                        throw unimplementedStop("MOV DR7 with R/W\(n) = 10B while CR4.DE = 0 (undefined; DR7=0x\(hex(v)))")
                     }
                     dr7 = (v & 0xFFFF_2BFF) | 0x400
                 }
@@ -313,10 +315,13 @@ extension CPU {
         let addrs = [dr.0, dr.1, dr.2, dr.3]
         for n in 0..<4 where (dr7 >> UInt64(2 * n)) & 3 != 0 {
             let rw = UInt8((dr7 >> UInt64(16 + 4 * n)) & 3)
-            guard let kind = GuestBreakpoint.Kind(rawValue: rw) else { continue }   // I/O: refused at MOV DR7
+            guard let kind = GuestBreakpoint.Kind(rawValue: rw) else { continue }
+            // I/O breakpoints exist only while CR4.DE = 1 (§17.2.4); DRn holds the port (its low 16 bits).
+            if kind == .io && cr4 & CR4.de == 0 { continue }
             let lenBits = (dr7 >> UInt64(18 + 4 * n)) & 3
             let length: UInt64 = kind == .execute ? 1 : [1, 2, 8, 4][Int(lenBits)]
-            list.append(GuestBreakpoint(index: n, address: addrs[n] & ~(length - 1), length: length, kind: kind))
+            let a = kind == .io ? addrs[n] & 0xFFFF : addrs[n]
+            list.append(GuestBreakpoint(index: n, address: a & ~(length - 1), length: length, kind: kind))
         }
         if list != guestBreakpoints {
             guestBreakpoints = list
@@ -384,8 +389,10 @@ extension CPU {
         if cr0 & CR0.pg != 0 && !longMode && v & CR4.pae != 0 && (v ^ cr4) & (CR4.pae | CR4.pse | CR4.pge) != 0 {
             try loadPDPTEs(cr3)
         }
+        let deChanged = (v ^ cr4) & CR4.de != 0
         cr4 = v
         modeChanged()
+        if deChanged { debugRegistersChanged() }    // I/O breakpoints come and go with CR4.DE
     }
 
     /// Load the four PDPTEs for PAE paging, #GP(0) if a present one sets reserved bits
@@ -408,6 +415,10 @@ extension CPU {
         case MSR.tsc: return tsc
         case MSR.apicBase: return msrs.apicBase
         case MSR.featureControl: return msrs.featureControl
+        // IA32_XSS: the supervisor state components XSAVES/XRSTORS manage; the model has none
+        // (CPUID.(EAX=0DH,ECX=1):EDX:ECX = 0), so it is always 0 (SDM Vol. 1 §13.3 "Enabling the
+        // XSAVE Feature Set and XSAVE-Enabled Features").
+        case MSR.xss: return 0
         case MSR.biosSignId: return msrs.ucodeRev
         case MSR.mtrrcap: return 0x0D0A        // 10 variable ranges, fixed ranges, WC (SDM Vol. 3A §12.11.2.1)
         case MSR.sysenterCS: return msrs.sysenterCS
@@ -448,6 +459,9 @@ extension CPU {
             if v & ~(0xF_FFFF_FFFF_F000 | 0x900 | 0x400) != 0 { throw Fault.GP(0) }
             if v & 0x400 != 0 { throw unimplementedStop("WRMSR IA32_APIC_BASE enabling x2APIC (not advertised)") }
             msrs.apicBase = (v & ~0x100) | (msrs.apicBase & 0x100)
+        case MSR.xss:
+            // Setting a bit not in CPUID.(EAX=0DH,ECX=1):EDX:ECX is #GP(0) — every bit, here.
+            if v != 0 { throw Fault.GP(0) }
         case MSR.featureControl:
             // Locked: any write #GP (SDM Vol. 3C §23.7 "Enabling and Entering VMX Operation").
             if msrs.featureControl & 1 != 0 { throw Fault.GP(0) }

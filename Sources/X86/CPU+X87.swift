@@ -709,13 +709,13 @@ extension CPU {
             case 0:                                              // F2XM1
                 x87Unary(Int32(CFPU_X87_F2XM1), ccMask: FSW.c1)
             case 1:                                              // FYL2X
-                try x87BinaryPop(Int32(CFPU_X87_YL2X), "FYL2X")
+                x87BinaryPop(Int32(CFPU_X87_YL2X))
             case 2:                                              // FPTAN
-                try x87Unary2(Int32(CFPU_X87_PTAN))
+                x87Unary2(Int32(CFPU_X87_PTAN))
             case 3:                                              // FPATAN
-                try x87BinaryPop(Int32(CFPU_X87_PATAN), "FPATAN")
+                x87BinaryPop(Int32(CFPU_X87_PATAN))
             case 4:                                              // FXTRACT
-                try x87Unary2(Int32(CFPU_X87_XTRACT))
+                x87Unary2(Int32(CFPU_X87_XTRACT))
             case 5:                                              // FPREM1
                 x87BinaryST0(Int32(CFPU_X87_PREM1), ccMask: FSW.cc)
             default:
@@ -724,9 +724,9 @@ extension CPU {
         case 7:
             switch rm {
             case 0: x87BinaryST0(Int32(CFPU_X87_PREM), ccMask: FSW.cc)     // FPREM
-            case 1: try x87BinaryPop(Int32(CFPU_X87_YL2XP1), "FYL2XP1")   // FYL2XP1
+            case 1: x87BinaryPop(Int32(CFPU_X87_YL2XP1))   // FYL2XP1
             case 2: x87Unary(Int32(CFPU_X87_SQRT), ccMask: FSW.c1)         // FSQRT
-            case 3: try x87Unary2(Int32(CFPU_X87_SINCOS))                 // FSINCOS
+            case 3: x87Unary2(Int32(CFPU_X87_SINCOS))                 // FSINCOS
             case 4: x87Unary(Int32(CFPU_X87_RNDINT), ccMask: FSW.c1)       // FRNDINT
             case 5: x87BinaryST0(Int32(CFPU_X87_SCALE), ccMask: FSW.c1)    // FSCALE
             case 6: x87Unary(Int32(CFPU_X87_SIN), ccMask: FSW.c1 | FSW.c2) // FSIN (C2 = out of range)
@@ -775,7 +775,7 @@ extension CPU {
     }
 
     /// ST(1) ← f(ST(0), ST(1)), pop: FYL2X FYL2XP1 FPATAN.
-    func x87BinaryPop(_ op: Int32, _ name: String) throws(Fault) {
+    func x87BinaryPop(_ op: Int32) {
         if stEmpty(0) || stEmpty(1) {
             guard x87StackFault(overflow: false) else { return }
             setST(1, x87Indefinite)
@@ -783,12 +783,11 @@ extension CPU {
             return
         }
         var a = st(0), b = st(1), r = F80()
-        let sw = cfpu_x87_binary_pop(hostCW(), op, &a, &b, &r)
-        if sw & ~x87.fcw & (FSW.oe | FSW.ue) != 0 {
-            // The host ran with OM/UM set (a popping operation), so the bias-adjusted result of
-            // an unmasked overflow/underflow (SDM Vol. 1 §8.5.4, §8.5.5) is not available.
-            throw unimplementedStop("\(name) with an unmasked overflow/underflow (bias-adjusted result)")
-        }
+        // The host runs with the guest's OM/UM: an unmasked overflow/underflow stores the
+        // bias-adjusted result (exponent ∓ 24576) in the destination register and still pops
+        // (SDM Vol. 1 §8.5.4 "Numeric Overflow Exception (#O)", §8.5.5 "Numeric Underflow
+        // Exception (#U)"); the #MF follows at the next waiting instruction.
+        let sw = cfpu_x87_binary_pop(hostCW(true), op, &a, &b, &r)
         let unmasked = x87Raise(sw)
         if unmasked & (FSW.ie | FSW.de | FSW.ze) != 0 { return }
         x87CC(sw, FSW.c1)
@@ -799,7 +798,7 @@ extension CPU {
     /// FPTAN (ST(0) ← tan, push 1.0), FSINCOS (ST(0) ← sin, push cos), FXTRACT (ST(0) ← exponent,
     /// push significand). Stack underflow or overflow (ST(7) in use), masked: ST(0) and the pushed
     /// value become the indefinite.
-    func x87Unary2(_ op: Int32) throws(Fault) {
+    func x87Unary2(_ op: Int32) {
         let overflow = x87.emptyMask & (1 << UInt8(x87.physical(7))) == 0
         if stEmpty(0) || overflow {
             guard x87StackFault(overflow: !stEmpty(0)) else { return }
@@ -808,10 +807,9 @@ extension CPU {
             return
         }
         var a = st(0), r0 = F80(), r1 = F80()
-        let sw = cfpu_x87_unary2(hostCW(), op, &a, &r0, &r1)
-        if sw & ~x87.fcw & (FSW.oe | FSW.ue) != 0 {
-            throw unimplementedStop("FPTAN/FSINCOS/FXTRACT with an unmasked overflow/underflow (bias-adjusted result)")
-        }
+        // Guest OM/UM on the host, as for `x87BinaryPop`: an unmasked underflow of FPTAN/FSINCOS
+        // (a denormal operand) leaves the bias-adjusted result (SDM Vol. 1 §8.5.5).
+        let sw = cfpu_x87_unary2(hostCW(true), op, &a, &r0, &r1)
         let unmasked = x87Raise(sw)
         if unmasked & (FSW.ie | FSW.de | FSW.ze) != 0 { return }
         if op != Int32(CFPU_X87_XTRACT) {

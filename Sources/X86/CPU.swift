@@ -127,6 +127,10 @@ public final class CPU: @unchecked Sendable {
     public internal(set) var currentRip: UInt64 = 0
     /// Details of a stop raised inside an instruction (`Fault.stop`).
     @usableFromInline var pendingStop: StopCause? = nil
+    /// A task switch passed its commit point (SDM Vol. 3A §7.3 "Task Switching"): a fault raised
+    /// now belongs to the new task and is delivered at the new RIP, not at the instruction or
+    /// event that started the switch. Cleared by whoever delivers that fault.
+    @usableFromInline var taskSwitchCommitted = false
     /// What an instruction that raised "unimplemented" was (the report is built in `handle`,
     /// where the instruction's address is known).
     @usableFromInline var pendingUnimplemented: String? = nil
@@ -333,19 +337,25 @@ public enum RFLAGS {
 
 /// One enabled debug-register breakpoint (SDM Vol. 3A §17.2.4 "Debug Control Register (DR7)"):
 /// DRn's linear address, its length (1, 2, 4 or 8 bytes, address aligned down to it) and kind.
+/// I/O breakpoints (R/W = 10B with CR4.DE = 1) hold a port address (§17.2.5 "Breakpoint Field
+/// Recognition": "for I/O breakpoints … the address in DRn is an I/O port address").
 public struct GuestBreakpoint: Equatable, Sendable {
-    public enum Kind: UInt8, Sendable { case execute = 0, write = 1, readWrite = 3 }
+    public enum Kind: UInt8, Sendable { case execute = 0, write = 1, io = 2, readWrite = 3 }
     public var index: Int
     public var address: UInt64
     public var length: UInt64
     public var kind: Kind
     /// Does an access of `n` bytes at `lin` (a write when `write`) match?
     @inlinable public func hits(_ lin: UInt64, _ n: UInt64, write: Bool) -> Bool {
-        guard kind != .execute, write || kind == .readWrite else { return false }
+        guard kind == .readWrite || (kind == .write && write) else { return false }
         return lin < address &+ length && address < lin &+ n
+    }
+    /// Does an I/O access of `n` bytes at `port` match an I/O breakpoint?
+    @inlinable public func hitsPort(_ port: UInt16, _ n: Int) -> Bool {
+        kind == .io && UInt64(port) < address &+ length && address < UInt64(port) &+ UInt64(n)
     }
     /// A data breakpoint on the 4 KiB linear page `page` (its accesses must take the checked path).
     @inlinable public func watches(page: UInt64) -> Bool {
-        kind != .execute && (address & ~0xFFF) <= page && page <= ((address &+ length &- 1) & ~0xFFF)
+        (kind == .write || kind == .readWrite) && (address & ~0xFFF) <= page && page <= ((address &+ length &- 1) & ~0xFFF)
     }
 }

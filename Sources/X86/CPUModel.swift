@@ -20,8 +20,9 @@ public enum CPUModel {
         | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
         | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
         | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 23) /* MMX */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
-    /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX.
-    public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19)
+    /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX, CLFLUSHOPT (66 0F AE /7:
+    /// executed as CLFLUSH, there being no cache).
+    public static let leaf7EBX: UInt32 = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 19) | (1 << 23)
     /// CPUID.(EAX=7,ECX=0):ECX — RDPID.
     public static let leaf7ECX: UInt32 = 1 << 22
     /// CPUID.80000001H:ECX — LAHF/SAHF in 64-bit mode, LZCNT.
@@ -61,10 +62,13 @@ public enum CPUModel {
         case 0xD:
             // XSAVE (SDM Vol. 1 §13.2 "Enumeration of CPU Support for XSAVE Instructions and
             // XSAVE-Supported Features"): components 0 (x87) and 1 (SSE), both in the 512-byte
-            // legacy region, + the 64-byte header = 576 bytes; sub-leaf 1: XSAVEOPT only.
+            // legacy region, + the 64-byte header = 576 bytes. Sub-leaf 1: EAX = XSAVEOPT (0),
+            // XSAVEC (1), XGETBV with ECX = 1 (2), XSAVES/XRSTORS (3); EBX = the compacted size
+            // for XCR0 | IA32_XSS (576: both components live in the legacy region); ECX/EDX = no
+            // supervisor components (IA32_XSS stays 0).
             switch subleaf {
             case 0: return (UInt32(xcr0Supported), xsaveAreaSize, xsaveAreaSize, 0)
-            case 1: return (1, 0, 0, 0)
+            case 1: return (0xF, xsaveAreaSize, 0, 0)
             default: return (0, 0, 0, 0)
             }
         case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)

@@ -671,7 +671,7 @@ extension CPU {
                 // Group 9 (SDM Vol. 2 Table A-6).
                 try modrm(false)
                 if i.sub == 1 && i.mem { i.op = .cmpxchg8b; i.osz = rexW ? 3 : 2 }
-                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .ud }   // XRSTORS XSAVEC XSAVES: #UD, no XSAVE (CPUID.1:ECX.XSAVE = 0)
+                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .xsave; i.osz = osz; i.imm2 = 1 }   // XRSTORS XSAVEC XSAVES (REX.W: 64-bit forms)
                 else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
                 else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }           // RDSEED

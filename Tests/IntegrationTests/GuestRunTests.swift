@@ -114,6 +114,21 @@ struct GuestRunTests {
         try expectSelfCheckingImagePasses("debugreg-tests")
     }
 
+    // MARK: task-tests.elf (32-bit protected mode: hardware task switching)
+
+    @Test func taskTestsAllPass() throws {
+        try expectSelfCheckingImagePasses("task-tests")
+        // Nothing is skipped under vmxemu: the checks QEMU cannot make (it has no TSS T flag, and
+        // reports a fault after the commit point of a task switch at the old task's JMP) are
+        // PASS lines here, as they are under Bochs 2.7.
+        let r = try vmxemu(["run", try GuestImages.path("task-tests")])
+        #expect(!r.stdout.contains("SKIP:"), "\(r)")
+        for name in ["tflag: one #DB (count << 8 | vector)", "tflag: #DB before task E's first instruction",
+                     "tflag: DR6.BT set", "commit: fault at task F's EIP"] {
+            #expect(r.stdoutLines.contains("PASS: \(name)"), "no 'PASS: \(name)' line:\n\(r)")
+        }
+    }
+
     /// An image of one `PASS: name` / `FAIL: name (…)` line per check (and `SKIP: name (why)` for
     /// checks the CPU cannot run) and a summary `IMAGE: all N checks passed`. Every check must pass,
     /// except those named in `knownIssues` (a piece of the check's name → the vmxemu bug), whose

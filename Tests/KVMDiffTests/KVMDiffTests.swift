@@ -256,7 +256,7 @@ let kvmUnavailable: String? = {
     @Test("random CPL3 integer sequences: our core vs the host CPU through KVM",
           .enabled(if: kvmUnavailable == nil, "kvm-diff: SKIPPED — \(kvmUnavailable ?? "")"))
     func integerSequences() throws {
-        try runDiff(forms: integerForms, label: "integer", withFPU: false)
+        try runDiff(forms: integerForms + bmiForms, label: "integer", withFPU: false)
     }
 
     @Test("random CPL3 sequences with x87 and SSE: our core vs the host CPU through KVM",

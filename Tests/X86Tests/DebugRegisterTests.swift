@@ -69,12 +69,80 @@ struct DebugRegisterTests {
         #expect(m.cpu.dr6 & 0xF == 4)
     }
 
-    /// I/O breakpoints (R/W = 10B) are not modeled: arming one stops the machine with a report
-    /// instead of silently never firing.
-    @Test func ioBreakpointIsAnExplicitStop() {
+    /// I/O breakpoints (R/W = 10B with CR4.DE = 1; SDM Vol. 3A §17.2.4, §17.3.1.2): DR1 = port
+    /// 0x80 with LEN1 = 01B covers ports 80H–81H. OUT 7FH, AL misses; OUT 81H, AL hits — a trap
+    /// after the write (the device saw it; the frame's RIP is after the OUT), DR6.B1 = 1. DR7 is
+    /// armed with MOV DR7, which no longer stops.
+    @Test func ioBreakpointTrapsAfterTheOut() {
+        let m = TestMachine.long64()
+        m.cpu.cr4 |= CR4.de
+        m.cpu.dr = (0, 0x80, 0, 0)
+        m[.rax] = 0x400 | (1 << 2) | (2 << 20) | (1 << 22)      // L1, R/W1 = 10B, LEN1 = 01B
+        // mov dr7, rax; out 0x7F, al; out 0x81, al; nop; hlt
+        let stop = m.run([0x0F, 0x23, 0xF8, 0xE6, 0x7F, 0xE6, 0x81, 0x90, 0xF4], steps: 10)
+        #expect(m.vector(stop) == 1, "stopped with \(stop)")
+        #expect(m.frame64(errorCode: false).rip == Layout.code + 7)
+        #expect(m.io.writes.map(\.port) == [0x7F, 0x81])
+        #expect(m.cpu.dr6 & 0xF == 2)
+    }
+
+    /// An I/O breakpoint does not match memory at the same address, and a data breakpoint does
+    /// not match a port: DR0 = 0x60 as an I/O breakpoint, a read of linear 60H runs on; IN AL, 60H traps.
+    @Test func ioBreakpointIgnoresMemoryAccesses() {
+        let m = TestMachine.long64()
+        m.cpu.cr4 |= CR4.de
+        m.cpu.dr = (0x60, 0, 0, 0)
+        m.cpu.dr7 = 0x400 | 1 | (2 << 16)                          // L0, R/W0 = 10B, 1 byte
+        m.cpu.debugRegistersChanged()
+        m.io.readValue = 0x5A
+        // mov al, [0x60] (8A 04 25 60 00 00 00); in al, 0x60 (E4 60); nop; hlt
+        let stop = m.run([0x8A, 0x04, 0x25, 0x60, 0x00, 0x00, 0x00, 0xE4, 0x60, 0x90, 0xF4], steps: 10)
+        #expect(m.vector(stop) == 1, "stopped with \(stop)")
+        #expect(m.frame64(errorCode: false).rip == Layout.code + 9)
+        #expect(m[.rax] & 0xFF == 0x5A)
+        #expect(m.cpu.dr6 & 0xF == 1)
+    }
+
+    /// A repeated string instruction traps after the iteration that hit (SDM Vol. 3A §17.3.1.2):
+    /// REP OUTSB to port 80H with RCX = 4 stops after the first byte — RIP is the REP OUTSB itself
+    /// (the handler's IRET resumes it), RCX = 3, one byte written.
+    @Test func ioBreakpointOnRepOutsTrapsAfterTheIteration() {
+        let m = TestMachine.long64()
+        m.cpu.cr4 |= CR4.de
+        m.cpu.dr = (0x80, 0, 0, 0)
+        m.cpu.dr7 = 0x400 | 1 | (2 << 16)
+        m.cpu.debugRegistersChanged()
+        m[.rdx] = 0x80; m[.rcx] = 4; m[.rsi] = Layout.data
+        let stop = m.run([0xF3, 0x6E, 0x90, 0xF4], steps: 10)     // rep outsb; nop; hlt
+        #expect(m.vector(stop) == 1, "stopped with \(stop)")
+        #expect(m.frame64(errorCode: false).rip == Layout.code)
+        #expect(m[.rcx] == 3 && m[.rsi] == Layout.data + 1)
+        #expect(m.io.writes.count == 1)
+        #expect(m.cpu.dr6 & 0xF == 1)
+    }
+
+    /// The same for a data breakpoint: REP STOSB over 8 bytes with a write breakpoint on the third
+    /// traps after the third iteration with RCX = 5.
+    @Test func dataBreakpointOnRepStosTrapsAfterTheIteration() {
+        let m = TestMachine.long64()
+        m.cpu.dr = (Layout.data + 2, 0, 0, 0)
+        m.cpu.dr7 = 0x400 | 1 | (1 << 16)                          // L0, R/W0 = 01B, 1 byte
+        m.cpu.debugRegistersChanged()
+        m[.rdi] = Layout.data; m[.rcx] = 8; m[.rax] = 0xEE
+        let stop = m.run([0xF3, 0xAA, 0x90, 0xF4], steps: 10)     // rep stosb; nop; hlt
+        #expect(m.vector(stop) == 1, "stopped with \(stop)")
+        #expect(m.frame64(errorCode: false).rip == Layout.code)
+        #expect(m[.rcx] == 5 && m[.rdi] == Layout.data + 3)
+        #expect(m.r8(Layout.data + 2) == 0xEE && m.r8(Layout.data + 3) != 0xEE)
+    }
+
+    /// With CR4.DE = 0 the meaning of R/W = 10B is undefined (§17.2.4): arming one stops the
+    /// machine with a report rather than pick a behaviour.
+    @Test func ioBreakpointWithoutDEIsAnExplicitStop() {
         let m = TestMachine.long64()
         m[.rax] = 0x401 | (2 << 16)          // L0, R/W0 = 10B
         let stop = m.run([0x0F, 0x23, 0xF8], steps: 1)     // mov dr7, rax
-        guard case .unimplemented = stop else { Issue.record("stopped with \(stop)"); return }
+        guard case let .unimplemented(what, _, _, _) = stop else { Issue.record("stopped with \(stop)"); return }
+        #expect(what.contains("CR4.DE = 0"))
     }
 }

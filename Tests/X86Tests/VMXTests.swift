@@ -965,6 +965,25 @@ struct VMExitTests {
         m2.expectException(m2.launch(), vector: 6, rip: VX.guestCode)
     }
 
+    /// XSAVES/XRSTORS in a guest without "enable XSAVES/XRSTORS" (which the model does not offer)
+    /// are #UD (SDM Vol. 3C §25.3); XSAVEC, not a supervisor instruction, runs. Guest CR4.OSXSAVE
+    /// = 1 so the #UD is the control's, not the CR4 check's. Code: mov rbx, area; mov eax, 3;
+    /// xsavec [rbx] (0F C7 23); hlt — then the same with xsaves [rbx] (0F C7 2B).
+    @Test func xsavesWithoutTheControlIsUD() {
+        let area: UInt64 = 0x10_0000      // identity-mapped, 64-byte aligned
+        let movRBX: [UInt8] = [0x48, 0xBB] + (0..<8).map { UInt8(truncatingIfNeeded: area >> (8 * $0)) }
+            + [0xB8, 0x03, 0x00, 0x00, 0x00]                 // mov eax, 3: RFBM = XCR0 AND 3
+        let m = TestMachine.long64()
+        m.setupGuest(movRBX + [0x0F, 0xC7, 0x23, 0xF4])
+        m.vw(.guestCR4, CR4.pae | CR4.vmxe | CR4.osxsave | CR4.osfxsr)
+        #expect(m.launch() == .halted(rip: VX.guestCode + 18, interruptsEnabled: false))
+        #expect(m.r64(area + 520) == 0x8000_0000_0000_0001, "XSAVEC wrote the compacted header (XCR0 = x87)")
+        let n = TestMachine.long64()
+        n.setupGuest(movRBX + [0x0F, 0xC7, 0x2B, 0xF4])
+        n.vw(.guestCR4, CR4.pae | CR4.vmxe | CR4.osxsave | CR4.osfxsr)
+        n.expectException(n.launch(), vector: 6, rip: VX.guestCode + 15)
+    }
+
     /// INVLPG BYTE PTR [rax+0x10] (0F 01 78 10) with INVLPG exiting: qualification = the linear
     /// address operand (§27.2.1), length 4.
     @Test func invlpg() {

@@ -344,6 +344,33 @@ struct X87Tests {
         #expect(m2.fsw & 0x08 != 0 && m2.fsw & 0x80 != 0)
     }
 
+    /// The popping transcendentals take the same unmasked response: FYL2X with OM clear and
+    /// ST(1)·log2(ST(0)) = 2¹⁶³⁸³·16000 (exact: 125·2¹⁶³⁹⁰) stores 125·2¹⁶³⁹⁰⁻²⁴⁵⁷⁶ in ST(1),
+    /// pops, and the next waiting instruction (FWAIT) raises #MF (SDM Vol. 1 §8.5.4 "Numeric
+    /// Overflow Exception (#O)"; Vol. 2A "FYL2X" lists #O).
+    @Test func unmaskedOverflowOfFYL2XStoresTheBiasAdjustedResultAndPops() {
+        func setUp() -> TestMachine {
+            let m = TestMachine.x87()
+            m.putF80(Layout.data, float80(0x8000_0000_0000_0000, 0x7FFE))          // y = 2¹⁶³⁸³
+            m.putF80(Layout.data + 16, float80(0x8000_0000_0000_0000, 0x3FFF + 16000))   // x = 2¹⁶⁰⁰⁰
+            m.w16(Layout.data + 0x40, controlWord(masks: 0x37))                   // OM clear
+            return m
+        }
+        let fyl2x = fninit + fldcw(0x40) + fldM80(0) + fldM80(16) + [0xD9, 0xF1]
+        let m = setUp()
+        m.runToHalt(fyl2x)
+        // 125·2⁻⁸¹⁸⁶ = 1.953125·2⁻⁸¹⁸⁰: biased exponent 16383 − 8180 = 0x200B, significand 125 << 57.
+        #expect(m.stBits(0) == (0xFA00_0000_0000_0000, 0x200B))
+        #expect(m.top == 7, "popped")
+        // B ES OE; PE is the transcendental unit's business (the host reports it though the
+        // result is exact), so it is not checked.
+        #expect(m.fsw & 0x809F == 0x8088, "B ES OE: 0x\(hex(m.fsw))")
+        let w = setUp()
+        w.rip = Layout.code
+        w.load(fyl2x + [0x9B, 0xF4])
+        w.expectException(w.cpu.run(budget: 100), vector: 16, rip: Layout.code + UInt64(fyl2x.count))
+    }
+
     /// With UM clear, an *exact* tiny result still signals UE (SDM Vol. 1 §8.5.5): FSTP m64 of
     /// 2⁻¹⁰⁷⁰ (a double denormal, exactly representable) stores nothing and does not pop; with UM
     /// set the same store is exact and raises nothing.
