@@ -137,6 +137,13 @@ extension CPU {
         let d = try fetchDescriptor(sel, ext: ext)
         let e = UInt32(sel & ~3) | ext
         if !d.isCode || d.dpl > cpl { throw Fault.GP(e) }
+        // From virtual-8086 mode the handler must be in a nonconforming code segment with DPL 0,
+        // else #GP(new code-segment selector) (Vol. 3B §20.3.1.1 "Handling an Interrupt or
+        // Exception Through a Protected-Mode Trap or Interrupt Gate"; Vol. 2A "INT n" Operation,
+        // PROTECTED-MODE: the VM = 1 branches for a DPL ≠ 0 and for a conforming or DPL = CPL
+        // segment).
+        let fromV86 = flagsRest & RFLAGS.vm != 0
+        if fromV86 && (d.conforming || d.dpl != 0) { throw Fault.GP(e) }
         if !d.present { throw Fault.NP(e) }
         if long && !(d.long && !d.db) { throw Fault.GP(e) }
         let newCPL = d.conforming ? cpl : d.dpl
@@ -172,6 +179,7 @@ extension CPU {
         } else {
             let wide: UInt64 = gate32 ? 4 : 2
             var frame: [UInt64] = []
+            var spBase = oldRSP
             if privChange {
                 // 32-bit TSS: SSn:ESPn at 4 + 8n (§7.2.1 "Task-State Segment (TSS)").
                 let tss = segs[Seg.tr]
@@ -186,7 +194,15 @@ extension CPU {
                 newSS = sd.register(ssSel)
                 newSS.attr |= 1
                 sp = esp
+                spBase = esp
                 frame = [UInt64(oldSS.selector), oldRSP]
+                if fromV86 {
+                    // INTERRUPT-FROM-VIRTUAL-8086-MODE (Vol. 2A "INT n"; §20.3.1.1, Figure 20-4
+                    // "Privilege Level 0 Stack After Interrupt or Exception in Virtual-8086
+                    // Mode"): GS, FS, DS, ES are pushed above SS and ESP.
+                    frame = [UInt64(segs[Seg.gs].selector), UInt64(segs[Seg.fs].selector),
+                             UInt64(segs[Seg.ds].selector), UInt64(segs[Seg.es].selector)] + frame
+                }
             } else {
                 sp = oldRSP
             }
@@ -200,7 +216,8 @@ extension CPU {
                 sp = (sp &- wide) & stackMask
                 try writeSystemAs(newSS.base &+ sp, wide, v)
             }
-            if stackMask == 0xFFFF { sp = (oldRSP & ~0xFFFF) | sp }
+            // A 16-bit stack keeps the upper word of ESP — of the new stack's ESP after a switch.
+            if stackMask == 0xFFFF { sp = (spBase & ~0xFFFF) | sp }
         }
         // Commit.
         commitCS(cs, cpl: newCPL)
@@ -212,9 +229,15 @@ extension CPU {
         rip = long ? offset : offset & (gate32 ? 0xFFFF_FFFF : 0xFFFF)
         flagsRest &= ~(RFLAGS.tf | RFLAGS.nt | RFLAGS.rf | RFLAGS.vm)
         if !trapGate { flagsRest &= ~RFLAGS.if }
-        if privChange && !long {
-            for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] { _ = s }   // data segments keep their values on inward transfers
+        if fromV86 {
+            // §20.3.1.1: after pushing them, the processor clears GS, FS, DS and ES (null
+            // selectors, not usable in the handler).
+            for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] {
+                segs[s] = SegmentRegister(selector: 0, base: 0, limit: 0, attr: SegAttr.unusable)
+                refreshSegmentCache(s)
+            }
         }
+        // (Otherwise the data segments keep their values on inward transfers.)
     }
 
     /// Write through paging with the privilege of the (temporarily set) CPL.
