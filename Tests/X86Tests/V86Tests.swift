@@ -311,6 +311,26 @@ struct V86Tests {
         #expect(f.error == 0 && UInt64(f.eip) == V8.ip)
     }
 
+    /// With a 16-bit TSS in TR the ring-0 stack of an interrupt from virtual-8086 mode is
+    /// SS0:SP0 at offsets 4 and 2 (§7.6 "16-Bit Task-State Segment (TSS)", Figure 7-11), not the
+    /// 32-bit TSS's offsets 8 and 4: here SP0 = 5000H, SS0 = 10H, and the 32-bit-TSS slots hold
+    /// garbage that would fault.
+    @Test func interruptWith16BitTSS() {
+        let m = TestMachine.protected32()
+        let t: UInt64 = 0xA000
+        m.mem.zero(at: t, count: 0x2C)
+        m.w16(t + 2, 0x5000); m.w16(t + 4, Sel.data)
+        m.w32(t + 8, 0xFFFF_FFF8)
+        m.w64(Layout.gdt + 0x48, descriptor(base: UInt32(t), limit: 0x2B, access: 0x83, flags: 0))   // busy 16-bit TSS
+        m.cpu.segs[Seg.tr] = SegmentRegister(selector: 0x48, base: t, limit: 0x2B, attr: 0x83)
+        m.enterV86([0xFA], flags: V8.flags(iopl: 0))
+        let stop = m.run(2)
+        #expect(m.vector(stop) == 13 && m.cpu.cpl == 0, "stopped with \(stop)")
+        #expect(m[.rsp] == 0x5000 - 40 && m.cpu.segs[Seg.ss].selector == Sel.data, "ESP 0x\(hex(m[.rsp]))")
+        let f = m.frameV86(error: true)
+        #expect(f.error == 0 && UInt64(f.eip) == V8.ip && f.gs == UInt32(V8.gs))
+    }
+
     // MARK: Task switches
 
     /// JMP to a TSS whose EFLAGS image has VM = 1: the selectors from the TSS are loaded
