@@ -400,6 +400,22 @@ struct V86GuestTests {
         #expect(m.r16(0x12350) == 0x1234 && m.r16(0xBF000 + 0xFFE) == 0x1234)
     }
 
+    /// VMCALL in the virtual-8086 guest is a VM exit (reason 18), not the #UD it is in
+    /// virtual-8086 mode outside non-root operation (§30.3 "VMCALL—Call to VM Monitor",
+    /// Operation: the non-root VM exit comes before the RFLAGS.VM check); HLT at CPL 3 is #GP(0)
+    /// before any HLT exiting (§25.1.1 "Relative Priority of Faults and VM Exits").
+    @Test func vmcallExitsAndHLTIsGP() {
+        let m = guestV86([0x0F, 0x01, 0xC1], rflags: RFLAGS.vm | 0x2)
+        m.expectExit(m.launch(), reason: 18, length: 3, guestRIP: 0, guestRSP: 0x1000)
+        #expect(m.vr(.guestRFLAGS) & RFLAGS.vm != 0)
+
+        let h = guestV86([0xF4], rflags: RFLAGS.vm | 0x2)
+        h.vw(.procBasedControls, UInt64(VX.procBase | Proc.hltExiting))
+        h.vw(.exceptionBitmap, 1 << 13)
+        h.expectExit(h.launch(), reason: 0, guestRIP: 0, guestRSP: 0x1000)
+        #expect(h.vr(.exitInterruptionInfo) == 0x8000_0B0D)
+    }
+
     /// A software interrupt (type 4, vector 40H, length 2) injected by VM entry into the guest at
     /// IOPL 0 is delivered through the guest IDT, not turned into #GP: "no general-protection
     /// exception can occur due to RFLAGS.IOPL < 3" (§26.6.1.1 "Details of Vectored-Event
