@@ -400,6 +400,22 @@ struct V86GuestTests {
         #expect(m.r16(0x12350) == 0x1234 && m.r16(0xBF000 + 0xFFE) == 0x1234)
     }
 
+    /// The VMM loop over a virtual-8086 guest: CPUID exits (reason 10) at IP 0; the host
+    /// advances guest RIP by the exit instruction length (VMWRITE 681EH) and VMRESUMEs — the
+    /// saved 8086-style segment fields pass the entry checks again — and the guest goes on in
+    /// virtual-8086 mode: mov ax, 5678H; mov ds, ax (DS base 56780H); cpuid exits at IP 7.
+    /// cpuid; mov ax, 0x5678; mov ds, ax; cpuid (0F A2 B8 78 56 8E D8 0F A2).
+    @Test func exitAndResumeStaysInV86() {
+        let m = guestV86([0x0F, 0xA2, 0xB8, 0x78, 0x56, 0x8E, 0xD8, 0x0F, 0xA2], rflags: RFLAGS.vm | 0x2)
+        m.expectExit(m.launch(), reason: 10, length: 2, guestRIP: 0, guestRSP: 0x1000)
+        m[.rcx] = 0x681E; m[.rax] = m.vr(.guestRIP) + m.vr(.exitInstructionLength)
+        #expect(m.run(VOp.vmwriteRCX_RAX, steps: 1) == .budget && m.arith == 0)
+        m.expectExit(m.launch(resume: true), reason: 10, length: 2, guestRIP: 7, guestRSP: 0x1000)
+        let ds = VMCSFieldID.guestSegment[Seg.ds]
+        #expect(m.vr(ds.selector) == 0x5678 && m.vr(ds.base) == 0x56780 && m.vr(ds.limit) == 0xFFFF && m.vr(ds.ar) == 0xF3)
+        #expect(m.vr(.guestRFLAGS) == RFLAGS.vm | 0x2)
+    }
+
     /// VMCALL in the virtual-8086 guest is a VM exit (reason 18), not the #UD it is in
     /// virtual-8086 mode outside non-root operation (§30.3 "VMCALL—Call to VM Monitor",
     /// Operation: the non-root VM exit comes before the RFLAGS.VM check); HLT at CPL 3 is #GP(0)
