@@ -137,6 +137,13 @@ extension CPU {
         let d = try fetchDescriptor(sel, ext: ext)
         let e = UInt32(sel & ~3) | ext
         if !d.isCode || d.dpl > cpl { throw Fault.GP(e) }
+        // From virtual-8086 mode the handler must be in a nonconforming code segment with DPL 0,
+        // else #GP(new code-segment selector) (Vol. 3B §20.3.1.1 "Handling an Interrupt or
+        // Exception Through a Protected-Mode Trap or Interrupt Gate"; Vol. 2A "INT n" Operation,
+        // PROTECTED-MODE: the VM = 1 branches for a DPL ≠ 0 and for a conforming or DPL = CPL
+        // segment).
+        let fromV86 = flagsRest & RFLAGS.vm != 0
+        if fromV86 && (d.conforming || d.dpl != 0) { throw Fault.GP(e) }
         if !d.present { throw Fault.NP(e) }
         if long && !(d.long && !d.db) { throw Fault.GP(e) }
         let newCPL = d.conforming ? cpl : d.dpl
@@ -172,13 +179,17 @@ extension CPU {
         } else {
             let wide: UInt64 = gate32 ? 4 : 2
             var frame: [UInt64] = []
+            var spBase = oldRSP
             if privChange {
-                // 32-bit TSS: SSn:ESPn at 4 + 8n (§7.2.1 "Task-State Segment (TSS)").
+                // 32-bit TSS: SSn:ESPn at 4 + 8n (§7.2.1 "Task-State Segment (TSS)"); 16-bit TSS
+                // (types 1/3): SSn:SPn at 2 + 4n (§7.6 "16-Bit Task-State Segment (TSS)"), as
+                // for call gates (CPU+CallGate.swift).
                 let tss = segs[Seg.tr]
-                let off = 4 + UInt64(newCPL) * 8
-                if off + 5 > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
-                let esp = try readSystem(tss.base &+ off, 4)
-                let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off + 4, 2))
+                let tss32 = tss.type == 0x9 || tss.type == 0xB
+                let off: UInt64 = tss32 ? 4 + UInt64(newCPL) * 8 : 2 + UInt64(newCPL) * 4
+                if off + (tss32 ? 5 : 3) > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
+                let esp = try readSystem(tss.base &+ off, tss32 ? 4 : 2)
+                let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off &+ (tss32 ? 4 : 2), 2))
                 if ssSel & ~3 == 0 { throw Fault.TS(ext) }
                 let sd = try fetchDescriptor(ssSel, ext: ext)
                 if UInt8(ssSel & 3) != newCPL || sd.dpl != newCPL || !sd.writableData { throw Fault.TS(UInt32(ssSel & ~3) | ext) }
@@ -186,7 +197,15 @@ extension CPU {
                 newSS = sd.register(ssSel)
                 newSS.attr |= 1
                 sp = esp
+                spBase = esp
                 frame = [UInt64(oldSS.selector), oldRSP]
+                if fromV86 {
+                    // INTERRUPT-FROM-VIRTUAL-8086-MODE (Vol. 2A "INT n"; §20.3.1.1, Figure 20-4
+                    // "Privilege Level 0 Stack After Interrupt or Exception in Virtual-8086
+                    // Mode"): GS, FS, DS, ES are pushed above SS and ESP.
+                    frame = [UInt64(segs[Seg.gs].selector), UInt64(segs[Seg.fs].selector),
+                             UInt64(segs[Seg.ds].selector), UInt64(segs[Seg.es].selector)] + frame
+                }
             } else {
                 sp = oldRSP
             }
@@ -200,7 +219,8 @@ extension CPU {
                 sp = (sp &- wide) & stackMask
                 try writeSystemAs(newSS.base &+ sp, wide, v)
             }
-            if stackMask == 0xFFFF { sp = (oldRSP & ~0xFFFF) | sp }
+            // A 16-bit stack keeps the upper word of ESP — of the new stack's ESP after a switch.
+            if stackMask == 0xFFFF { sp = (spBase & ~0xFFFF) | sp }
         }
         // Commit.
         commitCS(cs, cpl: newCPL)
@@ -212,9 +232,15 @@ extension CPU {
         rip = long ? offset : offset & (gate32 ? 0xFFFF_FFFF : 0xFFFF)
         flagsRest &= ~(RFLAGS.tf | RFLAGS.nt | RFLAGS.rf | RFLAGS.vm)
         if !trapGate { flagsRest &= ~RFLAGS.if }
-        if privChange && !long {
-            for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] { _ = s }   // data segments keep their values on inward transfers
+        if fromV86 {
+            // §20.3.1.1: after pushing them, the processor clears GS, FS, DS and ES (null
+            // selectors, not usable in the handler).
+            for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] {
+                segs[s] = SegmentRegister(selector: 0, base: 0, limit: 0, attr: SegAttr.unusable)
+                refreshSegmentCache(s)
+            }
         }
+        // (Otherwise the data segments keep their values on inward transfers.)
     }
 
     /// Write through paging with the privilege of the (temporarily set) CPL.

@@ -166,6 +166,9 @@ extension CPU {
             if i.pointee.op == .cli { flagsRest &= ~RFLAGS.if }
             else { if flagsRest & RFLAGS.if == 0 { vmx.stiShadowRip = rip }; flagsRest |= RFLAGS.if }
         case .pushf:
+            // Virtual-8086 mode with IOPL < 3 (no CR4.VME): #GP(0) (Vol. 2B "PUSHF" Operation;
+            // §20.2.7 "Sensitive Instructions").
+            if flagsRest & RFLAGS.vm != 0 && flagsRest & RFLAGS.iopl != RFLAGS.iopl { throw Fault.GP(0) }
             try push(osz, flags() & ~(RFLAGS.vm | RFLAGS.rf) & m)
         case .popf:
             try popf(osz)
@@ -259,6 +262,10 @@ extension CPU {
         case .int3:
             throw Fault(kind: .software, vector: 3, trap: true)
         case .intN:
+            // "IF (VM = 1 and IOPL < 3 AND INT n) THEN #GP(0)" (Vol. 2A "INT n" Operation; §20.2.7
+            // "Sensitive Instructions"). INT3, INTO and INT1 are not IOPL-sensitive: they go to
+            // the IDT, where a software interrupt's gate DPL is checked against CPL 3.
+            if flagsRest & RFLAGS.vm != 0 && flagsRest & RFLAGS.iopl != RFLAGS.iopl { throw Fault.GP(0) }
             throw Fault(kind: .software, vector: UInt8(truncatingIfNeeded: i.pointee.imm), trap: true)
         case .into:
             if of { throw Fault(kind: .software, vector: 4, trap: true) }
@@ -461,15 +468,22 @@ extension CPU {
     }
 
     /// POPF (SDM Vol. 2 "POPF/POPFD/POPFQ"): which flags may change depends on CPL and IOPL.
+    /// In virtual-8086 mode (CPL 3): #GP(0) when IOPL < 3 (no CR4.VME); with IOPL = 3 IF may
+    /// change but IOPL, VIP, VIF and VM may not, and a 32-bit POPF clears RF (Operation,
+    /// "ELSE IF (Mode = VM)"; §20.2.7 "Sensitive Instructions").
     func popf(_ osz: UInt8) throws(Fault) {
+        let inV86 = flagsRest & RFLAGS.vm != 0
+        if inV86 && flagsRest & RFLAGS.iopl != RFLAGS.iopl { throw Fault.GP(0) }
         let v = try pop(osz)
         let old = flags()
         var mask: UInt64 = RFLAGS.arith | RFLAGS.tf | RFLAGS.df | RFLAGS.nt
         if osz >= 2 { mask |= RFLAGS.ac | RFLAGS.id }
+        if inV86 && osz >= 2 { mask |= RFLAGS.rf }   // and bit 16 of the popped value is ignored: RF ← 0
+        let v2 = inV86 ? v & ~RFLAGS.rf : v
         let iopl = UInt8((old >> 12) & 3)
         if cr0 & CR0.pe == 0 || cpl == 0 { mask |= RFLAGS.iopl | RFLAGS.if }
         else if cpl <= iopl { mask |= RFLAGS.if }
-        setFlags((old & ~mask) | (v & mask))
+        setFlags((old & ~mask) | (v2 & mask))
     }
 
     /// ENTER (SDM Vol. 2 "ENTER").
@@ -500,10 +514,11 @@ extension CPU {
     }
 
     /// I/O permission (SDM Vol. 1 §19.5 "Protected-Mode I/O"): when CPL > IOPL, consult the TSS
-    /// I/O permission bitmap.
+    /// I/O permission bitmap. In virtual-8086 mode the bitmap is consulted whatever IOPL is
+    /// (Vol. 3B §20.2.8 "Virtual-8086 Mode I/O", §20.2.8.1 "I/O-Port-Mapped I/O").
     func checkIOPermission(_ port: UInt16, _ size: Int) throws(Fault) {
         if cr0 & CR0.pe == 0 { return }
-        if cpl <= UInt8((flagsRest >> 12) & 3) { return }
+        if cpl <= UInt8((flagsRest >> 12) & 3) && flagsRest & RFLAGS.vm == 0 { return }
         let tr = segs[Seg.tr]
         if tr.unusable || tr.limit < 0x67 { throw Fault.GP(0) }
         let bmBase = try readSystem(tr.base &+ 0x66, 2)

@@ -98,6 +98,28 @@ extension CPU {
         try writeSystem(base &+ UInt64(sel & ~7) &+ 5, 1, UInt64((d.hi >> 8) & 0xFF) | 1)
     }
 
+    // MARK: Virtual-8086 mode (SDM Vol. 3B ch. 20 "8086 Emulation")
+
+    /// Virtual-8086 mode: CR0.PE = 1 and EFLAGS.VM = 1 (§20.2.1 "Enabling Virtual-8086 Mode").
+    /// EFLAGS.VM cannot be 1 in IA-32e mode (IRET ignores it there; VM entry checks forbid it).
+    /// Off the hot path: only segment loads, IOPL-sensitive instructions and event delivery ask.
+    @inline(__always) var v86: Bool { flagsRest & RFLAGS.vm != 0 && cr0 & CR0.pe != 0 }
+
+    /// A segment register as virtual-8086 mode loads it: no descriptor; base = selector × 16,
+    /// limit FFFFH — addresses are formed as in real-address mode (§20.2 "Virtual-8086 Mode",
+    /// §20.1.1 "Address Translation in Real-Address Mode") — and attributes of a present, accessed,
+    /// read/write DPL-3 data segment — the value 000000F3H that VM entry requires of every
+    /// segment of a virtual-8086 guest (Vol. 3C §26.3.1.2 "Checks on Guest Segment Registers").
+    static func v86Segment(_ sel: UInt16) -> SegmentRegister {
+        SegmentRegister(selector: sel, base: UInt64(sel) << 4, limit: 0xFFFF, attr: 0xF3)
+    }
+
+    /// Load ES/SS/DS/FS/GS virtual-8086 style (never faults).
+    func loadSegmentV86(_ s: Int, _ sel: UInt16) {
+        segs[s] = CPU.v86Segment(sel)
+        refreshSegmentCache(s)
+    }
+
     /// MOV/POP to a data segment register or SS, with the checks of SDM Vol. 2 "MOV—Move"
     /// (Operation, "IF SS is loaded" / "IF DS, ES, FS, or GS is loaded").
     @usableFromInline func loadSegment(_ s: Int, _ sel: UInt16) throws(Fault) {
@@ -106,6 +128,11 @@ extension CPU {
             segs[s].selector = sel
             segs[s].base = UInt64(sel) << 4
             refreshSegmentCache(s)
+            return
+        }
+        if flagsRest & RFLAGS.vm != 0 {
+            // Virtual-8086 mode: real-address-mode style, no descriptor (§20.2 "Virtual-8086 Mode").
+            loadSegmentV86(s, sel)
             return
         }
         let rpl = UInt8(sel & 3)
@@ -188,6 +215,23 @@ extension CPU {
             rip = offset & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
             return
         }
+        if flagsRest & RFLAGS.vm != 0 {
+            // Virtual-8086 mode: as in real-address mode — no descriptor, no gates (§20.2
+            // "Virtual-8086 Mode"); the new CS limit is FFFFH, so a farther target is #GP(0)
+            // (Vol. 2A "JMP"/"CALL", Virtual-8086 Mode Exceptions) before anything is pushed.
+            let target = offset & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
+            if target > 0xFFFF { throw Fault.GP(0) }
+            if call {
+                let rsp0 = regs[Reg.rsp]
+                do {
+                    try push(osz, UInt64(segs[Seg.cs].selector))
+                    try push(osz, rip)
+                } catch { regs[Reg.rsp] = rsp0; throw error }
+            }
+            commitCS(CPU.v86Segment(sel), cpl: 3)
+            rip = target
+            return
+        }
         // A system descriptor: a call gate, or a task gate / TSS (task switch).
         if sel & ~3 != 0, try fetchDescriptor(sel).isSystem {
             try farTransferThroughSystemDescriptor(gateSel: sel, call: call, start: start)
@@ -218,6 +262,14 @@ extension CPU {
         if cr0 & CR0.pe == 0 {
             segs[Seg.cs].selector = sel; segs[Seg.cs].base = UInt64(sel) << 4
             refreshSegmentCache(Seg.cs)
+            rip = newRip
+            adjustSP(2 * n + popBytes)
+            return
+        }
+        if flagsRest & RFLAGS.vm != 0 {
+            // Virtual-8086 mode: real-address-mode style (§20.2); IP beyond FFFFH is #GP(0).
+            if newRip > 0xFFFF { throw Fault.GP(0) }
+            commitCS(CPU.v86Segment(sel), cpl: 3)
             rip = newRip
             adjustSP(2 * n + popBytes)
             return
@@ -263,8 +315,8 @@ extension CPU {
     }
 
     /// IRET/IRETD/IRETQ (SDM Vol. 2 "IRET/IRETD/IRETQ" Operation): real mode, protected mode
-    /// same or outer privilege, IA-32e mode; with NT = 1 a task return (CPU+TaskSwitch.swift).
-    /// Virtual-8086 returns stop the machine as unimplemented. `start` is the IRET's address.
+    /// same or outer privilege, IA-32e mode; with NT = 1 a task return (CPU+TaskSwitch.swift);
+    /// IRET in virtual-8086 mode and RETURN-TO-VIRTUAL-8086-MODE. `start` is the IRET's address.
     func iret(osz: UInt8, start: UInt64) throws(Fault) {
         let n: UInt64 = UInt64(1) << UInt64(osz)
         if cr0 & CR0.pe == 0 {
@@ -274,6 +326,23 @@ extension CPU {
             rip = ip
             adjustSP(3 * n)
             let keep: UInt64 = osz == 1 ? ~0xFFFF : (RFLAGS.vm | RFLAGS.vip | RFLAGS.vif)
+            setFlags((flags() & keep) | (fl & ~keep))
+            return
+        }
+        if flagsRest & RFLAGS.vm != 0 {
+            // Vol. 2A "IRET" Operation, "IF (PE = 1 and VM = 1)": with IOPL = 3 a real-address-
+            // mode style return that leaves VM, IOPL, VIP and VIF unmodified (a 16-bit IRET
+            // changes only FLAGS[15:0], IOPL excepted); with IOPL < 3 (no CR4.VME) #GP(0) — IRET
+            // is IOPL-sensitive in virtual-8086 mode (§20.2.7 "Sensitive Instructions"). NT is
+            // not consulted: there is no task return from virtual-8086 mode.
+            if (flagsRest >> 12) & 3 != 3 { throw Fault.GP(0) }
+            let ip = try stackRead(osz, 0), sel = UInt16(truncatingIfNeeded: try stackRead(osz, n)), fl = try stackRead(osz, 2 * n)
+            // As in the real-address-mode return, an IP beyond the CS limit (FFFFH) is #GP(0).
+            if ip > 0xFFFF { throw Fault.GP(0) }
+            commitCS(CPU.v86Segment(sel), cpl: 3)
+            rip = ip
+            adjustSP(3 * n)
+            let keep: UInt64 = osz == 1 ? (~0xFFFF | RFLAGS.iopl) : (RFLAGS.vm | RFLAGS.iopl | RFLAGS.vip | RFLAGS.vif)
             setFlags((flags() & keep) | (fl & ~keep))
             return
         }
@@ -288,7 +357,12 @@ extension CPU {
         let newRip = try stackRead(osz, 0)
         let sel = UInt16(truncatingIfNeeded: try stackRead(osz, n))
         let fl = try stackRead(osz, 2 * n)
-        if fl & RFLAGS.vm != 0 && cpl == 0 && !longMode { throw unimplementedStop("IRET to virtual-8086 mode") }
+        // "IF tempEFLAGS(VM) = 1 and CPL = 0 THEN GOTO RETURN-TO-VIRTUAL-8086-MODE" (32-bit
+        // operand size only: a 16-bit IRET pops no bit 17; IA-32e mode ignores VM).
+        if fl & RFLAGS.vm != 0 && cpl == 0 && !longMode {
+            try returnToV86(ip: newRip, sel: sel, fl: fl)
+            return
+        }
         let rpl = UInt8(sel & 3)
         if sel & ~3 == 0 { throw Fault.GP(0) }
         let d = try fetchDescriptor(sel)
@@ -332,6 +406,27 @@ extension CPU {
         setFlags((oldFlags & ~mask) | (fl & mask))
         rip = codeMode == 2 ? targetRip : targetRip & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
         if toOuter { for s in [Seg.es, Seg.ds, Seg.fs, Seg.gs] { nullifyIfPrivileged(s) } }
+    }
+
+    /// Vol. 2A "IRET" Operation, RETURN-TO-VIRTUAL-8086-MODE (§20.2.5 "Entering Virtual-8086
+    /// Mode"): after EIP, CS and EFLAGS, pop ESP, SS, ES, DS, FS, GS (doublewords, the upper
+    /// words discarded); EFLAGS ← tempEFLAGS whole (CPL is 0); every segment register is loaded
+    /// virtual-8086 style; EIP ← tempEIP AND FFFFH; CPL ← 3. All pops are read before anything
+    /// is committed, so a stack fault leaves the handler's state intact.
+    func returnToV86(ip: UInt64, sel: UInt16, fl: UInt64) throws(Fault) {
+        let newESP = try stackRead(2, 12)
+        var sels = [UInt16](repeating: 0, count: 6)
+        sels[Seg.cs] = sel
+        sels[Seg.ss] = UInt16(truncatingIfNeeded: try stackRead(2, 16))
+        sels[Seg.es] = UInt16(truncatingIfNeeded: try stackRead(2, 20))
+        sels[Seg.ds] = UInt16(truncatingIfNeeded: try stackRead(2, 24))
+        sels[Seg.fs] = UInt16(truncatingIfNeeded: try stackRead(2, 28))
+        sels[Seg.gs] = UInt16(truncatingIfNeeded: try stackRead(2, 32))
+        setFlags(fl)
+        for s in 0..<6 where s != Seg.cs { loadSegmentV86(s, sels[s]) }
+        commitCS(CPU.v86Segment(sel), cpl: 3)
+        regs[Reg.rsp] = newESP & 0xFFFF_FFFF
+        rip = ip & 0xFFFF
     }
 
     /// LTR (SDM Vol. 2 "LTR—Load Task Register").

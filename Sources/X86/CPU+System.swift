@@ -62,13 +62,15 @@ extension CPU {
             try writeMem(1, seg, off, UInt64(limit))
             if codeMode == 2 { try writeMem(3, seg, off &+ 2, base) } else { try writeMem(2, seg, off &+ 2, base & 0xFFFF_FFFF) }
         case .lldt, .ltr:
-            if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            // #UD in real-address and virtual-8086 mode (Vol. 2A "LLDT", Vol. 2B "LTR").
+            if cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 { throw Fault.UD() }
             if cpl != 0 { throw Fault.GP(0) }
             if vmx.nonRoot { try descriptorTableExit(i) }
             let sel = UInt16(truncatingIfNeeded: try readRM(i, 1))
             if i.pointee.op == .lldt { try loadLDT(sel) } else { try loadTR(sel) }
         case .sldt, .str:
-            if cr0 & CR0.pe == 0 { throw Fault.UD() }
+            // #UD in real-address and virtual-8086 mode (Vol. 2B "SLDT", "STR").
+            if cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 { throw Fault.UD() }
             if vmx.nonRoot { try descriptorTableExit(i) }
             let sel = UInt64(segs[i.pointee.op == .sldt ? Seg.ldtr : Seg.tr].selector)
             if i.pointee.mem { try writeRM(i, 1, sel) } else { setReg(osz, i.pointee.rm, sel) }
@@ -569,8 +571,9 @@ extension CPU {
     }
 
     /// LAR, LSL, VERR, VERW (SDM Vol. 2): ZF reports whether the selector passes the checks.
+    /// All four are #UD in real-address and virtual-8086 mode ("Virtual-8086 Mode Exceptions").
     func accessRightsQuery(_ i: UnsafePointer<Insn>) throws(Fault) {
-        if cr0 & CR0.pe == 0 { throw Fault.UD() }
+        if cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 { throw Fault.UD() }
         let sel = UInt16(truncatingIfNeeded: try readRM(i, 1))
         var ok = false
         var d: Descriptor? = nil

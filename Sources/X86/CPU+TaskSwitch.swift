@@ -6,8 +6,8 @@
 /// Section numbers are those of the pinned edition (`SDM.edition`, 325462-077US).
 ///
 /// 32-bit TSSs (types 9/B) and 16-bit TSSs (types 1/3, §7.6 "16-Bit Task-State Segment (TSS)")
-/// as the old and the new task. A new task with EFLAGS.VM = 1 (virtual-8086 mode, which the core
-/// does not have) stops the machine with a report before the commit point. IA-32e mode has no
+/// as the old and the new task. A new task with EFLAGS.VM = 1 runs in virtual-8086 mode: its
+/// segment registers are loaded 8086-style, CPL 3 (Vol. 3B §20.2.5). IA-32e mode has no
 /// task switching (§7.7 "Task Management in 64-bit Mode"): callers keep #GP there.
 
 extension CPU {
@@ -168,9 +168,11 @@ extension CPU {
             for s in 0..<4 { newSel[s] = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x22 &+ UInt64(s * 2), 2)) }
             newLDT = UInt16(truncatingIfNeeded: try readSystem(nb &+ 0x2A, 2))
         }
-        if newFlags & RFLAGS.vm != 0 {
-            throw unimplementedStop("task switch to a virtual-8086-mode task (EFLAGS.VM = 1 in TSS 0x\(hex(sel)))")
-        }
+        // A new task whose EFLAGS image has VM = 1 is a virtual-8086 task (32-bit TSS only: a
+        // 16-bit TSS holds no bit 17). Vol. 3B §20.2.5 "Entering Virtual-8086 Mode": a task
+        // switch that loads a TSS whose EFLAGS image has VM set enters virtual-8086 mode, and the
+        // segment selectors of the TSS are used 8086-style, as the mode requires.
+        let toV86 = is32 && newFlags & RFLAGS.vm != 0
 
         // Busy flags and the back link (§7.3 steps 6, 10; §7.4.1 "Use of Busy Flag To Prevent
         // Recursive Task Switching"; Table 7-2): JMP and IRET clear the old task's busy flag;
@@ -226,6 +228,19 @@ extension CPU {
         segs[Seg.ldtr] = SegmentRegister(selector: newLDT, base: 0, limit: 0, attr: SegAttr.unusable)
         setCPL(3)
         try loadTaskLDT(newLDT, ext: ext)
+        if toV86 {
+            // Virtual-8086 task: no descriptors behind the selectors, nothing to qualify; base
+            // = selector × 16, limit FFFFH, CPL 3 (§20.2.5).
+            for s in 0..<6 where s != Seg.cs { loadSegmentV86(s, newSel[s]) }
+            commitCS(CPU.v86Segment(newSel[Seg.cs]), cpl: 3)
+            if let code = errorCode { try push(2, UInt64(code)) }
+            if tBit {
+                dr6 |= 0x8000
+                throw Fault(kind: .exception, vector: 1, trap: true)
+            }
+            taskSwitchCommitted = false
+            return
+        }
         let csSel = newSel[Seg.cs]
         let newCPL = UInt8(csSel & 3)
         try loadTaskSS(newSel[Seg.ss], csRPL: newCPL, ext: ext)

@@ -344,18 +344,7 @@ struct TaskSwitchTests {
         #expect(m.gdtType(TS.selB) == 0x1 && m.gdtType(Sel.tss) == 0xB)
     }
 
-    /// A new task with EFLAGS.VM = 1 (virtual-8086 mode, not in this core) stops the machine
-    /// with a report before the commit point: TR and the busy flags are unchanged.
-    @Test func virtual8086TaskStops() {
-        let m = TestMachine.protected32()
-        m.writeTaskB()
-        m.w32(TS.tssB + 0x24, 0x2_0002)
-        m.load(Self.jmpB)
-        m.rip = Layout.code
-        guard case let .unimplemented(what, _, rip, _) = m.cpu.run(budget: 5) else { Issue.record("no stop"); return }
-        #expect(what.contains("virtual-8086") && rip == Layout.code)
-        #expect(m.cpu.segs[Seg.tr].selector == Sel.tss && m.gdtType(TS.selB) == 0x9 && m.gdtType(Sel.tss) == 0xB)
-    }
+    // A new task with EFLAGS.VM = 1 (a virtual-8086 task): V86Tests.taskSwitchIntoV86Task.
 
     // MARK: CR3 and LDTR (§7.5 "Task Address Space")
 

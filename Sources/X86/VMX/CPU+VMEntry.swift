@@ -211,7 +211,9 @@ extension CPU {
         switch type {
         case 4, 6:
             // Software interrupt/exception: pushed RIP = guest RIP + instruction length; the gate
-            // DPL check applies (§26.6.1.1, §26.6.1.3).
+            // DPL check applies (§26.6.1.1, §26.6.1.3). A software interrupt injected into a
+            // virtual-8086 guest is not IOPL-sensitive: "no general-protection exception can
+            // occur due to RFLAGS.IOPL < 3" (§26.6.1.1) — the IOPL check lives in INT n alone.
             f = Fault(kind: .software, vector: vector, errorCode: nil, trap: true)
             rip &+= len
         case 5:
