@@ -717,144 +717,14 @@ setup_idt:
         lidt    idtr
         ret
 
-/* check: %eax = got, %edx = want, %esi = name. */
-check:
-        push    %eax
-        push    %edx
-        cmp     %edx, %eax
-        jne     1f
-        incl    passed
-        push    %esi
-        mov     $msg_pass, %esi
-        call    puts
-        call    put_prefix
-        pop     %esi
-        call    puts
-        mov     $msg_nl, %esi
-        call    puts
-        pop     %edx
-        pop     %eax
-        ret
-1:      incl    failed
-        push    %esi
-        mov     $msg_fail, %esi
-        call    puts
-        call    put_prefix
-        pop     %esi
-        call    puts
-        mov     $msg_got, %esi
-        call    puts
-        mov     4(%esp), %eax
-        call    puthex
-        mov     $msg_want, %esi
-        call    puts
-        mov     (%esp), %eax
-        call    puthex
-        mov     $msg_close, %esi
-        call    puts
-        pop     %edx
-        pop     %eax
-        ret
-
-put_prefix:                             /* the current test's name prefix, if any */
-        push    %esi
-        mov     %ss:prefix, %esi
-        test    %esi, %esi
-        jz      1f
-        call    puts
-1:      pop     %esi
-        ret
-
-putc:                                   /* %al; waits for LSR.THRE like lib/serial.c */
-        push    %edx
-        push    %eax
-        mov     $(COM1 + 5), %dx
-1:      inb     %dx, %al
-        test    $0x20, %al
-        jz      1b
-        pop     %eax
-        mov     $COM1, %dx
-        outb    %al, %dx
-        pop     %edx
-        ret
-
-puts:                                   /* %esi, NUL-terminated (uses %ss: DS may be bad) */
-        push    %eax
-        push    %esi
-1:      movb    %ss:(%esi), %al
-        test    %al, %al
-        jz      2f
-        call    putc
-        inc     %esi
-        jmp     1b
-2:      pop     %esi
-        pop     %eax
-        ret
-
-puthex:                                 /* %eax as 0x%x */
-        push    %ecx
-        push    %edx
-        push    %eax
-        mov     $'0', %al
-        call    putc
-        mov     $'x', %al
-        call    putc
-        pop     %edx
-        push    %edx
-        mov     $8, %ecx
-1:      rol     $4, %edx
-        mov     %edx, %eax
-        and     $0xF, %eax
-        movb    hexdigits(%eax), %al
-        call    putc
-        loop    1b
-        pop     %eax
-        pop     %edx
-        pop     %ecx
-        ret
-
-putdec:                                 /* %eax, unsigned */
-        push    %eax
-        push    %ebx
-        push    %ecx
-        push    %edx
-        mov     $10, %ebx
-        xor     %ecx, %ecx
-1:      xor     %edx, %edx
-        div     %ebx
-        push    %edx
-        inc     %ecx
-        test    %eax, %eax
-        jnz     1b
-2:      pop     %eax
-        add     $'0', %al
-        call    putc
-        loop    2b
-        pop     %edx
-        pop     %ecx
-        pop     %ebx
-        pop     %eax
-        ret
+#include "pm32-report.inc"
 
 /* ---------------------------------------------------------------------- */
-/* Exception stubs.  From the 8086 program: record the vector, the error   */
+/* isr_common (stubs: lib/pm32-report.inc).  From the 8086 program: record the vector, the error */
 /* code, the Figure 20-4 frame, the data selectors the handler found and   */
 /* TR, then return from enter_v86 (or jump_to_task_v) to the monitor.  A   */
 /* fault in the monitor itself (no VM in the frame) is unexpected.         */
 
-.macro ISR n
-isr\n:
-.if (\n == 8) || (\n == 10) || (\n == 11) || (\n == 12) || (\n == 13) || (\n == 14) || (\n == 17)
-.else
-        pushl   $0
-.endif
-        pushl   $\n
-        jmp     isr_common
-.endm
-
-        .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-        ISR \n
-        .endr
 
 isr_common:
         mov     %esp, %ss:handler_esp

@@ -140,15 +140,7 @@ extension CPU {
             var r: UInt64 = 0
             for k in 0..<(64 / bits) {
                 let sh = UInt64(k * bits)
-                let x = (v >> sh) & m
-                let y: UInt64
-                if sub == 4 {                               // PSRA: counts ≥ width fill with the sign
-                    let c = UInt64(min(imm, bits - 1))
-                    let sx = Int64(bitPattern: x << UInt64(64 - bits)) >> UInt64(64 - bits)
-                    y = UInt64(bitPattern: sx >> Int64(c)) & m
-                } else if imm >= bits { y = 0 }
-                else { y = sub == 2 ? x >> UInt64(imm) : (x << UInt64(imm)) & m }
-                r |= y << sh
+                r |= CPU.shiftLane((v >> sh) & m, bits: bits, mask: m, sub: sub, count: imm) << sh
             }
             mmxTransition(); setMM(rm, r)
 

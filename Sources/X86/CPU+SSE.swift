@@ -205,15 +205,7 @@ extension CPU {
                 var r: (UInt64, UInt64) = (0, 0)
                 let m = CPU.maskBits(bits)
                 for k in 0..<(128 / bits) {
-                    let x = lane(v, bits: bits, lane: k)
-                    let y: UInt64
-                    if sub == 4 {                           // PSRA: counts ≥ width fill with the sign
-                        let c = UInt64(min(imm, bits - 1))
-                        let sx = Int64(bitPattern: x << UInt64(64 - bits)) >> UInt64(64 - bits)
-                        y = UInt64(bitPattern: sx >> Int64(c)) & m
-                    } else if imm >= bits { y = 0 }
-                    else { y = sub == 2 ? x >> UInt64(imm) : (x << UInt64(imm)) & m }
-                    r = withLane(r, bits: bits, lane: k, y)
+                    r = withLane(r, bits: bits, lane: k, CPU.shiftLane(lane(v, bits: bits, lane: k), bits: bits, mask: m, sub: sub, count: imm))
                 }
                 v = r
             }
@@ -311,6 +303,19 @@ extension CPU {
         case (2, 1), (3, 1): return opc == 0xD6
         default: return false
         }
+    }
+
+    /// One lane of a shift by imm8 (Groups 12–14: /2 PSRL, /4 PSRA, /6 PSLL; SDM Vol. 2B "PSRLW/PSRLD/
+    /// PSRLQ", "PSRAW/PSRAD", "PSLLW/PSLLD/PSLLQ"): a count ≥ the lane width gives 0, or for PSRA
+    /// the sign in every bit. Shared by the XMM and the MMX forms.
+    @inline(__always) static func shiftLane(_ x: UInt64, bits: Int, mask m: UInt64, sub: UInt8, count imm: Int) -> UInt64 {
+        if sub == 4 {
+            let c = UInt64(min(imm, bits - 1))
+            let sx = Int64(bitPattern: x << UInt64(64 - bits)) >> UInt64(64 - bits)
+            return UInt64(bitPattern: sx >> Int64(c)) & m
+        }
+        if imm >= bits { return 0 }
+        return sub == 2 ? x >> UInt64(imm) : (x << UInt64(imm)) & m
     }
 
     /// Size in bytes of the source operand when it is in memory, and whether a 16-byte one must

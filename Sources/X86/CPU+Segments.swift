@@ -92,6 +92,26 @@ extension CPU {
     }
 
     /// Set the accessed bit of a code/data descriptor if clear (SDM Vol. 3A §3.4.5.1).
+    /// A far CALL's return address: CS, then (E/R)IP, with the current stack width, before
+    /// anything else is committed; a fault on the second push leaves RSP as it was.
+    func pushReturnAddress(_ osz: UInt8) throws(Fault) {
+        let rsp0 = regs[Reg.rsp]
+        do {
+            try push(osz, UInt64(segs[Seg.cs].selector))
+            try push(osz, rip)
+        } catch { regs[Reg.rsp] = rsp0; throw error }
+    }
+
+    /// Load segment register `s` from a checked descriptor: set its accessed bit in memory (the
+    /// cached copy shows it set too) and refresh the segment cache.
+    func commitSegment(_ s: Int, _ sel: UInt16, _ d: Descriptor) throws(Fault) {
+        try markAccessed(sel, d)
+        var r = d.register(sel)
+        r.attr |= 1
+        segs[s] = r
+        refreshSegmentCache(s)
+    }
+
     func markAccessed(_ sel: UInt16, _ d: Descriptor) throws(Fault) {
         if d.type & 1 != 0 { return }
         let base = sel & 4 != 0 ? segs[Seg.ldtr].base : gdtrBase
@@ -154,11 +174,7 @@ extension CPU {
             if !d.conforming && (rpl > d.dpl || cpl > d.dpl) { throw Fault.GP(e) }
             if !d.present { throw Fault.NP(e) }
         }
-        try markAccessed(sel, d)
-        var r = d.register(sel)
-        r.attr |= 1
-        segs[s] = r
-        refreshSegmentCache(s)
+        try commitSegment(s, sel, d)
     }
 
     /// Load CS for a far transfer to a code segment (no gates): SDM Vol. 2 "JMP"/"CALL"
@@ -221,13 +237,7 @@ extension CPU {
             // (Vol. 2A "JMP"/"CALL", Virtual-8086 Mode Exceptions) before anything is pushed.
             let target = offset & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
             if target > 0xFFFF { throw Fault.GP(0) }
-            if call {
-                let rsp0 = regs[Reg.rsp]
-                do {
-                    try push(osz, UInt64(segs[Seg.cs].selector))
-                    try push(osz, rip)
-                } catch { regs[Reg.rsp] = rsp0; throw error }
-            }
+            if call { try pushReturnAddress(osz) }
             commitCS(CPU.v86Segment(sel), cpl: 3)
             rip = target
             return
@@ -241,14 +251,7 @@ extension CPU {
         let newMode64 = longMode && d.long
         let target = newMode64 ? offset : offset & (osz == 1 ? 0xFFFF : 0xFFFF_FFFF)
         if !newMode64 && target > UInt64(cs.limit) { throw Fault.GP(0) }
-        if call {
-            // Push CS:RIP with the current stack width, both before committing anything.
-            let rsp0 = regs[Reg.rsp]
-            do {
-                try push(osz, UInt64(segs[Seg.cs].selector))
-                try push(osz, rip)
-            } catch { regs[Reg.rsp] = rsp0; throw error }
-        }
+        if call { try pushReturnAddress(osz) }
         commitCS(cs, cpl: cpl)
         rip = target
     }

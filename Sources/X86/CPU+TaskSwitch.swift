@@ -298,11 +298,7 @@ extension CPU {
         if !d.writableData { throw Fault.TS(e) }
         if !d.present { throw Fault.SS(e) }
         if d.dpl != csRPL || d.dpl != UInt8(sel & 3) { throw Fault.TS(e) }
-        try markAccessed(sel, d)
-        var r = d.register(sel)
-        r.attr |= 1
-        segs[Seg.ss] = r
-        refreshSegmentCache(Seg.ss)
+        try commitSegment(Seg.ss, sel, d)
     }
 
     /// DS, ES, FS, GS: null allowed; else a data or readable code segment (#TS), for data and
@@ -315,11 +311,7 @@ extension CPU {
         if d.isSystem || (d.isCode && !d.readable) { throw Fault.TS(e) }
         if !d.conforming && (d.dpl < newCPL || d.dpl < UInt8(sel & 3)) { throw Fault.TS(e) }
         if !d.present { throw Fault.NP(e) }
-        try markAccessed(sel, d)
-        var r = d.register(sel)
-        r.attr |= 1
-        segs[s] = r
-        refreshSegmentCache(s)
+        try commitSegment(s, sel, d)
     }
 
     /// CS: non-null, a code segment (#TS), DPL = RPL if nonconforming / DPL ≤ RPL if conforming

@@ -9,35 +9,15 @@ extension Generator {
     /// map 2 = 0F38, 3 = 0F3A; pp 0 none, 1 66, 2 F3, 3 F2.
     mutating func vex(_ name: String, pp: UInt8, map: UInt8, opcode: UInt8, w: Bool, reg: Int, vvvv: Int,
                       rm: RM, imm: [UInt8] = []) -> [Insn] {
-        var prefixes: [UInt8] = []
-        var x = false, b = false
-        var modrm = UInt8(reg & 7) << 3
-        var tail: [UInt8] = []
-        var pre: [Insn] = []
-        var ripAt: Int? = nil, ripTarget: UInt64 = 0
-        switch rm {
-        case .reg(let r):
-            modrm |= 0xC0 | UInt8(r & 7)
-            b = r >= 8
-            tail = [modrm]
-        case .mem(let m):
-            modrm |= m.mod << 6 | m.rm
-            tail = [modrm]
-            if let s = m.sib { tail.append(s) }
-            if let t = m.ripTarget { ripAt = tail.count; ripTarget = t }
-            tail += m.disp
-            x = m.rexX; b = m.rexB
-            if m.addr32 { prefixes.append(0x67) }
-            prefixes += segPrefix()
-            pre = m.preludes
-        }
+        let t = modrmTail(reg: reg, rm: rm)
+        var prefixes = t.prefixes
         prefixes.shuffle(using: &rng)
-        let byte1: UInt8 = (reg >= 8 ? 0 : 0x80) | (x ? 0 : 0x40) | (b ? 0 : 0x20) | map
+        let byte1: UInt8 = (reg >= 8 ? 0 : 0x80) | (t.x ? 0 : 0x40) | (t.b ? 0 : 0x20) | map
         let byte2: UInt8 = (w ? 0x80 : 0) | UInt8(~vvvv & 0xF) << 3 | pp
         let head = prefixes + [0xC4, byte1, byte2, opcode]
-        var i = Insn(bytes: head + tail + imm, form: name)
-        if let a = ripAt { i.ripRel = (head.count + a, ripTarget) }
-        return done(name, (i, pre))
+        var i = Insn(bytes: head + t.bytes + imm, form: name)
+        if let a = t.ripAt { i.ripRel = (head.count + a, t.ripTarget) }
+        return done(name, (i, t.preludes))
     }
 
     /// A 32- or 64-bit source r/m (register: any, RSP included; memory: the data page).

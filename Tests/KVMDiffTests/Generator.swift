@@ -220,36 +220,50 @@ struct Generator {
         rng.chance(0.2) ? [rng.pick([0x64, 0x65, 0x2E, 0x3E, 0x26, 0x36])] : []
     }
 
+    /// ModRM (+SIB, displacement) for `reg` and `rm`, the REX.X/REX.B (or VEX X̄/B̄) bits they
+    /// need, and what a memory operand brings along: its prefixes (67, a segment override), its
+    /// preludes and the offset of a RIP-relative displacement in `bytes`.
+    struct ModRMTail {
+        var bytes: [UInt8]
+        var x = false, b = false
+        var prefixes: [UInt8] = []
+        var preludes: [Insn] = []
+        var ripAt: Int? = nil
+        var ripTarget: UInt64 = 0
+    }
+
+    mutating func modrmTail(reg: Int, rm: RM) -> ModRMTail {
+        let modrm = UInt8(reg & 7) << 3
+        switch rm {
+        case .reg(let r):
+            return ModRMTail(bytes: [modrm | 0xC0 | UInt8(r & 7)], b: r >= 8)
+        case .mem(let m):
+            var t = ModRMTail(bytes: [modrm | m.mod << 6 | m.rm], x: m.rexX, b: m.rexB)
+            if let s = m.sib { t.bytes.append(s) }
+            if let target = m.ripTarget { t.ripAt = t.bytes.count; t.ripTarget = target }
+            t.bytes += m.disp
+            if m.addr32 { t.prefixes.append(0x67) }
+            t.prefixes += segPrefix()
+            t.preludes = m.preludes
+            return t
+        }
+    }
+
     /// Assemble prefixes + REX + opcode + ModRM (+SIB, disp) + imm.
     /// `size`: operand size 1/2/4/8 (1 = byte registers: `rexForByte` decides AH..BH vs SPL..DIL).
     mutating func encode(prefixes: [UInt8] = [], size: Int, opcode: [UInt8], reg: Int, rm: RM, imm: [UInt8] = [],
                          lock: Bool = false, forceRex: Bool = false, noW: Bool = false, ext: Bool = false) -> (Insn, [Insn]) {
+        let t = modrmTail(reg: reg, rm: rm)
         var p = prefixes
         if size == 2 { p.append(0x66) }
         var rex: UInt8 = 0x40
         if size == 8 && !noW { rex |= 8 }
         if reg >= 8 { rex |= 4 }
-        var modrm: UInt8 = UInt8(reg & 7) << 3
-        var tail: [UInt8] = []
-        var pre: [Insn] = []
-        var ripAt: Int? = nil, ripTarget: UInt64 = 0
-        switch rm {
-        case .reg(let r):
-            modrm |= 0xC0 | UInt8(r & 7)
-            if r >= 8 { rex |= 1 }
-        case .mem(let m):
-            modrm |= m.mod << 6 | m.rm
-            tail.append(modrm)
-            if let s = m.sib { tail.append(s) }
-            if m.ripTarget != nil { ripAt = tail.count; ripTarget = m.ripTarget! }
-            tail += m.disp
-            if m.rexX { rex |= 2 }
-            if m.rexB { rex |= 1 }
-            if m.addr32 { p.append(0x67) }
-            p += segPrefix()
-            pre = m.preludes
-        }
-        if case .reg = rm { tail.append(modrm) }
+        if t.x { rex |= 2 }
+        if t.b { rex |= 1 }
+        p += t.prefixes
+        var tail = t.bytes, modrm = t.bytes[0]
+        let pre = t.preludes, ripAt = t.ripAt, ripTarget = t.ripTarget
         if lock { p.insert(0xF0, at: 0) }
         p.shuffle(using: &rng)
         let useRex = rex != 0x40 || forceRex
