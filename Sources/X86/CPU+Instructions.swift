@@ -374,6 +374,9 @@ extension CPU {
                 let hi: UInt64 = osz == 0 ? (regs[Reg.rax] >> 8) & 0xFF : getReg(osz, 2)
                 let sh = 64 - 2 * Int64(bits)
                 let n = (Int64(bitPattern: (hi << bits) | lo) << sh) >> sh
+                // EDX:EAX = −2⁶³ by −1: the quotient 2⁶³ does not fit (#DE on the CPU; a trap in
+                // Swift's Int64 division, so it is checked first).
+                if n == Int64.min && d == -1 { throw Fault.DE() }
                 let q = n / d, r = n % d
                 let lim = Int64(1) << (Int64(bits) - 1)
                 if q >= lim || q < -lim { throw Fault.DE() }

@@ -143,6 +143,12 @@ struct MulDivTests {
         DivCase(signed: true, size: 8, hi: 0xFF, lo: 0x80, divisor: 0xFF, quotient: nil),
         // DX:AX = −32768 / −1 = 32768 → #DE.
         DivCase(signed: true, size: 16, hi: 0xFFFF, lo: 0x8000, divisor: 0xFFFF, quotient: nil),
+        // EDX:EAX = −2⁶³ / −1: the quotient 2⁶³ does not fit → #DE (found by the KVM differential:
+        // Swift's Int64 division trapped, a crash of the host process).
+        DivCase(signed: true, size: 32, hi: 0x8000_0000, lo: 0, divisor: 0xFFFF_FFFF, quotient: nil),
+        // EDX:EAX = −2³¹ / −1 = 2³¹ does not fit int32 → #DE; −2³¹ / 1 fits.
+        DivCase(signed: true, size: 32, hi: 0xFFFF_FFFF, lo: 0x8000_0000, divisor: 0xFFFF_FFFF, quotient: nil),
+        DivCase(signed: true, size: 32, hi: 0xFFFF_FFFF, lo: 0x8000_0000, divisor: 1, quotient: 0x8000_0000, remainder: 0),
         // EDX:EAX = −100 / 7 = −14 rem −2.
         DivCase(signed: true, size: 32, hi: 0xFFFF_FFFF, lo: 0xFFFF_FF9C, divisor: 7, quotient: 0xFFFF_FFF2, remainder: 0xFFFF_FFFE),
         // RDX:RAX = 100 / −7 = −14 rem 2.
