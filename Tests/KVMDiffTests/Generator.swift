@@ -273,6 +273,13 @@ struct Generator {
             if case .reg(4) = rm { modrm = modrm & ~0x07 }
             tail[0] = modrm
         }
+        // An instruction is at most 15 bytes (SDM Vol. 2A §2.3.11; longer is #GP): drop segment
+        // overrides — harmless here — until it fits (a 10⁶-sequence run once built a 16-byte ALU
+        // form from two of them, a 67, a redundant F2, SIB, disp32 and imm32).
+        let fixed = (useRex ? 1 : 0) + opcode.count + tail.count + imm.count
+        while p.count + fixed > 15, let k = p.lastIndex(where: { [0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65].contains($0) }) {
+            p.remove(at: k)
+        }
         let head = p + (useRex ? [rex] : []) + opcode
         var i = Insn(bytes: head + tail + imm, form: "")
         if let a = ripAt { i.ripRel = (head.count + a, ripTarget) }
