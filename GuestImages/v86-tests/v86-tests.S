@@ -162,30 +162,7 @@ _start:
         call    test_ud
         call    test_task
 
-        /* Summary and exit status. */
-        mov     $name_prefix, %esi
-        call    puts
-        mov     failed, %eax
-        test    %eax, %eax
-        jnz     1f
-        mov     $msg_all, %esi
-        call    puts
-        mov     passed, %eax
-        call    putdec
-        mov     $msg_passed, %esi
-        call    puts
-        xor     %eax, %eax
-        jmp     guest_exit
-1:      call    putdec
-        mov     $msg_of, %esi
-        call    puts
-        mov     passed, %eax
-        add     failed, %eax
-        call    putdec
-        mov     $msg_failed, %esi
-        call    puts
-        mov     $1, %eax
-        jmp     guest_exit
+        jmp     report_and_exit
 
 /* ---------------------------------------------------------------------- */
 /* Running the 8086 program                                                */
@@ -597,52 +574,7 @@ v86_end:
 /* ---------------------------------------------------------------------- */
 /* Helpers (as in task-tests)                                             */
 
-/* guest_exit: status in %eax.  Port 0xF4 ends vmxemu and QEMU; Bochs has no
- * such device, so report the status on the serial port for
- * bochs/run-bochs.sh and write "Shutdown" to Bochs's port 8900H. */
-guest_exit:
-        mov     %eax, %ebx
-        mov     $EXIT_PORT, %dx
-        outl    %eax, %dx
-        mov     $msg_exit1, %esi
-        call    puts
-        mov     %ebx, %eax
-        call    putdec
-        mov     $msg_exit2, %esi
-        call    puts
-        mov     $(COM1 + 5), %dx
-1:      inb     %dx, %al                /* LSR.TEMT: the last byte is out */
-        test    $0x40, %al
-        jz      1b
-        mov     $shutdown, %esi
-        mov     $0x8900, %dx
-2:      movb    %ss:(%esi), %al
-        test    %al, %al
-        jz      3f
-        outb    %al, %dx
-        inc     %esi
-        jmp     2b
-3:      cli
-        hlt
-        jmp     3b
 
-/* is_tcg = 1 under QEMU TCG: CPUID leaf 40000000H says "TCGTCGTCGTCG" (the
- * other images' cpu_is_qemu_tcg()).  Only there are QEMU's deviations
- * accepted, each with a SKIP line that says so. */
-detect_tcg:
-        push    %ebx
-        mov     $0x40000000, %eax
-        xor     %ecx, %ecx
-        cpuid
-        cmp     $0x54474354, %ebx               /* "TCGT" */
-        jne     1f
-        cmp     $0x43544743, %ecx               /* "CGTC" */
-        jne     1f
-        cmp     $0x47435447, %edx               /* "GTCG" */
-        jne     1f
-        movl    $1, is_tcg
-1:      pop     %ebx
-        ret
 
 /* init_tss: %edi = TSS.  Zeroed; SS0:ESP0 = the ring-0 stack for events
  * from the 8086 program; EFLAGS 2; I/O map base 68H. */
@@ -660,38 +592,7 @@ init_tss:
         movw    $TSS_SIZE, TSS_IOMAP(%edi)
         ret
 
-/* set_tss_desc: %ecx = selector, %eax = base, %edx = limit (< 64K):
- * an available 32-bit TSS (type 9), DPL 0, present, byte granular. */
-set_tss_desc:
-        push    %ebx
-        mov     %eax, %ebx
-        shl     $16, %ebx
-        mov     %dx, %bx                /* limit 15:0, base 15:0 */
-        mov     %ebx, gdt(%ecx)
-        mov     %eax, %ebx
-        shr     $16, %ebx
-        and     $0xFF, %ebx             /* base 23:16 */
-        or      $0x8900, %ebx           /* P, DPL 0, type 9 */
-        mov     %eax, %edx
-        and     $0xFF000000, %edx       /* base 31:24 */
-        or      %edx, %ebx
-        mov     %ebx, gdt + 4(%ecx)
-        pop     %ebx
-        ret
 
-/* set_gate: vector %eax, handler %edx: a 32-bit interrupt gate, DPL 0. */
-set_gate:
-        push    %ecx
-        lea     idt(,%eax,8), %ecx
-        mov     %edx, %eax
-        and     $0xFFFF, %eax
-        or      $(SEL_CODE << 16), %eax
-        mov     %eax, (%ecx)
-        and     $0xFFFF0000, %edx
-        or      $0x8E00, %edx
-        mov     %edx, 4(%ecx)
-        pop     %ecx
-        ret
 
 setup_idt:
         xor     %ebx, %ebx
@@ -781,25 +682,8 @@ isr_table:
         .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
         .long   isr\n
         .endr
-hexdigits:      .ascii  "0123456789abcdef"
 banner:         .asciz  "v86-tests: 32-bit protected-mode monitor, virtual-8086 mode without VME\n"
 name_prefix:    .asciz  "v86-tests: "
-msg_all:        .asciz  "all "
-msg_passed:     .asciz  " checks passed\n"
-msg_of:         .asciz  " of "
-msg_failed:     .asciz  " checks failed\n"
-msg_pass:       .asciz  "PASS: "
-msg_fail:       .asciz  "FAIL: "
-msg_got:        .asciz  " (got "
-msg_want:       .asciz  ", want "
-msg_close:      .asciz  ")\n"
-msg_nl:         .asciz  "\n"
-msg_exit1:      .asciz  "guest_exit: port 0xF4 did not stop the machine (status "
-msg_exit2:      .asciz  "); halting\n"
-shutdown:       .asciz  "Shutdown"
-msg_unexpected: .asciz  "FAIL: unexpected exception, vector "
-msg_error:      .asciz  " error="
-msg_eip:        .asciz  " eip="
 skip_limit:     .asciz  "SKIP: limit: a word read at DS:FFFFH is #GP(0) (QEMU TCG does not check data-segment limits)\n"
 
         .section .data
