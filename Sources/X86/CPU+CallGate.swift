@@ -5,6 +5,28 @@
 /// outside IA-32e mode are task switches (CPU+TaskSwitch.swift).
 
 extension CPU {
+    /// The inner stack of a privilege change outside IA-32e mode (call gates; interrupt and trap
+    /// gates): SSn:ESPn at 4 + 8n in a 32-bit TSS, SSn:SPn at 2 + 4n in a 16-bit one (§7.2.1
+    /// "Task-State Segment (TSS)", §7.6 "16-Bit Task-State Segment (TSS)"); #TS(TSS) if the TSS
+    /// is too short, #TS(SS selector + EXT) for a null SS or one that is not a writable data
+    /// segment with RPL = DPL = the new CPL, #SS if it is not present.
+    func legacyInnerStack(_ newCPL: UInt8, ext: UInt32 = 0) throws(Fault) -> (sp: UInt64, ss: SegmentRegister) {
+        let tss = segs[Seg.tr]
+        let tss32 = tss.type == 0x9 || tss.type == 0xB
+        let off: UInt64 = tss32 ? 4 + UInt64(newCPL) * 8 : 2 + UInt64(newCPL) * 4
+        if off + (tss32 ? 5 : 3) > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
+        let sp = try readSystem(tss.base &+ off, tss32 ? 4 : 2)
+        let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off &+ (tss32 ? 4 : 2), 2))
+        if ssSel & ~3 == 0 { throw Fault.TS(ext) }
+        let sd = try fetchDescriptor(ssSel, ext: ext)
+        let se = UInt32(ssSel & ~3) | ext
+        if UInt8(ssSel & 3) != newCPL || sd.dpl != newCPL || !sd.writableData { throw Fault.TS(se) }
+        if !sd.present { throw Fault.SS(se) }
+        var ss = sd.register(ssSel)
+        ss.attr |= 1
+        return (sp, ss)
+    }
+
     /// A far JMP/CALL whose selector names a system descriptor.
     /// `start` is the address of the JMP/CALL (for a task switch's VM exit in non-root operation).
     func farTransferThroughSystemDescriptor(gateSel: UInt16, call: Bool, start: UInt64) throws(Fault) {
@@ -95,19 +117,7 @@ extension CPU {
             let low = sp &- 32
             if UInt64(bitPattern: (Int64(bitPattern: low) << 16) >> 16) != low { throw Fault.SS(0) }
         } else {
-            // 32-bit TSS: SSn:ESPn at 4 + 8n; 16-bit TSS: SSn:SPn at 2 + 4n (§7.2.1, §7.6).
-            let tss32 = tss.attr & 0xF == 0x9 || tss.attr & 0xF == 0xB
-            let off: UInt64 = tss32 ? 4 + UInt64(newCPL) * 8 : 2 + UInt64(newCPL) * 4
-            if off + (tss32 ? 5 : 3) > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3)) }
-            sp = try readSystem(tss.base &+ off, tss32 ? 4 : 2)
-            let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off &+ (tss32 ? 4 : 2), 2))
-            if ssSel & ~3 == 0 { throw Fault.TS(0) }
-            let sd = try fetchDescriptor(ssSel)
-            let se = UInt32(ssSel & ~3)
-            if UInt8(ssSel & 3) != newCPL || sd.dpl != newCPL || !sd.writableData { throw Fault.TS(se) }
-            if !sd.present { throw Fault.SS(se) }
-            newSS = sd.register(ssSel)
-            newSS.attr |= 1
+            (sp, newSS) = try legacyInnerStack(newCPL)
             // The parameters (gate bits 4:0) are copied from the caller's stack, deepest first.
             let count = Int(gate.hi & 0x1F)
             frame = [UInt64(oldSS.selector), oldSP]
@@ -117,7 +127,7 @@ extension CPU {
             frame += [oldCS, oldRip]
             let need = UInt64(frame.count) * width
             let stackMask: UInt64 = newSS.attr & SegAttr.db != 0 ? 0xFFFF_FFFF : 0xFFFF
-            if (sp & stackMask) < need || (sp & stackMask) &- need > UInt64(newSS.limit) { throw Fault.SS(se) }
+            if (sp & stackMask) < need || (sp & stackMask) &- need > UInt64(newSS.limit) { throw Fault.SS(UInt32(newSS.selector & ~3)) }
             sp &= stackMask
         }
         // Write the frame with the new privilege, then commit.

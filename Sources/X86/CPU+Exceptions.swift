@@ -181,23 +181,8 @@ extension CPU {
             var frame: [UInt64] = []
             var spBase = oldRSP
             if privChange {
-                // 32-bit TSS: SSn:ESPn at 4 + 8n (§7.2.1 "Task-State Segment (TSS)"); 16-bit TSS
-                // (types 1/3): SSn:SPn at 2 + 4n (§7.6 "16-Bit Task-State Segment (TSS)"), as
-                // for call gates (CPU+CallGate.swift).
-                let tss = segs[Seg.tr]
-                let tss32 = tss.type == 0x9 || tss.type == 0xB
-                let off: UInt64 = tss32 ? 4 + UInt64(newCPL) * 8 : 2 + UInt64(newCPL) * 4
-                if off + (tss32 ? 5 : 3) > UInt64(tss.limit) { throw Fault.TS(UInt32(tss.selector & ~3) | ext) }
-                let esp = try readSystem(tss.base &+ off, tss32 ? 4 : 2)
-                let ssSel = UInt16(truncatingIfNeeded: try readSystem(tss.base &+ off &+ (tss32 ? 4 : 2), 2))
-                if ssSel & ~3 == 0 { throw Fault.TS(ext) }
-                let sd = try fetchDescriptor(ssSel, ext: ext)
-                if UInt8(ssSel & 3) != newCPL || sd.dpl != newCPL || !sd.writableData { throw Fault.TS(UInt32(ssSel & ~3) | ext) }
-                if !sd.present { throw Fault.SS(UInt32(ssSel & ~3) | ext) }
-                newSS = sd.register(ssSel)
-                newSS.attr |= 1
-                sp = esp
-                spBase = esp
+                (sp, newSS) = try legacyInnerStack(newCPL, ext: ext)
+                spBase = sp
                 frame = [UInt64(oldSS.selector), oldRSP]
                 if fromV86 {
                     // INTERRUPT-FROM-VIRTUAL-8086-MODE (Vol. 2A "INT n"; §20.3.1.1, Figure 20-4

@@ -197,18 +197,9 @@ extension CPU {
         }
     }
 
-    /// MASKMOVQ mm1, mm2 (SDM Vol. 2B "MASKMOVQ"): bytes of mm1 whose mask byte in mm2 has bit 7
-    /// set are stored to DS:rDI (segment override allowed); the selected bytes are probed before
-    /// any is written.
+    /// MASKMOVQ mm1, mm2 (SDM Vol. 2B "MASKMOVQ"): the bytes of mm1 whose mask byte in mm2 has
+    /// bit 7 set are stored to DS:rDI, as MASKMOVDQU does with 16 bytes.
     func maskmovq(_ i: UnsafePointer<Insn>) throws(Fault) {
-        let seg = Int(i.pointee.seg), asz = i.pointee.asz
-        let base = regs[Reg.rdi] & CPU.mask(asz)
-        let v = mm(Int(i.pointee.reg)), m = mm(Int(i.pointee.rm))
-        for pass in 0..<2 {
-            for k in 0..<8 where (m >> UInt64(8 * k + 7)) & 1 != 0 {
-                let a = (base &+ UInt64(k)) & CPU.mask(asz)
-                if pass == 0 { try probeWrite(0, seg, a) } else { try writeMem(0, seg, a, (v >> UInt64(8 * k)) & 0xFF) }
-            }
-        }
+        try maskedByteStore(i, (mm(Int(i.pointee.reg)), 0), mask: (mm(Int(i.pointee.rm)), 0), bytes: 8)
     }
 }

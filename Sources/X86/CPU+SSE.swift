@@ -441,11 +441,17 @@ extension CPU {
     /// MASKMOVDQU: bytes of xmm1 whose mask byte (xmm2) has bit 7 set are stored to DS:rDI
     /// (segment override allowed). The selected bytes are probed before any is written.
     func maskmovdqu(_ i: UnsafePointer<Insn>) throws(Fault) {
+        try maskedByteStore(i, getX(Int(i.pointee.reg)), mask: getX(Int(i.pointee.rm)), bytes: 16)
+    }
+
+    /// The store of MASKMOVDQU and MASKMOVQ: byte k of `v` goes to DS:rDI + k (segment override
+    /// allowed) when bit 7 of mask byte k is set; every selected byte is probed before any is
+    /// written.
+    func maskedByteStore(_ i: UnsafePointer<Insn>, _ v: (UInt64, UInt64), mask m: (UInt64, UInt64), bytes: Int) throws(Fault) {
         let seg = Int(i.pointee.seg), asz = i.pointee.asz
         let base = regs[Reg.rdi] & CPU.mask(asz)
-        let v = getX(Int(i.pointee.reg)), m = getX(Int(i.pointee.rm))
         for pass in 0..<2 {
-            for k in 0..<16 where lane(m, bits: 8, lane: k) & 0x80 != 0 {
+            for k in 0..<bytes where lane(m, bits: 8, lane: k) & 0x80 != 0 {
                 let a = (base &+ UInt64(k)) & CPU.mask(asz)
                 if pass == 0 { try probeWrite(0, seg, a) } else { try writeMem(0, seg, a, lane(v, bits: 8, lane: k)) }
             }

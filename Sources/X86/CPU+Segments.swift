@@ -91,7 +91,6 @@ extension CPU {
         return d
     }
 
-    /// Set the accessed bit of a code/data descriptor if clear (SDM Vol. 3A §3.4.5.1).
     /// A far CALL's return address: CS, then (E/R)IP, with the current stack width, before
     /// anything else is committed; a fault on the second push leaves RSP as it was.
     func pushReturnAddress(_ osz: UInt8) throws(Fault) {
@@ -102,16 +101,23 @@ extension CPU {
         } catch { regs[Reg.rsp] = rsp0; throw error }
     }
 
-    /// Load segment register `s` from a checked descriptor: set its accessed bit in memory (the
-    /// cached copy shows it set too) and refresh the segment cache.
-    func commitSegment(_ s: Int, _ sel: UInt16, _ d: Descriptor) throws(Fault) {
+    /// The register a checked descriptor loads: its accessed bit set in memory, and in the
+    /// cached copy.
+    func accessedRegister(_ sel: UInt16, _ d: Descriptor) throws(Fault) -> SegmentRegister {
         try markAccessed(sel, d)
         var r = d.register(sel)
         r.attr |= 1
-        segs[s] = r
+        return r
+    }
+
+    /// Load segment register `s` from a checked descriptor (`accessedRegister`) and refresh the
+    /// segment cache.
+    func commitSegment(_ s: Int, _ sel: UInt16, _ d: Descriptor) throws(Fault) {
+        segs[s] = try accessedRegister(sel, d)
         refreshSegmentCache(s)
     }
 
+    /// Set the accessed bit of a code/data descriptor if clear (SDM Vol. 3A §3.4.5.1).
     func markAccessed(_ sel: UInt16, _ d: Descriptor) throws(Fault) {
         if d.type & 1 != 0 { return }
         let base = sel & 4 != 0 ? segs[Seg.ldtr].base : gdtrBase
@@ -122,7 +128,6 @@ extension CPU {
 
     /// Virtual-8086 mode: CR0.PE = 1 and EFLAGS.VM = 1 (§20.2.1 "Enabling Virtual-8086 Mode").
     /// EFLAGS.VM cannot be 1 in IA-32e mode (IRET ignores it there; VM entry checks forbid it).
-    /// Off the hot path: only segment loads, IOPL-sensitive instructions and event delivery ask.
     @inline(__always) var v86: Bool { flagsRest & RFLAGS.vm != 0 && cr0 & CR0.pe != 0 }
 
     /// A segment register as virtual-8086 mode loads it: no descriptor; base = selector × 16,

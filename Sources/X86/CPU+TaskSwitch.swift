@@ -233,21 +233,15 @@ extension CPU {
             // = selector × 16, limit FFFFH, CPL 3 (§20.2.5).
             for s in 0..<6 where s != Seg.cs { loadSegmentV86(s, newSel[s]) }
             commitCS(CPU.v86Segment(newSel[Seg.cs]), cpl: 3)
-            if let code = errorCode { try push(2, UInt64(code)) }
-            if tBit {
-                dr6 |= 0x8000
-                throw Fault(kind: .exception, vector: 1, trap: true)
-            }
-            taskSwitchCommitted = false
-            return
+        } else {
+            let csSel = newSel[Seg.cs]
+            let newCPL = UInt8(csSel & 3)
+            try loadTaskSS(newSel[Seg.ss], csRPL: newCPL, ext: ext)
+            setCPL(newCPL)
+            for s in [Seg.ds, Seg.es, Seg.fs, Seg.gs] { try loadTaskDataSegment(s, newSel[s], cpl: newCPL, ext: ext) }
+            let cs = try taskCodeSegment(csSel, ext: ext)
+            commitCS(cs, cpl: newCPL)
         }
-        let csSel = newSel[Seg.cs]
-        let newCPL = UInt8(csSel & 3)
-        try loadTaskSS(newSel[Seg.ss], csRPL: newCPL, ext: ext)
-        setCPL(newCPL)
-        for s in [Seg.ds, Seg.es, Seg.fs, Seg.gs] { try loadTaskDataSegment(s, newSel[s], cpl: newCPL, ext: ext) }
-        let cs = try taskCodeSegment(csSel, ext: ext)
-        commitCS(cs, cpl: newCPL)
 
         // §6.12.2 "Interrupt Tasks": an exception with an error code pushes it on the new task's
         // stack — a doubleword for a 32-bit TSS, a word for a 16-bit one.
@@ -324,10 +318,7 @@ extension CPU {
         let rpl = UInt8(sel & 3)
         if d.conforming ? d.dpl > rpl : d.dpl != rpl { throw Fault.TS(e) }
         if !d.present { throw Fault.NP(e) }
-        try markAccessed(sel, d)
-        var r = d.register(sel)
-        r.attr |= 1
-        return r
+        return try accessedRegister(sel, d)
     }
 
     // MARK: VMX non-root operation

@@ -265,7 +265,7 @@ public final class CPU: @unchecked Sendable {
         }
         let paging = ["paging off", "32-bit paging", "PAE paging", "4-level paging"][Int(pagingMode)]
         let lm = longMode ? (codeMode == 2 ? "IA-32e 64-bit mode" : "IA-32e compatibility mode")
-            : (cr0 & CR0.pe == 0 ? "real-address mode" : (flagsRest & RFLAGS.vm != 0 ? "virtual-8086 mode" : "protected mode"))
+            : (cr0 & CR0.pe == 0 ? "real-address mode" : (v86 ? "virtual-8086 mode" : "protected mode"))
         return "\(lm), \(bits) code, CPL\(cpl), \(paging)"
     }
 }
