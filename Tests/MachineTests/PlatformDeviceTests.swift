@@ -1,0 +1,185 @@
+// The 8259A pair and the 8254 PIT, driven through their ports on a manual virtual clock.
+
+import Testing
+@testable import Machine
+
+/// A virtual clock the test advances by hand; due actions run in time order.
+final class ManualClock: DeviceClock {
+    var nanoseconds: UInt64 = 0
+    var pending: [(at: UInt64, token: Int, action: () -> Void)] = []
+    var nextToken = 0
+    func schedule(at: UInt64, _ action: @escaping () -> Void) -> Int {
+        nextToken += 1
+        pending.append((at, nextToken, action))
+        return nextToken
+    }
+    func cancel(_ token: Int) { pending.removeAll { $0.token == token } }
+    /// Advance to `t`, running every action due on the way at its own time.
+    func advance(to t: UInt64) {
+        while let i = pending.indices.filter({ pending[$0].at <= t }).min(by: { pending[$0].at < pending[$1].at }) {
+            let e = pending.remove(at: i)
+            nanoseconds = max(nanoseconds, e.at)
+            e.action()
+        }
+        nanoseconds = t
+    }
+}
+
+private func out(_ devs: [PortDevice], _ port: UInt16, _ v: UInt8) {
+    devs.first { $0.ports.contains(port) }!.write(port: port, size: 1, value: UInt32(v))
+}
+private func inb(_ devs: [PortDevice], _ port: UInt16) -> UInt8 {
+    UInt8(truncatingIfNeeded: devs.first { $0.ports.contains(port) }!.read(port: port, size: 1))
+}
+
+/// Linux's init_8259A: ICW1 0x11, ICW2 base, ICW3 (master 0x04, slave 0x02), ICW4 0x01.
+private func initPICs(_ d: [PortDevice], master: UInt8 = 0x30, slave: UInt8 = 0x38, autoEOI: Bool = false) {
+    out(d, 0x20, 0x11); out(d, 0x21, master); out(d, 0x21, 0x04); out(d, 0x21, autoEOI ? 0x03 : 0x01)
+    out(d, 0xA0, 0x11); out(d, 0xA1, slave); out(d, 0xA1, 0x02); out(d, 0xA1, autoEOI ? 0x03 : 0x01)
+    out(d, 0x21, 0x00); out(d, 0xA1, 0x00)
+}
+
+@Suite struct PICTests {
+    @Test func vectorsPriorityAndEOI() {
+        let pic = PICPair(), d = pic.portDevices
+        initPICs(d)
+        #expect(!pic.interruptPending)
+        pic.setIRQ(4, true); pic.setIRQ(1, true)
+        #expect(pic.interruptPending)
+        #expect(pic.acknowledge() == 0x31)  // IRQ1 has priority over IRQ4
+        #expect(!pic.interruptPending)  // IRQ4 is blocked by IRQ1 in service
+        out(d, 0x20, 0x0B)  // OCW3: read ISR
+        #expect(inb(d, 0x20) == 0x02)
+        out(d, 0x20, 0x20)  // non-specific EOI
+        #expect(pic.acknowledge() == 0x34)
+        out(d, 0x20, 0x0A)  // OCW3: read IRR
+        #expect(inb(d, 0x20) == 0x00)  // edge requests cleared by INTA
+    }
+
+    @Test func slaveThroughTheCascade() {
+        let pic = PICPair(), d = pic.portDevices
+        initPICs(d)
+        pic.setIRQ(12, true)
+        #expect(pic.interruptPending)
+        #expect(pic.acknowledge() == 0x3C)
+        out(d, 0x20, 0x0B); out(d, 0xA0, 0x0B)
+        #expect(inb(d, 0x20) == 0x04 && inb(d, 0xA0) == 0x10)  // IR2 on the master, IR4 on the slave
+        pic.setIRQ(12, false); pic.setIRQ(12, true)
+        #expect(!pic.interruptPending)  // still in service on the slave
+        out(d, 0xA0, 0x20); out(d, 0x20, 0x20)
+        #expect(pic.interruptPending && pic.acknowledge() == 0x3C)
+    }
+
+    @Test func maskSpuriousAndLevel() {
+        let pic = PICPair(), d = pic.portDevices
+        initPICs(d)
+        out(d, 0x21, 0xFF)
+        pic.setIRQ(3, true)
+        #expect(!pic.interruptPending)
+        #expect(inb(d, 0x21) == 0xFF)
+        out(d, 0x21, 0x00)
+        #expect(pic.interruptPending)
+        pic.setIRQ(3, false)  // edge request stays latched in IRR
+        #expect(pic.interruptPending)
+        // Level-triggered IRQ 10 (ELCR2 bit 2): the request goes away with the line: spurious IRQ 15.
+        out(d, 0x4D1, 0x04)
+        #expect(inb(d, 0x4D1) == 0x04)
+        _ = pic.acknowledge(); out(d, 0x20, 0x20)
+        pic.setIRQ(10, true)
+        #expect(pic.interruptPending)
+        pic.setIRQ(10, false)
+        #expect(!pic.interruptPending)
+        #expect(pic.acknowledge() == 0x37)  // nothing by INTA: the master's spurious IR7, no ISR bit
+        out(d, 0x20, 0x0B)
+        #expect(inb(d, 0x20) == 0x00)
+        out(d, 0x4D0, 0xFF)
+        #expect(inb(d, 0x4D0) == 0xF8)  // IRQ 0–2 are always edge
+    }
+
+    @Test func autoEOIRotationAndPoll() {
+        let pic = PICPair(), d = pic.portDevices
+        initPICs(d, autoEOI: true)
+        pic.setIRQ(5, true)
+        #expect(pic.acknowledge() == 0x35)
+        out(d, 0x20, 0x0B)
+        #expect(inb(d, 0x20) == 0)  // auto-EOI: nothing stays in service
+        out(d, 0x20, 0xC5)  // OCW2 set priority: IR5 lowest, so IR6 is highest
+        pic.setIRQ(6, true); pic.setIRQ(0, true)
+        out(d, 0x20, 0x0C)  // OCW3 poll
+        #expect(inb(d, 0x20) == 0x86)
+    }
+}
+
+@Suite struct PITTests {
+    @Test func mode2RateGeneratorRaisesIRQ0Periodically() {
+        let clock = ManualClock()
+        let pit = PIT8254(clock: clock), d = pit.portDevices
+        var edges: [UInt64] = []
+        var level = false
+        pit.irq0 = IRQLine { l in if l && !level { edges.append(clock.nanoseconds) }; level = l }
+        out(d, 0x43, 0x34)  // counter 0, LSB/MSB, mode 2
+        out(d, 0x40, 0x9C); out(d, 0x40, 0x2E)  // 11932: 100 Hz (Linux's LATCH for HZ=100)
+        clock.advance(to: 1_000_000_000)
+        #expect(edges.count == 99 || edges.count == 100)
+        // Each period is 11932 / 1.193182 MHz = 10.0001 ms.
+        let periods = zip(edges, edges.dropFirst()).map { $1 - $0 }
+        #expect(periods.allSatisfy { (10_000_000...10_000_200).contains($0) })
+    }
+
+    @Test func mode0OnCounter2ThroughPortB() {
+        // Linux's pit_calibrate_tsc: GATE2 high, speaker off, counter 2 mode 0, count 0xFFFF… here
+        // 11932 (10 ms); OUT2 (port 0x61 bit 5) goes high at terminal count.
+        let clock = ManualClock()
+        let pit = PIT8254(clock: clock), d = pit.portDevices
+        out(d, 0x61, (inb(d, 0x61) & ~0x02) | 0x01)
+        out(d, 0x43, 0xB0)
+        out(d, 0x42, 0x9C); out(d, 0x42, 0x2E)
+        #expect(inb(d, 0x61) & 0x20 == 0)
+        clock.advance(to: 5_000_000)
+        #expect(inb(d, 0x61) & 0x20 == 0)
+        let lsb = inb(d, 0x42), msb = inb(d, 0x42)
+        let count = Int(lsb) | Int(msb) << 8
+        #expect(abs(count - (11932 - 5966)) <= 1)
+        clock.advance(to: 10_000_200)
+        #expect(inb(d, 0x61) & 0x20 != 0)
+        // GATE2 low pauses mode 0: the count does not move.
+        out(d, 0x43, 0xB0); out(d, 0x42, 0x00); out(d, 0x42, 0x10)
+        out(d, 0x61, 0x00)
+        let before = pit.state[2].count
+        clock.advance(to: 20_000_000)
+        #expect(pit.state[2].count == before)
+    }
+
+    @Test func latchAndReadBack() {
+        let clock = ManualClock()
+        let pit = PIT8254(clock: clock), d = pit.portDevices
+        out(d, 0x43, 0x34); out(d, 0x40, 0x00); out(d, 0x40, 0x00)  // mode 2, count 65536
+        clock.advance(to: 1_000_000)  // 1193 clocks
+        out(d, 0x43, 0x00)  // latch counter 0
+        clock.advance(to: 2_000_000)
+        let v = Int(inb(d, 0x40)) | Int(inb(d, 0x40)) << 8
+        #expect(abs(v - (65536 - 1193)) <= 1)
+        out(d, 0x43, 0xE2)  // read-back: latch status and count of counter 0
+        let status = inb(d, 0x40)
+        #expect(status & 0x3F == 0x34)
+        #expect(status & 0x80 != 0)  // OUT high in mode 2 except the last clock
+        let w = Int(inb(d, 0x40)) | Int(inb(d, 0x40)) << 8
+        #expect(abs(w - (65536 - 2386)) <= 1)
+    }
+
+    @Test func bcdAndMode3Square() {
+        let clock = ManualClock()
+        let pit = PIT8254(clock: clock), d = pit.portDevices
+        out(d, 0x43, 0x31)  // counter 0, LSB/MSB, mode 0, BCD
+        out(d, 0x40, 0x00); out(d, 0x40, 0x10)  // 1000 (BCD)
+        clock.advance(to: 100_000)  // ≈119 clocks → 881
+        #expect(pit.state[0].count == 0x0881 || pit.state[0].count == 0x0880)
+        var edges = 0
+        var level = false
+        pit.irq0 = IRQLine { l in if l && !level { edges += 1 }; level = l }
+        out(d, 0x43, 0x36); out(d, 0x40, 0x00); out(d, 0x40, 0x00)  // mode 3, 65536: 18.2 Hz
+        clock.advance(to: 1_100_000)
+        clock.advance(to: 1_100_000 + 1_000_000_000)
+        #expect(edges == 18 || edges == 19)
+    }
+}
