@@ -183,3 +183,91 @@ private func initPICs(_ d: [PortDevice], master: UInt8 = 0x30, slave: UInt8 = 0x
         #expect(edges == 18 || edges == 19)
     }
 }
+
+@Suite struct RTCTests {
+    // 2026-12-07 23:59:58 UTC, a Monday.
+    static let base: Int64 = 1_796_687_998
+
+    func read(_ d: PortDevice, _ i: UInt8) -> UInt8 {
+        d.write(port: 0x70, size: 1, value: UInt32(i))
+        return UInt8(truncatingIfNeeded: d.read(port: 0x71, size: 1))
+    }
+    func write(_ d: PortDevice, _ i: UInt8, _ v: UInt8) {
+        d.write(port: 0x70, size: 1, value: UInt32(i))
+        d.write(port: 0x71, size: 1, value: UInt32(v))
+    }
+
+    @Test func timeInBCDAndBinaryAndItRuns() {
+        let clock = ManualClock()
+        let rtc = RTC146818(clock: clock, base: Self.base), d = rtc.portDevice
+        #expect([0, 2, 4, 6, 7, 8, 9, 0x32].map { read(d, $0) } == [0x58, 0x59, 0x23, 0x02, 0x07, 0x12, 0x26, 0x20])
+        clock.advance(to: 2_500_000_000)  // past midnight: 2026-12-08 00:00:00
+        #expect([0, 2, 4, 7, 8].map { read(d, $0) } == [0x00, 0x00, 0x00, 0x08, 0x12])
+        write(d, 0x0B, 0x06)  // binary, 24-hour
+        #expect(read(d, 7) == 8 && read(d, 9) == 26)
+        write(d, 0x0B, 0x04)  // binary, 12-hour: midnight is 12 AM
+        #expect(read(d, 4) == 12)
+        #expect(read(d, 0x0D) == 0x80)
+    }
+
+    @Test func setTheClock() {
+        let clock = ManualClock()
+        let rtc = RTC146818(clock: clock, base: Self.base), d = rtc.portDevice
+        write(d, 0x0B, 0x82)  // SET, BCD, 24-hour
+        write(d, 0x09, 0x99); write(d, 0x08, 0x02); write(d, 0x07, 0x28); write(d, 0x04, 0x23); write(d, 0x02, 0x59); write(d, 0x00, 0x59)
+        write(d, 0x32, 0x19)
+        write(d, 0x0B, 0x02)
+        clock.advance(to: 1_000_000_000)
+        #expect([0, 2, 4, 7, 8, 9, 0x32].map { read(d, $0) } == [0x00, 0x00, 0x00, 0x01, 0x03, 0x99, 0x19])  // 1999-03-01
+        #expect(rtc.state.time == "1999-03-01 00:00:00")
+    }
+
+    @Test func updateInProgressWindow() {
+        let clock = ManualClock()
+        let rtc = RTC146818(clock: clock, base: Self.base), d = rtc.portDevice
+        clock.advance(to: 999_755_000)
+        #expect(read(d, 0x0A) & 0x80 == 0)
+        clock.advance(to: 999_757_000)
+        #expect(read(d, 0x0A) & 0x80 != 0)
+        clock.advance(to: 1_000_000_001)
+        #expect(read(d, 0x0A) & 0x80 == 0)
+    }
+
+    @Test func periodicAndUpdateInterrupts() {
+        let clock = ManualClock()
+        let rtc = RTC146818(clock: clock, base: Self.base), d = rtc.portDevice
+        var irqs = 0, level = false
+        rtc.irq8 = IRQLine { l in if l && !level { irqs += 1 }; level = l }
+        write(d, 0x0A, 0x2F)  // RS = 15: 2 Hz
+        write(d, 0x0B, 0x42)  // PIE
+        for step in 1...10 {
+            clock.advance(to: UInt64(step) * 250_000_000)
+            if level { #expect(read(d, 0x0C) & 0xC0 == 0xC0) }  // IRQF | PF, and the read clears it
+        }
+        #expect(irqs == 5)
+        #expect(!level)
+        // UIE: one per second; without reading C the line stays up.
+        write(d, 0x0B, 0x12)
+        _ = read(d, 0x0C)
+        irqs = 0
+        clock.advance(to: 4_000_000_000)
+        #expect(irqs == 1 && level)
+        #expect(read(d, 0x0C) & 0x90 == 0x90)
+        #expect(!level)
+    }
+
+    @Test func cmosMemoryBytes() {
+        let clock = ManualClock()
+        let rtc = RTC146818(clock: clock, base: Self.base), d = rtc.portDevice
+        rtc.setFirmwareBytes(ramBytes: 512 << 20, cpus: 1)
+        #expect(read(d, 0x15) == 0x80 && read(d, 0x16) == 0x02)
+        #expect(UInt16(read(d, 0x17)) | UInt16(read(d, 0x18)) << 8 == 0xFFFF)  // 511 MiB caps at 0xFFFF KiB
+        #expect(UInt16(read(d, 0x34)) | UInt16(read(d, 0x35)) << 8 == (512 - 16) * 16)
+        let sum = (0x10...0x2D).reduce(UInt16(0)) { $0 + UInt16(read(d, UInt8($1))) }
+        #expect(UInt16(read(d, 0x2E)) << 8 | UInt16(read(d, 0x2F)) == sum)
+        write(d, 0x40, 0xA5)
+        #expect(read(d, 0x40) == 0xA5)
+        d.write(port: 0x70, size: 1, value: 0x8F)  // NMI masked
+        #expect(rtc.nmiMasked)
+    }
+}
