@@ -271,3 +271,168 @@ private func initPICs(_ d: [PortDevice], master: UInt8 = 0x30, slave: UInt8 = 0x
         #expect(rtc.nmiMasked)
     }
 }
+
+@Suite struct HPETTests {
+    @Test func capabilitiesAndCounter() {
+        let clock = ManualClock()
+        let h = HPET(clock: clock)
+        let cap = h.mmioRead(offset: 0, size: 8)
+        #expect(cap & 0xFF == 1 && (cap >> 8) & 0x1F == 2 && cap & (1 << 13) != 0 && cap & (1 << 15) != 0)
+        #expect(cap >> 32 == 69_841_279 && (cap >> 16) & 0xFFFF == 0x8086)
+        #expect(h.mmioRead(offset: 4, size: 4) == 69_841_279)  // the high half alone
+        clock.advance(to: 1_000_000)
+        #expect(h.mmioRead(offset: 0xF0, size: 8) == 0)  // halted
+        h.mmioWrite(offset: 0xF0, size: 8, value: 1000)
+        h.mmioWrite(offset: 0x10, size: 4, value: 1)
+        clock.advance(to: 2_000_000)  // 1 ms = 14318 ticks
+        #expect(h.mmioRead(offset: 0xF0, size: 8) == 1000 + 14318)
+        h.mmioWrite(offset: 0xF0, size: 8, value: 0)  // ignored while running
+        #expect(h.mmioRead(offset: 0xF0, size: 4) == 1000 + 14318)
+        #expect(h.mmioRead(offset: 0xF2, size: 4) == ~0 & 0xFFFF_FFFF)  // misaligned: all-ones
+        for off in stride(from: UInt64(0), to: 0x400, by: 4) { _ = h.mmioRead(offset: off, size: 4) }
+    }
+
+    @Test func legacyPeriodicTimer0AsLinuxProgramsIt() {
+        let clock = ManualClock()
+        let h = HPET(clock: clock)
+        var irq0 = 0
+        h.onIRQ = { line, level in if line == .isa(0) && level { irq0 += 1 } }
+        h.mmioWrite(offset: 0x10, size: 4, value: 3)  // enable, legacy replacement
+        // hpet_set_periodic: ENABLE | PERIODIC | SETVAL | 32BIT, then cmp = now + delta, then delta.
+        let delta: UInt64 = 14318 * 4  // 4 ms (HZ = 250)
+        h.mmioWrite(offset: 0x100, size: 4, value: 0x4 | 0x8 | 0x40 | 0x100)
+        h.mmioWrite(offset: 0x108, size: 4, value: h.mmioRead(offset: 0xF0, size: 4) + delta)
+        h.mmioWrite(offset: 0x108, size: 4, value: delta)
+        clock.advance(to: 1_000_000_000)
+        #expect(irq0 == 249 || irq0 == 250)
+        #expect(h.mmioRead(offset: 0x100, size: 4) & 0x40 == 0)  // VAL_SET clears itself
+    }
+
+    @Test func oneShotLevelInterruptStatus() {
+        let clock = ManualClock()
+        let h = HPET(clock: clock)
+        var level = [Int: Bool]()
+        h.onIRQ = { line, l in if case .gsi(let p) = line { level[p] = l } }
+        h.mmioWrite(offset: 0x10, size: 4, value: 1)
+        h.mmioWrite(offset: 0x120, size: 8, value: 0x2 | 0x4 | 20 << 9)  // timer 1: level, enabled, pin 20
+        #expect((h.mmioRead(offset: 0x120, size: 8) >> 9) & 0x1F == 20)
+        h.mmioWrite(offset: 0x128, size: 8, value: 14318)  // 1 ms
+        clock.advance(to: 999_000)
+        #expect(level[20] != true)
+        clock.advance(to: 1_001_000)
+        #expect(level[20] == true && h.mmioRead(offset: 0x20, size: 4) == 0x2)
+        h.mmioWrite(offset: 0x20, size: 4, value: 0x2)
+        #expect(level[20] == false && h.mmioRead(offset: 0x20, size: 4) == 0)
+        // A route the capability does not offer is not taken.
+        h.mmioWrite(offset: 0x140, size: 8, value: 5 << 9)
+        #expect((h.mmioRead(offset: 0x140, size: 8) >> 9) & 0x1F == 0)
+    }
+
+    @Test func periodZeroDoesNotStorm() {
+        let clock = ManualClock()
+        let h = HPET(clock: clock)
+        var fired = 0
+        h.onIRQ = { _, l in if l { fired += 1 } }
+        h.mmioWrite(offset: 0x10, size: 4, value: 1)
+        h.mmioWrite(offset: 0x100, size: 4, value: 0x4 | 0x8 | 0x40 | 0x100 | 2 << 9)
+        h.mmioWrite(offset: 0x108, size: 4, value: 100)
+        h.mmioWrite(offset: 0x108, size: 4, value: 0)  // period 0
+        clock.advance(to: 10_000_000)
+        #expect(fired == 1)
+    }
+}
+
+@Suite struct ACPIPMTests {
+    @Test func timerCountsAt3_58MHzAndS5PowersOff() {
+        let clock = ManualClock()
+        let pm = ACPIPM(clock: clock, layout: PlatformLayout()), d = pm.portDevices
+        clock.advance(to: 1_000_000_000)
+        let t = d[0].read(port: 0x608, size: 4)
+        #expect(t == 3_579_545)
+        #expect(d[0].read(port: 0x604, size: 2) & 1 == 1)  // SCI_EN: always in ACPI mode
+        var off = false, other: UInt8? = nil
+        pm.onPowerOff = { off = true }
+        pm.onUnsupportedSleep = { other = $0 }
+        d[0].write(port: 0x604, size: 2, value: 3 << 10 | 0x2000)  // S3: not offered
+        #expect(!off && other == 3)
+        d[0].write(port: 0x604, size: 2, value: 5 << 10 | 0x2000)  // SLP_TYP = \_S5's 5, SLP_EN
+        #expect(off)
+        #expect(d[0].read(port: 0x604, size: 2) & 0x2000 == 0)
+    }
+
+    @Test func powerButtonRaisesSCIUntilCleared() {
+        let clock = ManualClock()
+        let pm = ACPIPM(clock: clock, layout: PlatformLayout()), d = pm.portDevices
+        var sci = false
+        pm.sci = IRQLine { sci = $0 }
+        pm.pressPowerButton()
+        #expect(!sci)  // not enabled
+        d[0].write(port: 0x602, size: 2, value: 0x0100)
+        #expect(sci)
+        #expect(d[0].read(port: 0x600, size: 2) & 0x0100 != 0)
+        d[0].write(port: 0x600, size: 2, value: 0x0100)  // write 1 to clear
+        #expect(!sci)
+        #expect(d[1].read(port: 0x620, size: 2) == 0)  // GPE0: no sources
+    }
+}
+
+@Suite struct ResetAndPCITests {
+    @Test func resetPaths() {
+        let r = ResetControl()
+        var resets: [ResetSource] = []
+        r.onReset = { resets.append($0) }
+        let pci = PCIHost(reset: r), kbc = KeyboardController(reset: r)
+        pci.write(port: 0xCF9, size: 1, value: 0x02)
+        #expect(resets.isEmpty)
+        pci.write(port: 0xCF9, size: 1, value: 0x06)  // Linux's reboot=pci, and the FADT reset value
+        r.portDevice.write(port: 0x92, size: 1, value: 0x03)
+        kbc.write(port: 0x64, size: 1, value: 0xFE)
+        #expect(resets == [.resetControl, .port92, .keyboardController])
+        r.portDevice.write(port: 0x92, size: 1, value: 0x00)
+        #expect(!r.a20 && r.portDevice.read(port: 0x92, size: 1) == 0)
+    }
+
+    @Test func keyboardControllerAnswersLinuxsProbe() {
+        let r = ResetControl(), k = KeyboardController(reset: r)
+        #expect(k.read(port: 0x64, size: 1) != 0xFF)
+        k.write(port: 0x64, size: 1, value: 0x20)  // read CTR
+        #expect(k.read(port: 0x64, size: 1) & 1 == 1)
+        let ctr = UInt8(k.read(port: 0x60, size: 1))
+        #expect(ctr == 0x45)
+        k.write(port: 0x64, size: 1, value: 0x60); k.write(port: 0x60, size: 1, value: 0x47)
+        k.write(port: 0x64, size: 1, value: 0x20)
+        #expect(k.read(port: 0x60, size: 1) == 0x47)
+        k.write(port: 0x64, size: 1, value: 0xAA)
+        #expect(k.read(port: 0x60, size: 1) == 0x55)
+        var irq12 = 0
+        k.irq12 = IRQLine { if $0 { irq12 += 1 } }
+        k.write(port: 0x64, size: 1, value: 0xD3); k.write(port: 0x60, size: 1, value: 0x5A)  // aux loopback
+        #expect(k.read(port: 0x64, size: 1) & 0x21 == 0x21 && irq12 == 1)
+        #expect(k.read(port: 0x60, size: 1) == 0x5A)
+        #expect(k.read(port: 0x64, size: 1) & 1 == 0)
+    }
+
+    @Test func configurationMechanism1() {
+        let pci = PCIHost(reset: ResetControl())
+        func cfg(_ dev: UInt32, _ fn: UInt32, _ reg: UInt32) -> UInt32 {
+            pci.write(port: 0xCF8, size: 4, value: 0x8000_0000 | dev << 11 | fn << 8 | reg)
+            return pci.read(port: 0xCFC, size: 4)
+        }
+        #expect(cfg(0, 0, 0) == 0x1237_8086)
+        #expect(cfg(1, 0, 0) == 0x7000_8086)
+        #expect(cfg(1, 0, 8) >> 8 == 0x060100)
+        #expect(cfg(1, 0, 0x0C) >> 16 & 0xFF == 0x80)  // multi-function
+        #expect(cfg(2, 0, 0) == 0xFFFF_FFFF && cfg(1, 1, 0) == 0xFFFF_FFFF)
+        #expect(pci.read(port: 0xCF8, size: 4) == 0x8000_0900)
+        pci.write(port: 0xCF8, size: 4, value: 0x8000_0800)
+        #expect(pci.read(port: 0xCFE, size: 2) == 0x7000)  // word at offset 2
+        pci.write(port: 0xCF8, size: 4, value: 0x8000_0860)
+        pci.write(port: 0xCFC, size: 1, value: 0x0B)  // PIRQA → IRQ 11
+        #expect(pci.read(port: 0xCFC, size: 4) == 0x8080_800B)
+        pci.write(port: 0xCF8, size: 4, value: 0x8000_0800)
+        pci.write(port: 0xCFC, size: 4, value: 0)  // IDs are read-only
+        #expect(pci.read(port: 0xCFC, size: 4) == 0x7000_8086)
+        pci.write(port: 0xCF8, size: 4, value: 0x0000_0800)  // enable bit clear: nothing answers
+        #expect(pci.read(port: 0xCFC, size: 4) == 0xFFFF_FFFF)
+    }
+}
