@@ -436,3 +436,28 @@ private func initPICs(_ d: [PortDevice], master: UInt8 = 0x30, slave: UInt8 = 0x
         #expect(pci.read(port: 0xCFC, size: 4) == 0xFFFF_FFFF)
     }
 }
+
+@Suite struct FwCfgTests {
+    func item(_ f: FwCfg, _ key: UInt16, _ n: Int) -> [UInt8] {
+        f.write(port: 0x510, size: 2, value: UInt32(key))
+        return (0..<n).map { _ in UInt8(f.read(port: 0x511, size: 1)) }
+    }
+
+    @Test func signatureRamCpusAndFileDirectory() {
+        let f = FwCfg(ramBytes: 512 << 20, cpus: 1)
+        #expect(item(f, 0x00, 4) == Array("QEMU".utf8))
+        #expect(item(f, 0x01, 4) == [1, 0, 0, 0])  // traditional interface, no DMA
+        #expect(item(f, 0x03, 8) == [0, 0, 0, 0x20, 0, 0, 0, 0])
+        #expect(item(f, 0x05, 2) == [1, 0])
+        #expect(item(f, 0x05, 4) == [1, 0, 0, 0])  // past the end reads 0
+        f.setE820([(0, 0x9FC00, 1), (0x100000, 0x1FF0_0000, 1)])
+        let dir = item(f, 0x19, 4 + 64)
+        #expect(dir[0..<4] == [0, 0, 0, 1])
+        #expect(dir[4..<8] == [0, 0, 0, 40])  // two 20-byte entries
+        #expect(dir[8..<10] == [0, 0x20])
+        #expect(String(decoding: dir[12..<20], as: UTF8.self) == "etc/e820")
+        let e820 = item(f, 0x20, 40)
+        #expect(e820[20..<28] == [0, 0, 0x10, 0, 0, 0, 0, 0] && e820[36] == 1)
+        #expect(item(f, 0x7777, 2) == [0, 0])  // an item that does not exist reads 0
+    }
+}
