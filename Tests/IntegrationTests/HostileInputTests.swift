@@ -99,6 +99,21 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
         #expect(r.seconds < 20, "\(r)")
     }
 
+    /// A guest sitting in long REP string instructions (mov cx, 0xFFFF; rep lodsb; jmp back, in
+    /// real mode from a ROM): `--timeout` stops it promptly. It used to overshoot by seconds to
+    /// minutes, a 4096-iteration REP slice counting as one instruction of the run loop's chunk.
+    @Test func timeoutStopsALongRepPromptly() throws {
+        let tmp = try TempDir()
+        defer { tmp.remove() }
+        let path = try tmp.file("rep.rom", rom([0xB9, 0xFF, 0xFF, 0xF3, 0xAC, 0xEB, 0xF9]))
+        let r = try vmxemu(["run", "--bios", path, "--timeout", "0.5"], timeout: 30)
+        #expect(r.status == 124, "\(r)")
+        // "vmxemu: stopped after --timeout 0.5s (N instructions in 0.507s (…"
+        let ran = r.stderr.split(separator: "\n").first?.split(separator: " in ").last?.split(separator: "s").first
+        let seconds = try #require(ran.flatMap { Double($0) }, "\(r)")
+        #expect(seconds < 0.5 + 0.25, "stopped \(seconds - 0.5) s after the deadline")
+    }
+
     /// --timeout must be a finite number of seconds in (0, 1000000].
     @Test(arguments: ["nan", "inf", "1e308", "0", "-1", "1000001"])
     func nonsenseTimeoutIsRefused(_ t: String) throws {
