@@ -561,7 +561,19 @@ extension CPU {
                     instructionInfo: asz << 7 | (op == .outs ? UInt32(seg) << 15 : 0), guestLinear: lin)
             }
         }
-        var budget = 4096    // iterations before yielding back to the run loop (interrupt window)
+        // Iterations before yielding back to the run loop (interrupt window, deadlines): a slice of
+        // at most `repSlice`, and no more than the REP iterations left to this run (`repAllowance`,
+        // set by `run(budget:)`): iterations count toward the run's budget, so one long REP can
+        // neither hold the run loop nor hide its work from the deadline. At least one, so the
+        // instruction always progresses.
+        let slice = rep == 0 ? 1 : max(1, Int(min(UInt64(CPU.repSlice), repAllowance)))
+        var budget = slice
+        defer {
+            if rep != 0 {
+                let used = UInt64(slice &- budget)
+                repAllowance = repAllowance > used ? repAllowance &- used : 0
+            }
+        }
         while true {
             if rep != 0 && regs[Reg.rcx] & am == 0 { return }
             switch op {
@@ -617,7 +629,14 @@ extension CPU {
             budget -= 1
             if budget == 0 {
                 // Let the run loop look at interrupts and budgets; resume the same instruction.
-                if regs[Reg.rcx] & am != 0 { rip = start }
+                if regs[Reg.rcx] & am != 0 {
+                    rip = start
+                    if repAllowance <= UInt64(slice) {
+                        // The run's allowance is spent: end the run as its budget would.
+                        pendingStop = .budget
+                        throw Fault(kind: .stop, vector: 0xFF, trap: true)
+                    }
+                }
                 return
             }
         }

@@ -68,8 +68,13 @@ extension CPU {
 
     /// Run until something stops the CPU or `budget` instructions have retired.
     /// Exceptions the guest handles are delivered inside; only stops come back.
+    ///
+    /// REP string iterations count too: a run executes at most `budget` instructions and at
+    /// most min(max(`budget`, `repSlice`), `repAllowanceLimit`) REP iterations, then returns
+    /// `.budget` (a REP instruction left unfinished resumes at the next run).
     public func run(budget: UInt64) -> StopCause {
         var remaining = budget
+        repAllowance = min(max(budget, UInt64(CPU.repSlice)), CPU.repAllowanceLimit)
         pendingStop = nil
         var firstInsn = true
         let bc = blocks

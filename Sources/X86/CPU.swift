@@ -117,6 +117,14 @@ public final class CPU: @unchecked Sendable {
     // MARK: Run state
 
     public internal(set) var instructions: UInt64 = 0
+    /// REP string iterations the current `run(budget:)` may still execute (string instructions
+    /// spend it; see `run(budget:)`).
+    @usableFromInline var repAllowance: UInt64 = 0
+    /// Iterations of a REP string instruction between looks at the run loop.
+    public static let repSlice = 4096
+    /// The most REP iterations one `run(budget:)` executes (a few tens of milliseconds of the
+    /// slowest forms, port I/O), whatever its budget.
+    public static let repAllowanceLimit: UInt64 = 1 << 18
     /// Set by another thread (gdb Ctrl-C, a timeout) to make `run` return at the next block.
     public let interruptFlag: UnsafeMutablePointer<UInt8>
     /// Chain of exceptions that led to a double or triple fault (for the report).

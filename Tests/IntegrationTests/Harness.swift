@@ -155,6 +155,8 @@ struct RunResult: Sendable, CustomStringConvertible {
     var stdout: String
     var stderr: String
     var seconds: Double
+    /// The child's peak resident set size in KiB (wait4's `ru_maxrss`).
+    var maxRSSKiB: Int = 0
 
     var stdoutLines: [String] { Self.lines(stdout) }
     var stderrLines: [String] { Self.lines(stderr) }
@@ -258,8 +260,9 @@ func runUnchecked(_ executable: URL, _ arguments: [String], timeout: Double) thr
     var raw: Int32 = 0
     var timedOut = false
     var killedAt: Date?
+    var usage = rusage()
     while true {
-        let w = waitpid(pid, &raw, WNOHANG)
+        let w = wait4(pid, &raw, WNOHANG, &usage)
         if w == pid { break }
         if w < 0 && errno != EINTR { throw HarnessError("waitpid \(pid): \(String(cString: strerror(errno)))") }
         let elapsed = Date().timeIntervalSince(start)
@@ -286,7 +289,7 @@ func runUnchecked(_ executable: URL, _ arguments: [String], timeout: Double) thr
     }
     return RunResult(
         executable: executable.lastPathComponent, arguments: arguments, status: status, signaled: signaled, timedOut: timedOut,
-        stdout: text(outPath), stderr: text(errPath), seconds: seconds)
+        stdout: text(outPath), stderr: text(errPath), seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss))
 }
 
 /// A fresh temporary directory; `defer { dir.remove() }` (which also keeps it alive that long).
