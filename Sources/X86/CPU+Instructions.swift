@@ -270,7 +270,7 @@ extension CPU {
         case .into:
             if of { throw Fault(kind: .software, vector: 4, trap: true) }
         case .int1:
-            throw Fault(kind: .exception, vector: 1, trap: true)
+            throw Fault.int1()
         case .hlt:
             if cpl != 0 { throw Fault.GP(0) }
             if vmx.nonRoot && vmx.proc & Proc.hltExiting != 0 { try vmExitForInstruction(i, .hlt, qualification: 0, instructionInfo: 0) }

@@ -156,8 +156,14 @@ public final class CPU: @unchecked Sendable {
     @usableFromInline var guestBreakpoints: [GuestBreakpoint] = []
     /// DR6 B0–B3 bits of data breakpoints hit by the current instruction (a trap after it).
     @usableFromInline var guestDataHits: UInt64 = 0
+    /// DR6 B0–B3 of data breakpoints hit by a MOV SS / POP SS, held pending until the instruction
+    /// boundary after the next instruction (SDM Vol. 3A §6.8.3 "Masking Exceptions and Interrupts
+    /// When Switching Stacks"). Nonzero keeps the checked run loop on (`debugChecks`).
+    @usableFromInline var pendingDebugHits: UInt64 = 0 {
+        didSet { updateDebugChecks() }
+    }
     @usableFromInline func updateDebugChecks() {
-        debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty || !guestBreakpoints.isEmpty
+        debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty || !guestBreakpoints.isEmpty || pendingDebugHits != 0
     }
     /// Breakpoints or watchpoints exist: run instruction by instruction with checks.
     @usableFromInline var debugChecks = false
@@ -213,7 +219,7 @@ public final class CPU: @unchecked Sendable {
         mxcsr = 0x1F80
         x87 = X87State()
         xcr0 = 1
-        guestBreakpoints = []; guestDataHits = 0
+        guestBreakpoints = []; guestDataHits = 0; pendingDebugHits = 0
         cpl = 0
         msrs = MSRFile()
         vmx = VMXState()
