@@ -508,8 +508,8 @@ extension DebuggerCommands {
             return describeExit(e)
         }
         let c = ctx.controller
+        let abort = lastAbort(c)?.indicator   // (before withVMCS: the controller's lock is not re-entrant)
         return withVMCS(ctx, "exit") { _, cpu, vmcs in
-            let abort = lastAbort(c)?.indicator
             guard cpu.vmx.lastExitReason != nil || abort != nil else { return .failure("exit: no VM exit has happened yet") }
             func f(_ id: VMCSFieldID) -> UInt64 { cpu.vmcsRead(id, at: vmcs) }
             // The number the ring gave the last exit or failed entry (the CPU's own counter
@@ -819,9 +819,16 @@ extension DebuggerCommands {
                 return m.memory.read(at: a, count: 1)[0] >> (bitIndex % 8) & 1 == 1
             }
             let r = bit(0), w = bit(0x800)
-            return CommandResult("MSR bitmaps at 0x\(hex(base)): MSR 0x\(hex(msr)) — RDMSR \(r ? "exits" : "does not exit"), WRMSR \(w ? "exits" : "does not exit") [SDM §24.6.9 \"MSR-Bitmap Address\"]",
+            return CommandResult("MSR bitmaps at 0x\(hex(base)): MSR 0x\(hex(msr)) — RDMSR \(r ? "exits" : "does not exit"), WRMSR \(w ? "exits" : "does not exit") [SDM §24.6.9 \"MSR-Bitmap Address\"]" + invalidBitmapNote(base),
                                  data: .object([("bitmaps", .uint(base)), ("read_exits", .bool(r)), ("write_exits", .bool(w))]))
         }
+    }
+
+    /// A note for a bitmap address VM entry refuses: bits 11:0 must be 0 and the address must fit
+    /// the physical-address width [SDM §26.2.1.1 "VM-Execution Control Fields"] ('vmcs check').
+    static func invalidBitmapNote(_ base: UInt64) -> String {
+        guard base & 0xFFF != 0 || base >> maxPhysAddrBits != 0 else { return "" }
+        return "\n  note: 0x\(hex(base)) is not a valid bitmap address (4-KByte aligned, below 2^\(maxPhysAddrBits)): VM entry fails with it [SDM §26.2.1.1 \"VM-Execution Control Fields\"]; the bit shown is at the wrapped address"
     }
 
     /// An MSR index: a number up to 0xffffffff or an MSR name (IA32_EFER, case-insensitive).
@@ -845,7 +852,7 @@ extension DebuggerCommands {
             let b = port & 0x7FFF
             let a = base &+ b / 8   // a guest-controlled base: wraps, never traps
             let set = m.memory.contains(a, count: 1) ? m.memory.read(at: a, count: 1)[0] >> (b % 8) & 1 == 1 : true
-            return CommandResult("I/O bitmap \(port < 0x8000 ? "A" : "B") at 0x\(hex(base)): port 0x\(hex(port)) \(set ? "exits" : "does not exit") (one-byte access; wider accesses check every byte's port) [SDM §24.6.4 \"I/O-Bitmap Addresses\"]",
+            return CommandResult("I/O bitmap \(port < 0x8000 ? "A" : "B") at 0x\(hex(base)): port 0x\(hex(port)) \(set ? "exits" : "does not exit") (one-byte access; wider accesses check every byte's port) [SDM §24.6.4 \"I/O-Bitmap Addresses\"]" + invalidBitmapNote(base),
                                  data: .object([("bitmap", .uint(base)), ("exits", .bool(set))]))
         }
     }
