@@ -16,9 +16,9 @@ extension DebuggerCommands {
     static let vmxInstructionOps: [Op] = [.vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall]
 
     static let scriptRows: [DebuggerCommand] = [
-        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] [msr=N] [port=N] [vector=N] [cr=N] | entry | entry-fail | vmfail | vmx INSN… | ADDR|SYMBOL",
+        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] [FILTER…] | entry | entry-fail | vmfail | vmx INSN… | ADDR|SYMBOL",
                         summary: "stop at VM exits (of these basic reasons, optionally only this MSR/port/vector/CR), VM entries, failed entries, VMfail, before a VMX instruction in root operation — or before the instruction at an address or symbol",
-                        details: "Exit filters are checked by the REPL's run control (c, si); in a gdb session a gdb continue stops at every exit of the filter's reasons.",
+                        details: "FILTER: msr=N, port=N, vector=N, cr=N.\nExit filters are checked by the REPL's run control (c, si); in a gdb session a gdb continue stops at every exit of the filter's reasons.",
                         examples: ["break exit CPUID", "break exit 10 HLT", "break exit WRMSR msr=0xc0000080", "break exit port=0x3f8", "break exit vector=14", "break exit cr=3", "break entry-fail", "break vmx VMLAUNCH", "break vmm_main"], needs: .stoppedMachine,
                         completions: { prev in prev.isEmpty ? breakKinds : (prev[0] == "exit" ? exitReasonNames + ["msr=", "port=", "vector=", "cr="] : (prev[0] == "vmx" ? vmxInstructionNames : [])) }) { ctx, args in
             breakCommand(ctx, args)
