@@ -252,7 +252,9 @@ import X86
         }
         #expect(r.stderr.contains("minivmm:"))      // the guest's serial output
         #expect(!r.stdout.contains("minivmm:"))
-        // A script run that lets the guest finish exits with the guest's status (0 here), and
+        // --version names the release and the SDM edition.
+        let v = try Fixture.spawn(Fixture.vmxemu!, ["--version"])
+        #expect(v.status == 0 && v.stdout.hasPrefix("vmxemu ") && v.stdout.contains("325462-077US"), "\(v.stdout)\(v.stderr)")
         // --json without a script is refused.
         #expect(try Fixture.spawn(Fixture.vmxemu!, ["run", Fixture.image("minivmm"), "-q", "--json"]).status == 2)
     }
