@@ -219,6 +219,22 @@ import X86
         #expect(Fixture.run("exit", c).output.contains("VMX abort (indicator 4"))
     }
 
+    /// VMX breakpoints outlive a gdb session: `monitor status` lists them and the next gdb to
+    /// connect is told (vmxemu's log).
+    @Test(.enabled(if: Fixture.has("minivmm"))) func vmxBreakpointsAreListedAndAnnounced() throws {
+        let (c, _) = try Fixture.controller("minivmm")
+        defer { c.shutdown() }
+        let monitor = CommandContext(controller: c, frontDoor: .monitor)
+        #expect(DebuggerCommands.execute("break exit CPUID", context: monitor).succeeded)
+        let status = DebuggerCommands.execute("status", context: monitor).output
+        #expect(status.contains("VMX breaks:    1: VM exit CPUID"), "\(status)")
+        final class Log: @unchecked Sendable { var lines: [String] = [] }
+        let log = Log()
+        let t = MachineTarget(controller: c, hooks: MachineTargetHooks(log: { log.lines.append($0) }))
+        _ = t.initiallyAttached()
+        #expect(log.lines.contains { $0.contains("still set") && $0.contains("1: VM exit CPUID") }, "\(log.lines)")
+    }
+
     /// Guest-controlled bitmap addresses near the top of the address space: an answer, not an
     /// arithmetic-overflow trap (issue 12's reproduction, through both doors).
     @Test(.enabled(if: Fixture.has("minivmm"))) func bitmapAddressesWrap() throws {
