@@ -173,7 +173,7 @@ extension DebuggerCommands {
             let basic = UInt16(reason & 0xFFFF)
             let name = VMXExitReason(rawValue: basic).map(\.name) ?? "reason \(basic)"
             if reason & 0x8000_0000 != 0 {
-                s += "VM-entry failure: exit reason \(basic) \(name) (bit 31 set), qualification 0x\(hex(q)) — 'why' lists every failing check\n"
+                s += "VM-entry failure\(exitsSeen.last.map { " #\($0.number)" } ?? ""): exit reason \(basic) \(name) (bit 31 set), qualification 0x\(hex(q)) — 'why' lists every failing check\n"
             } else if let e = exitsSeen.last {
                 s += "VM exit #\(e.number): \(basic) \(name), qualification 0x\(hex(q)), guest RIP 0x\(hex(e.guestRIP))"
                 s += (VMXExitReason(rawValue: basic).map { " — " + VMXDecode.exitQualification(q, reason: $0, vector: UInt8(truncatingIfNeeded: e.interruptionInfo)).summary } ?? "") + "\n"
