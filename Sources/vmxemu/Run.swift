@@ -104,11 +104,14 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("ex", withSingleDash: true), help: ArgumentHelp("Run one REPL command (repeatable; -x and -ex run in command-line order, as gdb does; implies --repl).", valueName: "CMD"))
     var exCommands: [String] = []
 
-    @Flag(name: .long, help: "Exit after the -x/-ex commands (status 0, or the first failure's: 1 command or assert, 2 usage, 3 guest fatal).")
+    @Flag(name: .long, help: "Exit after the -x/-ex commands (the first failure's status: 1 command or assert, 2 usage, 3 guest fatal; else the guest's exit status if it exited, else 0).")
     var batch = false
 
     @Flag(name: .customLong("no-history"), help: "Do not read or write the REPL history ($XDG_STATE_HOME/vmxemu/history).")
     var noHistory = false
+
+    @Flag(name: .long, help: "Script runs: every command's result as one JSON object per line on stdout (the guest's serial output goes to stderr unless --serial names a file).")
+    var json = false
 
     func run() throws {
         var log = Logger(label: "vmxemu")
@@ -143,6 +146,10 @@ struct Run: ParsableCommand {
             endpoint = GDBEndpoint(host: GDBEndpoint.defaultHost, port: GDBEndpoint.defaultPort)
         }
         let wantsREPL = repl || batch || !commandFiles.isEmpty || !exCommands.isEmpty
+        if json && !wantsREPL {
+            eprint("vmxemu: --json is for script runs (-x, -ex, --batch, --repl): it makes each command's result a JSON line")
+            throw ExitCode(ExitStatus.usage)
+        }
         if wantsREPL && (timeout != nil || maxInstructions != nil) {
             eprint("vmxemu: --timeout and --max-instructions cannot be combined with the REPL")
             throw ExitCode(ExitStatus.usage)
@@ -175,7 +182,11 @@ struct Run: ParsableCommand {
             }
         }
         let sink: ConsoleSink
-        do { sink = try SerialTarget(parsing: serial).makeSink() } catch {
+        do {
+            let target = try SerialTarget(parsing: serial)
+            // With --json stdout carries the JSON lines only: the guest's serial output moves to stderr.
+            if json && target == .stdio { sink = FileDescriptorSink(fileDescriptor: 2) } else { sink = try target.makeSink() }
+        } catch {
             eprint("vmxemu: --serial: \(error)")
             throw ExitCode(ExitStatus.usage)
         }
@@ -216,6 +227,7 @@ struct Run: ParsableCommand {
             options.steps = REPLOptions.orderedSteps(Array(CommandLine.arguments.dropFirst()), scripts: commandFiles, commands: exCommands)
             options.batch = batch
             options.history = !noHistory
+            options.json = json
             throw ExitCode(REPLRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint, options: options, quiet: quiet))
         }
         if let endpoint {

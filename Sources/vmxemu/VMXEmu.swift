@@ -22,8 +22,12 @@ struct VMXEmu: ParsableCommand {
         Guest serial output (COM1, port 0x3F8) goes to stdout; vmxemu's own messages go to stderr.
         A guest ends the run by writing its exit status to port 0xF4.
         """,
+        version: version,
         subcommands: [Run.self, Bench.self, Decode.self]
     )
+
+    /// `vmxemu --version`: the release and the one SDM edition every VMX citation refers to.
+    static let version = "vmxemu 0.1.0 (VMX per \(SDM.edition))"
 
     /// As ArgumentParser's `main`, except that arguments the parser rejects end with status 2 —
     /// the status vmxemu documents for bad arguments — instead of EX_USAGE (64).
