@@ -230,7 +230,9 @@ let integerForms: [Form] = [
         let allow: ((EndState) -> String?)? = k < 2 ? { s in
             Generator.value(of: rm, size: size, byteRex: rb.1, in: s) == 0 ? "bsf/bsr-zero-source" : nil
         } : nil
-        return g.done(name, g.encode(prefixes: pre, size: size, opcode: [0x0F, opc], reg: r.0, rm: rm), allow: allow)
+        var out = g.done(name, g.encode(prefixes: pre, size: size, opcode: [0x0F, opc], reg: r.0, rm: rm), allow: allow)
+        if k < 2 { out[out.count - 1].allowedRegister = r.0 }
+        return out
     },
     Form(name: "bswap", weight: 2) { g in
         let size = g.rng.chance(0.5) ? 4 : 8
