@@ -147,17 +147,41 @@ struct BochsComparisonTests {
         }
     }
 
+    /// minivmm lines allowed to differ between vmxemu and Bochs (by their start, which both
+    /// lines must share): each a property of the CPU model or of how the image is entered.
+    static let minivmmAllowed: [String: String] = [
+        "minivmm: VMX present; IA32_VMX_BASIC = ":
+            "the VMCS revision identifier is the CPU model's (SDM Vol. 3D Appendix A.1 \"Basic VMX Information\", bits 30:0): vmxemu's 4, Bochs's corei7_skylake_x 2BH",
+        "minivmm: CR0 = ":
+            "how the image is entered: vmxemu enters a multiboot kernel as QEMU does (CD = NW = 0); the Bochs ROM loader (bochs/loader.S) "
+            + "starts from reset, where CR0 = 60000010H (SDM Vol. 3A §9.1.1 \"Processor State After Reset\", Table 9-1), and leaves CD and NW set",
+        "minivmm: CPUID leaf 0x1 subleaf 0x0 -> ":
+            "CPUID.1 ECX/EDX are the CPU model's feature flags (SDM Vol. 2A \"CPUID\", Table 3-10, 3-11): vmxemu reports what it implements (no AVX, no x2APIC), Bochs its skylake model's",
+    ]
+
     /// minivmm — VMXON, a VMCS built field by field, VMLAUNCH, a guest whose CPUID, HLT, VMCALL,
     /// I/O, RDMSR/WRMSR and CR exits the VMM handles, VMRESUME, VMCLEAR and VMXOFF — prints the
-    /// same lines under Bochs and under vmxemu, ending in PASS under both.
+    /// same lines under Bochs and under vmxemu (but for `minivmmAllowed`), ending in PASS.
     @Test func minivmmMatchesBochs() throws {
         let bochs = try Self.bochs("minivmm")
         #expect(bochs.status == 0, "minivmm under Bochs:\n\(bochs.lines.joined(separator: "\n"))")
         #expect(bochs.lines.contains("minivmm: PASS"), "\(bochs.lines.joined(separator: "\n"))")
         let ours = try vmxemu(["run", try GuestImages.path("minivmm")])
         #expect(ours.status == 0, "\(ours)")
-        #expect(ours.stdoutLines == bochs.lines,
-                "Bochs:\n\(bochs.lines.joined(separator: "\n"))\nvmxemu:\n\(ours.stdout)")
+        #expect(ours.stdoutLines.contains("minivmm: PASS"), "\(ours)")
+        let b = bochs.lines, v = ours.stdoutLines
+        #expect(b.count == v.count, "Bochs printed \(b.count) lines, vmxemu \(v.count):\nBochs:\n\(b.joined(separator: "\n"))\nvmxemu:\n\(v.joined(separator: "\n"))")
+        var used: Set<String> = []
+        for (bl, vl) in zip(b, v) where bl != vl {
+            guard let key = Self.minivmmAllowed.keys.first(where: { vl.hasPrefix($0) && bl.hasPrefix($0) }) else {
+                Issue.record("unexplained difference:\n  Bochs:  \(bl)\n  vmxemu: \(vl)")
+                continue
+            }
+            used.insert(key)
+        }
+        for key in Self.minivmmAllowed.keys where !used.contains(key) {
+            Issue.record("allow-list entry \"\(key)\" no longer differs from Bochs: remove it")
+        }
     }
 
     /// bad-guest prints the same lines under both (VMLAUNCH fails with exit reason 80000021H,
