@@ -171,7 +171,7 @@ final class DiffRunner {
     var allowed: [String: Int] = [:]
     var endedBy: [Int: Int] = [:]
     var kvmErrors = 0
-    /// Sequences checked on past an allowed BSF/BSR divergence.
+    /// Sequences checked on past a register-only allowance (`Insn.allowedRegister`).
     var resumed = 0
     /// The self-test's planted bug: our core runs NOPs in place of this instruction.
     var plantedNOP: Int? = nil
@@ -206,7 +206,9 @@ final class DiffRunner {
     }
 
     /// Run one sequence; on a mismatch bisect and record a report (or an allow-list hit). After
-    /// a BSF/BSR allowance the rest of the sequence is still checked: both machines resume from
+    /// a register-only allowance (an instruction whose `allow` names an entry and whose
+    /// divergence is in `allowedRegister` alone; none today — BSF/BSR with a zero source had one)
+    /// the rest of the sequence is still checked: both machines resume from
     /// the host's state after that instruction (the instructions before it replaced by NOPs, so
     /// every offset stays the same).
     func check(_ seq: Sequence, seed: UInt64, index: Int, withFPU: Bool) {
@@ -243,8 +245,8 @@ final class DiffRunner {
             }
             let ins = seq.insns[first]
             let pre = prevCore ?? asEnd(start, data)
-            // BSF/BSR with a zero source: only the destination may differ (ZF and every other
-            // register, flag and byte must agree); then continue after it from the host's state.
+            // A register-only allowance: only that register may differ (every other register,
+            // flag and byte must agree); then continue after it from the host's state.
             if let allow = ins.allow, let dest = ins.allowedRegister, let name = allow(pre),
                diffAt.lines.count == 1, diffAt.lines[0].hasPrefix("\(Reg.names64[dest]): ") {
                 allowed[name, default: 0] += 1
@@ -339,7 +341,7 @@ func envUInt(_ name: String) -> UInt64? {
             let ends = runner.endedBy.sorted { $0.key < $1.key }.map { "#\($0.key):\($0.value)" }.joined(separator: " ")
             print("kvm-diff[\(label)]: seed 0x\(hex(seed)): \(runner.sequences) sequences, \(runner.instructions) instructions, "
                   + "\(runner.mismatches) mismatches (allow-listed: \(allowed.isEmpty ? "none" : allowed); "
-                  + "checked on past an allowed BSF/BSR: \(runner.resumed)); "
+                  + "checked on past a register-only allowance: \(runner.resumed)); "
                   + "KVM internal errors \(runner.kvmErrors); ended by vector \(ends); \(String(format: "%.1f", dt)) s "
                   + "(KVM \(runner.kvmTime / 1_000_000) ms, core \(runner.coreTime / 1_000_000) ms)")
             for r in runner.reports { print(r) }
