@@ -291,6 +291,11 @@ extension CPU {
                 map = p1 & 0x1F; w = p2 & 0x80 != 0
                 vvvv = (~p2 >> 3) & 0xF; l = (p2 >> 2) & 1; pp = p2 & 3
             }
+            // RORX's VEX.vvvv "is reserved and must be 1111b" (SDM Vol. 2B "RORX — Rotate Right
+            // Logical Without Affecting Flags", and Vol. 2A §2.5.1 "Exception Conditions for
+            // VEX-Encoded GPR Instructions": #UD otherwise) — all four bits, in every mode, even
+            // though outside 64-bit mode only the low three name a register.
+            let vvvvReserved = vvvv != 0
             if mode != 2 { rexR = 0; rexX = 0; rexB = 0; vvvv &= 7 }    // outside 64-bit mode the high bits are ignored
             let op = map == 2 || map == 3 ? try src.next() : 0
             var form: BMIForm? = nil
@@ -320,7 +325,7 @@ extension CPU {
                 switch i.sub { case 1: f = .blsr; case 2: f = .blsmsk; case 3: f = .blsi; default: i.op = .ud; return }
             }
             i.op = l == 0 && !opsize16 && i.rep == 0 && rex == 0 ? .bmi : .ud
-            if f == .rorx && vvvv != 0 { i.op = .ud }    // RORX: "VEX.vvvv is reserved and must be 1111b"
+            if f == .rorx && vvvvReserved { i.op = .ud }
             i.sub = f.rawValue
             i.imm2 = UInt64(vvvv)
             i.osz = mode == 2 && w ? 3 : 2

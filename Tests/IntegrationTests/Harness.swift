@@ -96,22 +96,8 @@ struct HarnessError: Error, CustomStringConvertible {
 // MARK: - Guest images
 
 enum GuestImages {
-    /// True when `make` and the C compiler the Makefile uses (`$CC`, else `gcc`) are on PATH.
-    static let toolsAvailable: Bool = {
-        let cc = ProcessInfo.processInfo.environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "gcc"
-        return onPath("make") && onPath(cc) && onPath("ld")
-    }()
-
-    static let missingToolsReason: Comment =
-        "make, gcc (or $CC) or ld is not on PATH, so GuestImages cannot be built"
-
-    static func onPath(_ tool: String) -> Bool {
-        if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").contains {
-            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
-        }
-    }
+    // (The tools that build the images are the `.imageTools` oracle of TestSupport/Oracle.swift:
+    // the suites that need them carry `.requires(.imageTools)`.)
 
     /// `make -C GuestImages`, run once per test process (the first test that needs an image
     /// builds them; the others wait for it).
