@@ -4,11 +4,11 @@
 /// needs (operation, operand size, ModRM operands, displacement, immediates) — and cached by
 /// physical address in blocks (`BlockCache`). Execution never looks at instruction bytes again.
 
-/// Operations. Forms that share semantics share an op; `sub` selects the variant
-/// (ALU operation, condition code, group member).
+/// Operations. Forms that share semantics share an op; a named `Insn` accessor selects the
+/// variant (`aluOp`, `conditionCode`, `modrmReg` of a group member, …).
 public enum Op: UInt16, Sendable {
     case unimplemented, ud
-    // Integer ALU: sub = 0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP
+    // Integer ALU: `aluOp` = 0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP
     case aluEG, aluGE, aluEI
     case testEG, testEI
     case incE, decE, notE, negE, mulE, imul1E, divE, idivE, imulGE, imulGEI
@@ -16,7 +16,7 @@ public enum Op: UInt16, Sendable {
     case xchgEG
     case push, pop, pushI, pushE, popE, pushSeg, popSeg, pusha, popa, pushf, popf
     case cbw, cwd, lahf, sahf
-    // Shifts: sub = 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL(=SHL), 7 SAR; imm2 = 0 count 1, 1 CL, 2 imm
+    // Shifts: `shiftOp` = 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL(=SHL), 7 SAR; `countSource`
     case shiftE, shld, shrd
     case jcc, jmpRel, callRel, ret, jmpE, callE, jmpFar, jmpFarE, callFar, callFarE, retFar, iret
     case loop, jcxz
@@ -28,16 +28,16 @@ public enum Op: UInt16, Sendable {
     // System
     case lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, smsw, lmsw, invlpg, swapgs, rdtscp, rdpid
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
-    case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: sub = the segment register
+    case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: `segmentRegister`
     case syscall, sysret, sysenter, sysexit, clts, invd, wbinvd, lar, lsl, verr, verw
-    case clflush, rdrand   // RDRAND (sub 6) and RDSEED (sub 7)
-    case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: sub = ModRM.reg 0…3
-    case adx                // ADCX (sub 0), ADOX (sub 1)
+    case clflush, rdrand   // RDRAND (`modrmReg` 6) and RDSEED (7)
+    case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: `modrmReg` 0…3
+    case adx                // ADCX (`modrmReg` 0), ADOX (1)
     case bmi                // BMI1/BMI2 (VEX): `bmiForm`, `vexRegister` (`VEXTable`)
-    // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (sub 0…5), SALC, ARPL, BOUND
+    // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (`bcdOp` 0…5), SALC, ARPL, BOUND
     case bcd, salc, arpl, bound
     case invpcid            // INVPCID r, m128 (66 0F 38 82): reg = the type register
-    case xgetbv, xsetbv, xsave   // XSAVE (sub 4), XRSTOR (5), XSAVEOPT (6): CPU+XSave
+    case xgetbv, xsetbv, xsave   // XSAVE (`modrmReg` 4), XRSTOR (5), XSAVEOPT (6): CPU+XSave
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait

@@ -1,7 +1,7 @@
-/// The SSE/MMX instruction forms of the 0F, 0F 38 and 0F 3A maps (see ISA.swift): one row per (map, opcode,
-/// mandatory prefix) — the SDM's opcode maps (Vol. 2D Appendix A "Opcode Map", Tables,
-/// A-5, one column per mandatory prefix) with each form's ModRM constraint, immediate, CPUID
-/// feature, executing unit, operand kinds and mnemonic.
+/// The SSE/MMX instruction forms of the 0F, 0F 38 and 0F 3A maps (see ISA.swift): one row per
+/// (map, opcode, mandatory prefix) — the SDM's opcode maps (Vol. 2D Appendix A "Opcode Map",
+/// Tables, one column per mandatory prefix) with each form's ModRM constraint,
+/// immediate, CPUID feature, executing unit, operand kinds and mnemonic.
 ///
 /// Everything else is derived from these rows at startup: the decoder's flat per-opcode tables
 /// (`SIMDTable.map0F`, `map0F38`, `map0F3A`: a form whose feature the modeled CPU does not
