@@ -137,6 +137,20 @@ struct BitManipulationTests {
         // In real mode VEX is #UD at execution (Table 2-28).
     }
 
+    /// RORX: "VEX.vvvv is reserved and must be 1111b, otherwise instructions will #UD" (SDM
+    /// Vol. 2B "RORX") — all four bits, also outside 64-bit mode, where the high bit of
+    /// VEX.vvvv names no register (Vol. 2A §2.3.5 "The VEX Prefix").
+    @Test func rorxReservedVvvvInEveryMode() {
+        func decoded32(_ bytes: [UInt8]) -> Op {
+            let m = TestMachine.protected32()
+            m.load(bytes + [0xF4])
+            return (try? m.cpu.decode(at: Layout.code).op) ?? .unimplemented
+        }
+        #expect(decoded32([0xC4, 0xE3, 0x7B, 0xF0, 0xC3, 0x0C]) == .bmi)  // rorx eax, ebx, 12
+        #expect(decoded32([0xC4, 0xE3, 0x3B, 0xF0, 0xC3, 0x0C]) == .ud)   // VEX.vvvv = 1000b
+        #expect(decoded([0xC4, 0xE3, 0x3B, 0xF0, 0xC3, 0x0C]) == .ud)     // and in 64-bit mode
+    }
+
     @Test func rdrandAndRdseedSetCF() {
         var seen = Set<UInt64>()
         for code: [UInt8] in [[0x48, 0x0F, 0xC7, 0xF0], [0x48, 0x0F, 0xC7, 0xF8]] {
