@@ -319,7 +319,7 @@ extension CPU {
                 default: break
                 }
             }
-            if follow { insn2.imm2 = 1 }
+            if follow { insn2.continuesAtTarget = true }
             base[k] = insn2
             k += 1
             if (insn.op.endsBlock && !follow) || page2 != 0 { break }
