@@ -122,7 +122,7 @@ func opcodeKey(_ b: [UInt8], mode: Int) -> String {
     return s
 }
 
-/// A disagreement the test accepts, with the rule (Intel SDM, order no. 325462-077US, unless
+/// A disagreement the test accepts, with the rule (Intel SDM, order no. 325462-077US, the pinned edition, unless
 /// stated) that makes Zydis wrong for the modeled CPU or puts the case out of scope.
 struct Allowance: Sendable {
     let name: String

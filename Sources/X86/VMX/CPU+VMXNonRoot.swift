@@ -28,6 +28,7 @@ extension CPU {
     func interruptionType(_ f: Fault) -> UInt32 {
         if f.kind == .software { return f.vector == 3 || f.vector == 4 ? 6 : 4 }
         if f.isINT1 { return 5 }
+        if f.kind == .interrupt { return f.vector == 2 ? 2 : 0 }   // NMI, external interrupt
         return f.vector == 2 ? 2 : 3
     }
 
