@@ -77,6 +77,9 @@ public struct CommandContext: Sendable {
     public var interruptRequested: @Sendable () -> Bool
     /// Nesting depth of `source` (refused beyond a few levels).
     public var sourceDepth = 0
+    /// Host files may be read or written: not from gdb's `monitor` (see
+    /// `DebuggerCommand.hostFileAccess`).
+    public var mayAccessHostFiles: Bool { frontDoor != .monitor }
 
     public init(controller: MachineController?, frontDoor: FrontDoor, session: DebugSession? = nil,
                 interruptRequested: @escaping @Sendable () -> Bool = { false }) {
@@ -110,13 +113,20 @@ public struct DebuggerCommand: Sendable {
     public let needs: Needs
     /// Run control (`c`, `si`, …): the REPL's; in a gdb session gdb resumes the machine.
     public let replOnly: Bool
+    /// Reads or writes files of the host (`source FILE`): the REPL's and its scripts' only.
+    /// `monitor` is refused before the handler runs: whoever reaches the gdb port is a remote
+    /// user, who gets no host file access (as with `vFile`, which serves only the image).
+    /// A command that touches a file only with some arguments checks
+    /// `CommandContext.mayAccessHostFiles` itself.
+    public let hostFileAccess: Bool
     /// Candidates for the next word, given the argument words before it (completion).
     public let completions: @Sendable ([String]) -> [String]
     public let handler: @Sendable (CommandContext, [String]) -> CommandResult
 
     public init(_ name: String, aliases: [String] = [], arguments: String = "", summary: String,
                 details: String = "", examples: [String] = [], needs: Needs = .stoppedMachine,
-                replOnly: Bool = false, completions: @escaping @Sendable ([String]) -> [String] = { _ in [] },
+                replOnly: Bool = false, hostFileAccess: Bool = false,
+                completions: @escaping @Sendable ([String]) -> [String] = { _ in [] },
                 handler: @escaping @Sendable (CommandContext, [String]) -> CommandResult) {
         self.name = name
         self.aliases = aliases
@@ -126,6 +136,7 @@ public struct DebuggerCommand: Sendable {
         self.examples = examples
         self.needs = needs
         self.replOnly = replOnly
+        self.hostFileAccess = hostFileAccess
         self.completions = completions
         self.handler = handler
     }
@@ -266,6 +277,9 @@ public enum DebuggerCommands {
         if command.replOnly && ctx.frontDoor == .monitor {
             return .usage("\(name): run control belongs to gdb in a gdb session (continue, stepi); '\(name)' works in the vmxemu REPL")
         }
+        if command.hostFileAccess && !ctx.mayAccessHostFiles {
+            return .usage("\(name): refused from gdb's monitor: no host file access from the remote side (use the vmxemu REPL or -x FILE)")
+        }
         if command.needs != .nothing {
             guard let c = ctx.controller else {
                 return .usage("\(name): needs a machine (vmxemu run IMAGE --repl); with no image only 'decode' and 'help' work")
@@ -287,13 +301,14 @@ public enum DebuggerCommands {
             if !c.details.isEmpty { s += c.details.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n" }
             if !c.examples.isEmpty { s += "  examples:\n" + c.examples.map { "    \($0)\n" }.joined() }
             if c.replOnly { s += "  (REPL only: in gdb, use gdb's own run control)\n" }
+            if c.hostFileAccess { s += "  (REPL only: gdb's monitor has no host file access)\n" }
             return CommandResult(s, data: .object([("name", .string(c.name)), ("arguments", .string(c.arguments)),
                                                    ("summary", .string(c.summary)), ("aliases", .array(c.aliases.map(JSONValue.string))),
                                                    ("examples", .array(c.examples.map(JSONValue.string)))]))
         }
         let width = (table.map(\.synopsis.count).max() ?? 0) + 2
         var s = door == .monitor ? "vmxemu monitor commands:\n" : "vmxemu commands:\n"
-        for c in table { s += "  " + c.synopsis.padded(width) + c.summary + (c.replOnly ? " (REPL only)" : "") + "\n" }
+        for c in table { s += "  " + c.synopsis.padded(width) + c.summary + (c.replOnly || c.hostFileAccess ? " (REPL only)" : "") + "\n" }
         s += "Unique prefixes work (vm → vmcs). --json on any command gives one JSON object per result.\n"
         s += "Physical memory in gdb: x/4xg 0x8000000000000000+PHYS, or monitor phys on.\n"
         return CommandResult(s, data: .array(table.map { .object([("name", .string($0.name)), ("summary", .string($0.summary))]) }))

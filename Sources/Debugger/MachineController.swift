@@ -5,7 +5,7 @@
 //   caller thread(s)                         CPU thread (one, started on the first resume)
 //   ─────────────────                        ─────────────────────────────────────────────
 //   resume(.continue) ──job──► lock ──────►  busy = true; cpu.run(…) until a stop
-//   interrupt() ── cpu.interruptFlag = 1 ──► run returns .interrupted at the next block
+//   interrupt() ── cpu.requestInterrupt() ─► run returns .interrupted at the next block (atomic)
 //   withStopped { cpu in … } (refused while busy)
 //                              completion(stop) ◄── busy = false; flag cleared; lastStop set
 //
@@ -94,7 +94,6 @@ public final class MachineController: @unchecked Sendable {
     // Guarded by `lock` (the CPU thread reads the tables while `busy`; nobody else writes them then).
     private var job: Job?
     private var busy = false
-    private var freeRunning = false
     private var threadStarted = false
     private var shuttingDown = false
     private var last: DebugStop?
@@ -115,7 +114,6 @@ public final class MachineController: @unchecked Sendable {
 
     private struct Job {
         var mode: RunMode
-        var freeRun: Bool
         var completion: @Sendable (DebugStop) -> Void
     }
 
@@ -247,7 +245,7 @@ public final class MachineController: @unchecked Sendable {
             syncCPUTables(ctx)
             if let want = awaitedContext, want == ctx {
                 reachedContext = true
-                cpu.interruptFlag.pointee = 1
+                cpu.requestInterrupt()
             }
         }
     }
@@ -281,7 +279,7 @@ public final class MachineController: @unchecked Sendable {
     /// once, on the CPU thread, after the machine stopped. False if it is already running (or
     /// the CPU thread could not be started).
     @discardableResult
-    public func resume(_ mode: RunMode, freeRun: Bool = false,
+    public func resume(_ mode: RunMode,
                        completion: @escaping @Sendable (DebugStop) -> Void) -> Bool {
         lock.withLock {
             guard !busy, job == nil, !shuttingDown else { return false }
@@ -289,7 +287,7 @@ public final class MachineController: @unchecked Sendable {
                 guard startDetachedThread({ [self] in cpuThread() }) else { return false }
                 threadStarted = true
             }
-            job = Job(mode: mode, freeRun: freeRun, completion: completion)
+            job = Job(mode: mode, completion: completion)
             lock.broadcast()
             return true
         }
@@ -299,22 +297,7 @@ public final class MachineController: @unchecked Sendable {
     /// does nothing when the machine is stopped.
     public func interrupt() {
         lock.withLock {
-            if busy || job != nil { machine.cpu.interruptFlag.pointee = 1 }
-        }
-    }
-
-    /// If the machine runs free (started without a debugger), interrupts it and waits until it
-    /// has stopped. Returns false if it was still running at the timeout.
-    @discardableResult
-    public func stopFreeRun(timeout: Double = 5) -> Bool {
-        lock.withLock {
-            guard (busy && freeRunning) || (job?.freeRun ?? false) else { return true }
-            machine.cpu.interruptFlag.pointee = 1
-            let deadline = monotonicNow() + timeout
-            while busy || job != nil {
-                if !lock.wait(until: deadline) && monotonicNow() >= deadline { return false }
-            }
-            return true
+            if busy || job != nil { machine.cpu.requestInterrupt() }
         }
     }
 
@@ -335,7 +318,7 @@ public final class MachineController: @unchecked Sendable {
     public func shutdown() {
         lock.withLock {
             shuttingDown = true
-            if busy || job != nil { machine.cpu.interruptFlag.pointee = 1 }
+            if busy || job != nil { machine.cpu.requestInterrupt() }
             lock.broadcast()
         }
     }
@@ -347,16 +330,14 @@ public final class MachineController: @unchecked Sendable {
                 guard let j = job else { return nil }
                 job = nil
                 busy = true
-                freeRunning = j.freeRun
                 return j
             }
             guard let next = taken else { return }   // shut down
             let stop = execute(next.mode)
             lock.withLock {
                 busy = false
-                freeRunning = false
                 // An interrupt that arrived after the run ended must not stop the next one.
-                machine.cpu.interruptFlag.pointee = 0
+                machine.cpu.clearInterruptRequest()
                 last = stop
                 lock.broadcast()
             }

@@ -6,6 +6,8 @@
 /// generation of their code page(s), which any write to such a page bumps — so self-modifying
 /// code is seen at the next block, and the hot loop never checks for it.
 
+import Synchronization
+
 @usableFromInline final class BlockCache {
     static let sets = 8192
     static let maxLen = 32
@@ -66,6 +68,12 @@ extension CPU {
         codeMode == 2 ? rip : (segBase[Seg.cs] &+ rip) & 0xFFFF_FFFF
     }
 
+    /// Makes `run` return `.interrupted` at the next block boundary (any thread).
+    public func requestInterrupt() { interruptRequest.store(true, ordering: .relaxed) }
+
+    /// Drops a request that arrived after the run it was meant for had ended.
+    public func clearInterruptRequest() { interruptRequest.store(false, ordering: .relaxed) }
+
     /// Run until something stops the CPU or `budget` instructions have retired.
     /// Exceptions the guest handles are delivered inside; only stops come back.
     public func run(budget: UInt64) -> StopCause {
@@ -74,7 +82,9 @@ extension CPU {
         var firstInsn = true
         let bc = blocks
         while true {
-            if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
+            if interruptRequest.load(ordering: .relaxed) && interruptRequest.exchange(false, ordering: .relaxed) {
+                return .interrupted
+            }
             if remaining == 0 { return .budget }
             currentRip = rip
             // Find (or build) the block at RIP.
@@ -166,7 +176,7 @@ extension CPU {
                     if let stop = deliver(Fault(kind: .exception, vector: 1, trap: guestDebugFault == 0)) { return stop }
                     break
                 }
-                if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }
+                if remaining == 0 || interruptRequest.load(ordering: .relaxed) || slot == BlockCache.scratch { break }
                 // Chain: the same exit as last time, in the same translation epoch, to the same
                 // block (its slot may have been refilled by a block at a colliding address since:
                 // then the link is stale — vmx-errors ran another function's code at the RIP after

@@ -8,6 +8,8 @@
 /// Family-by-family files extend this type: `CPU+Flags`, `CPU+Memory` (paging, TLB),
 /// `CPU+Segments`, `CPU+Exceptions`, `CPU+Execute` (the dispatch switch), `CPU+ALU`, `CPU+System`,
 /// `CPU+String`, and `Decoder`.
+import Synchronization
+
 public final class CPU: @unchecked Sendable {
     // MARK: General-purpose state
 
@@ -117,8 +119,12 @@ public final class CPU: @unchecked Sendable {
     // MARK: Run state
 
     public internal(set) var instructions: UInt64 = 0
-    /// Set by another thread (gdb Ctrl-C, a timeout) to make `run` return at the next block.
-    public let interruptFlag: UnsafeMutablePointer<UInt8>
+    /// The cross-thread kick: another thread (gdb's Ctrl-C, the debugger) sets it through
+    /// `requestInterrupt()` and `run` returns `.interrupted` at the next block boundary. An
+    /// atomic from the standard library (a data race otherwise; the core takes no package
+    /// dependency): the CPU thread polls it with one relaxed load per block — no lock, no
+    /// reference count (a `let` of this final class). Relaxed: the flag publishes no data.
+    public let interruptRequest = Atomic<Bool>(false)
     /// Chain of exceptions that led to a double or triple fault (for the report).
     public internal(set) var faultChain: [Fault] = []
     /// True after HLT stopped the run.
@@ -178,14 +184,12 @@ public final class CPU: @unchecked Sendable {
         let pages = Int(memory.size >> 12) + 1
         pageInfo = .allocate(capacity: pages)
         pageInfo.initialize(repeating: 0, count: pages)
-        interruptFlag = .allocate(capacity: 1)
-        interruptFlag.initialize(to: 0)
         reset()
     }
 
     deinit {
         regs.deallocate(); xmm.deallocate(); segs.deallocate(); segBase.deallocate(); segChecked.deallocate()
-        pageInfo.deallocate(); interruptFlag.deallocate()
+        pageInfo.deallocate()
     }
 
     /// Power-on reset state (SDM Vol. 3A §9.1.1 "Processor State After Reset", Table 9-1).
