@@ -14,7 +14,8 @@ let coreFlags: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"]
 
 let package = Package(
     name: "vmxemu",
-    platforms: [.macOS(.v13)],
+    // macOS 15: the core's cross-thread kick is the standard library's `Atomic` (Synchronization).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vmxemu", targets: ["vmxemu"]),
     ],
@@ -35,9 +36,15 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The Machine ⇄ gdb adapter, and the command table shared by the REPL and `monitor`.
-        .target(name: "Debugger", dependencies: ["Machine", "X86", "GDBRemote", "HostIO"]),
-        // GNU readline (system library) and the REPL front door on the command table.
-        .systemLibrary(name: "CReadline", path: "Sources/CReadline", pkgConfig: "readline"),
+        .target(name: "Debugger", dependencies: [
+            "Machine", "X86", "GDBRemote", "HostIO",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        // GNU readline (system library: libreadline-dev; the module map links it) and the REPL
+        // front door on the command table. No pkg-config: readline.pc's Cflags
+        // (-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600) are flags SwiftPM refuses, with a warning on
+        // every build, and the headers are in the default include path.
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline", providers: [.apt(["libreadline-dev"])]),
         .target(name: "REPL", dependencies: ["Debugger", "Machine", "X86", "CReadline", "HostIO"]),
         .executableTarget(name: "vmxemu", dependencies: [
             "Machine", "X86", "Debugger", "GDBRemote", "REPL", "HostIO",

@@ -19,3 +19,7 @@ static inline void vmxemu_rl_no_default_completion(void) { rl_attempted_completi
 
 /// The line being edited.
 static inline const char *vmxemu_rl_line(void) { return rl_line_buffer ? rl_line_buffer : ""; }
+
+/// Called by readline when a signal interrupted its read of the terminal (readline ≥ 6.3):
+/// where the REPL acts on a Ctrl-C at the prompt, outside the signal handler.
+static inline void vmxemu_rl_set_signal_hook(rl_hook_func_t *hook) { rl_signal_event_hook = hook; }

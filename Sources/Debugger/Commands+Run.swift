@@ -224,7 +224,6 @@ extension DebuggerCommands {
         case .fatal: return "fatal"
         case .idle: return "idle"
         case .vmx: return "vmx"
-        default: return "other"
         }
     }
 }

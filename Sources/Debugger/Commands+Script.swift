@@ -44,7 +44,7 @@ extension DebuggerCommands {
             return CommandResult("json \(args[1])", data: .object([("json", .bool(args[1] == "on"))]))
         },
         DebuggerCommand("source", arguments: "FILE", summary: "run the commands of FILE (one per line, # comments); stops at the first failing command",
-                        needs: .nothing) { ctx, args in sourceCommand(ctx, args) },
+                        needs: .nothing, hostFileAccess: true) { ctx, args in sourceCommand(ctx, args) },
         DebuggerCommand("assert", arguments: "EXPR",
                         summary: "fail (exit status 1 in a script) unless EXPR holds: A [==|!=|<|<=|>|>= B]; operands are numbers, registers (rax…r15, rip, rflags, cr0, cr3, cr4, efer), VMCS field names, exit-reason, exits, entries, vmx, nonroot, exit reason names",
                         examples: ["assert exit-reason == CPUID", "assert GUEST_RFLAGS & 2", "assert rip == 0x101000", "assert exits >= 3"],

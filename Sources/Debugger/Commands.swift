@@ -77,6 +77,9 @@ public struct CommandContext: Sendable {
     public var interruptRequested: @Sendable () -> Bool
     /// Nesting depth of `source` (refused beyond a few levels).
     public var sourceDepth = 0
+    /// Host files may be read or written: not from gdb's `monitor` (see
+    /// `DebuggerCommand.hostFileAccess`).
+    public var mayAccessHostFiles: Bool { frontDoor != .monitor }
 
     public init(controller: MachineController?, frontDoor: FrontDoor, session: DebugSession? = nil,
                 interruptRequested: @escaping @Sendable () -> Bool = { false }) {
@@ -110,13 +113,20 @@ public struct DebuggerCommand: Sendable {
     public let needs: Needs
     /// Run control (`c`, `si`, …): the REPL's; in a gdb session gdb resumes the machine.
     public let replOnly: Bool
+    /// Reads or writes files of the host (`source FILE`): the REPL's and its scripts' only.
+    /// `monitor` is refused before the handler runs: whoever reaches the gdb port is a remote
+    /// user, who gets no host file access (as with `vFile`, which serves only the image).
+    /// A command that touches a file only with some arguments checks
+    /// `CommandContext.mayAccessHostFiles` itself.
+    public let hostFileAccess: Bool
     /// Candidates for the next word, given the argument words before it (completion).
     public let completions: @Sendable ([String]) -> [String]
     public let handler: @Sendable (CommandContext, [String]) -> CommandResult
 
     public init(_ name: String, aliases: [String] = [], arguments: String = "", summary: String,
                 details: String = "", examples: [String] = [], needs: Needs = .stoppedMachine,
-                replOnly: Bool = false, completions: @escaping @Sendable ([String]) -> [String] = { _ in [] },
+                replOnly: Bool = false, hostFileAccess: Bool = false,
+                completions: @escaping @Sendable ([String]) -> [String] = { _ in [] },
                 handler: @escaping @Sendable (CommandContext, [String]) -> CommandResult) {
         self.name = name
         self.aliases = aliases
@@ -126,6 +136,7 @@ public struct DebuggerCommand: Sendable {
         self.examples = examples
         self.needs = needs
         self.replOnly = replOnly
+        self.hostFileAccess = hostFileAccess
         self.completions = completions
         self.handler = handler
     }
@@ -293,6 +304,9 @@ public enum DebuggerCommands {
         if command.replOnly && ctx.frontDoor == .monitor {
             return .usage("\(name): run control belongs to gdb in a gdb session (continue, stepi); '\(name)' works in the vmxemu REPL")
         }
+        if command.hostFileAccess && !ctx.mayAccessHostFiles {
+            return .usage("\(name): refused from gdb's monitor: no host file access from the remote side (use the vmxemu REPL or -x FILE)")
+        }
         if command.needs != .nothing {
             guard let c = ctx.controller else {
                 return .usage("\(name): needs a machine (vmxemu run IMAGE --repl); with no image only 'decode' and 'help' work")
@@ -314,6 +328,7 @@ public enum DebuggerCommands {
             if !c.details.isEmpty { s += c.details.split(separator: "\n", omittingEmptySubsequences: false).map { wrap(String($0), indent: "  ") }.joined() }
             if !c.examples.isEmpty { s += "  examples:\n" + c.examples.map { "    \($0)\n" }.joined() }
             if c.replOnly { s += "  (REPL only: in gdb, use gdb's own run control)\n" }
+            if c.hostFileAccess { s += "  (REPL only: gdb's monitor has no host file access)\n" }
             return CommandResult(s, data: .object([("name", .string(c.name)), ("arguments", .string(c.arguments)),
                                                    ("summary", .string(c.summary)), ("aliases", .array(c.aliases.map(JSONValue.string))),
                                                    ("examples", .array(c.examples.map(JSONValue.string)))]))
@@ -323,7 +338,7 @@ public enum DebuggerCommands {
         let column = 24
         var s = door == .monitor ? "vmxemu monitor commands:\n" : "vmxemu commands:\n"
         for c in table {
-            let summary = c.summary + (c.replOnly ? " (REPL only)" : "")
+            let summary = c.summary + (c.replOnly || c.hostFileAccess ? " (REPL only)" : "")
             let pad = String(repeating: " ", count: column)
             if c.synopsis.count + 3 <= column {
                 s += wrap(summary, indent: "  " + c.synopsis.padded(column - 2), continuation: pad)

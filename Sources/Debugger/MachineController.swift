@@ -5,7 +5,7 @@
 //   caller thread(s)                         CPU thread (one, started on the first resume)
 //   ─────────────────                        ─────────────────────────────────────────────
 //   resume(.continue) ──job──► lock ──────►  busy = true; cpu.run(…) until a stop
-//   interrupt() ── cpu.interruptFlag = 1 ──► run returns .interrupted at the next block
+//   interrupt() ── cpu.requestInterrupt() ─► run returns .interrupted at the next block (atomic)
 //   withStopped { cpu in … } (refused while busy)
 //                              completion(stop) ◄── busy = false; flag cleared; lastStop set
 //
@@ -97,7 +97,6 @@ public final class MachineController: @unchecked Sendable {
     // Guarded by `lock` (the CPU thread reads the tables while `busy`; nobody else writes them then).
     private var job: Job?
     private var busy = false
-    private var freeRunning = false
     private var threadStarted = false
     private var shuttingDown = false
     private var last: DebugStop?
@@ -118,7 +117,6 @@ public final class MachineController: @unchecked Sendable {
 
     private struct Job {
         var mode: RunMode
-        var freeRun: Bool
         var completion: @Sendable (DebugStop) -> Void
     }
 
@@ -253,7 +251,7 @@ public final class MachineController: @unchecked Sendable {
             syncCPUTables(ctx)
             if let want = awaitedContext, want == ctx {
                 reachedContext = true
-                cpu.interruptFlag.pointee = 1
+                cpu.requestInterrupt()
             }
         }
     }
@@ -287,7 +285,7 @@ public final class MachineController: @unchecked Sendable {
     /// once, on the CPU thread, after the machine stopped. False if it is already running (or
     /// the CPU thread could not be started).
     @discardableResult
-    public func resume(_ mode: RunMode, freeRun: Bool = false,
+    public func resume(_ mode: RunMode,
                        completion: @escaping @Sendable (DebugStop) -> Void) -> Bool {
         lock.withLock {
             guard !busy, job == nil, !shuttingDown else { return false }
@@ -295,7 +293,7 @@ public final class MachineController: @unchecked Sendable {
                 guard startDetachedThread({ [self] in cpuThread() }) else { return false }
                 threadStarted = true
             }
-            job = Job(mode: mode, freeRun: freeRun, completion: completion)
+            job = Job(mode: mode, completion: completion)
             lock.broadcast()
             return true
         }
@@ -305,22 +303,7 @@ public final class MachineController: @unchecked Sendable {
     /// does nothing when the machine is stopped.
     public func interrupt() {
         lock.withLock {
-            if busy || job != nil { machine.cpu.interruptFlag.pointee = 1 }
-        }
-    }
-
-    /// If the machine runs free (started without a debugger), interrupts it and waits until it
-    /// has stopped. Returns false if it was still running at the timeout.
-    @discardableResult
-    public func stopFreeRun(timeout: Double = 5) -> Bool {
-        lock.withLock {
-            guard (busy && freeRunning) || (job?.freeRun ?? false) else { return true }
-            machine.cpu.interruptFlag.pointee = 1
-            let deadline = monotonicNow() + timeout
-            while busy || job != nil {
-                if !lock.wait(until: deadline) && monotonicNow() >= deadline { return false }
-            }
-            return true
+            if busy || job != nil { machine.cpu.requestInterrupt() }
         }
     }
 
@@ -341,7 +324,7 @@ public final class MachineController: @unchecked Sendable {
     public func shutdown() {
         lock.withLock {
             shuttingDown = true
-            if busy || job != nil { machine.cpu.interruptFlag.pointee = 1 }
+            if busy || job != nil { machine.cpu.requestInterrupt() }
             lock.broadcast()
         }
     }
@@ -353,16 +336,14 @@ public final class MachineController: @unchecked Sendable {
                 guard let j = job else { return nil }
                 job = nil
                 busy = true
-                freeRunning = j.freeRun
                 return j
             }
             guard let next = taken else { return }   // shut down
             let stop = execute(next.mode)
             lock.withLock {
                 busy = false
-                freeRunning = false
                 // An interrupt that arrived after the run ended must not stop the next one.
-                machine.cpu.interruptFlag.pointee = 0
+                machine.cpu.clearInterruptRequest()
                 last = stop
                 lock.broadcast()
             }

@@ -19,6 +19,7 @@
 
 import GDBRemote
 import Machine
+import NIOConcurrencyHelpers
 import X86
 
 #if canImport(Glibc)
@@ -64,6 +65,10 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     /// The ELF gdb loads symbols from (`qXfer:exec-file:read`), if the image is one.
     public let imagePath: String?
     public let hooks: MachineTargetHooks
+    /// The run started without gdb (`startFreeRun`): nil when there is none; once a gdb has
+    /// connected, the sink its stop goes to.
+    private let freeRun = NIOLockedValueBox<FreeRun?>(nil)
+    private struct FreeRun { var stops: GDBStopSink? }
 
     public init(controller: MachineController, imagePath: String? = nil, hooks: MachineTargetHooks = MachineTargetHooks()) {
         self.controller = controller
@@ -81,16 +86,39 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     /// connects interrupts it; a stop before then is logged (and a guest exit passed to the hook).
     public func startFreeRun() {
         let hooks = self.hooks
-        controller.resume(.continue, freeRun: true) { stop in
+        let freeRun = self.freeRun
+        freeRun.withLockedValue { $0 = FreeRun(stops: nil) }
+        let started = controller.resume(.continue) { stop in
+            let stops = freeRun.withLockedValue { run -> GDBStopSink? in
+                defer { run = nil }
+                return run?.stops
+            }
             switch stop.reason {
             case .exited(let status):
                 hooks.guestExited(status)
             case .interrupted:
                 break   // a gdb connected and took over
             default:
-                hooks.log("stopped: \(stop.summary); waiting for gdb")
+                hooks.log("stopped: \(stop.summary)\(stops == nil ? "; waiting for gdb" : "")")
             }
+            guard let stops else { return }
+            // The connecting gdb sees an attach stop (SIGTRAP), or what ended the run.
+            var event = MachineTarget.event(for: stop, thread: Self.vmmThread)
+            if case .interrupted = stop.reason { event.reason = .signal(GDBStopReason.sigtrap) }
+            stops.report(event)
         }
+        if !started { freeRun.withLockedValue { $0 = nil } }
+    }
+
+    /// A gdb connected while the machine runs free: interrupt it; the stop goes to `stops`.
+    public func connected(stops: GDBStopSink) -> Bool {
+        let running = freeRun.withLockedValue { run -> Bool in
+            guard run != nil else { return false }
+            run?.stops = stops
+            return true
+        }
+        if running { controller.interrupt() }
+        return running
     }
 
     // MARK: Processes and threads
@@ -120,7 +148,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
         return [GDBThreadInfo(id: GDBThreadID(pid: pid, tid: 1), name: name, extraInfo: mode, core: 0)]
     }
 
-    /// A gdb connected: a machine running free is stopped so gdb finds it stopped.
+    /// A gdb connected: it is attached to the VMM context. (A machine running free is stopped
+    /// by `connected(stops:)`, without waiting.)
     public func initiallyAttached() -> [Int] {
         hooks.gdbConnected()
         // VMX breakpoints outlive a gdb session (they live with the machine): say so to the next one.
@@ -129,7 +158,6 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
             hooks.log("VMX breakpoints from an earlier session are still set (monitor info breakpoints, monitor delete N): "
                       + kept.map { "\($0.number): \($0.description)" }.joined(separator: "; "))
         }
-        if !controller.stopFreeRun(timeout: 5) { hooks.log("the CPU did not stop within 5 s for the connecting gdb") }
         return [MachineController.vmmContext]
     }
 

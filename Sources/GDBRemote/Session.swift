@@ -71,6 +71,9 @@ public final class GDBSession {
     private var hostFiles: [Int: [UInt8]] = [:]
     private var nextHostFD = 1
     private var lastPacket: [UInt8]?
+    /// Complete packets received on this connection (well-formed or not): a client that has
+    /// sent none is not (yet) a gdb.
+    public private(set) var packetsReceived = 0
 
     // Across connections.
     public private(set) var lastStop: GDBStopEvent?
@@ -117,6 +120,7 @@ public final class GDBSession {
         pendingThreadList = []
         hostFiles = [:]
         lastPacket = nil
+        packetsReceived = 0
         queued = []
         breakpoints = []
         attached = Set(target.initiallyAttached())
@@ -128,6 +132,13 @@ public final class GDBSession {
                 interruptSent = true
                 target.interrupt()
             }
+        } else if target.connected(stops: newSink()) {
+            // The target ran on its own (started without gdb) and is stopping: packets wait
+            // for that stop, which arrives through the sink (never waited for here: this is
+            // the server's event loop).
+            running = GDBResumeRequest(actions: [GDBResumeAction(.continue(signal: nil))], attachedProcesses: [])
+            interruptSent = true
+            gdbAwaitsStop = false
         }
         return GDBSessionOutput()
     }
@@ -163,7 +174,30 @@ public final class GDBSession {
         return out
     }
 
+    /// Bytes from gdb, taken only up to the first reply: returns it and how many bytes were
+    /// used. The transport sends the reply and feeds the rest once the peer has read enough,
+    /// so a client that sends requests and never reads cannot make the stub queue replies
+    /// without bound.
+    public func receiveUntilReply(_ bytes: UnsafeRawBufferPointer) -> (output: GDBSessionOutput, consumed: Int) {
+        var out = GDBSessionOutput()
+        guard isConnected else { return (out, bytes.count) }
+        var i = 0
+        while i < bytes.count {
+            let event = decoder.feed(byte: bytes[i])
+            i += 1
+            if let event {
+                handle(event, &out)
+                if out.close || !out.bytes.isEmpty { break }
+            }
+        }
+        return (out, i)
+    }
+
     private func handle(_ event: PacketDecoder.Event, _ out: inout GDBSessionOutput) {
+        switch event {
+        case .packet, .badChecksum, .overflow: packetsReceived &+= 1
+        default: break
+        }
         switch event {
         case .ack:
             lastPacket = nil
@@ -335,7 +369,17 @@ public final class GDBSession {
                 fail(error, &out)
             }
         case .kill:
-            // No reply is expected. Outside extended mode gdb is done with us.
+            // `k` (gdb without vKill, or a client that only knows `k`): the target ends, as
+            // gdbserver kills its inferior — the root process, whose end ends the machine.
+            // No reply is expected; outside extended mode gdb is done with us.
+            if let ext = target as? any GDBExtendedMode, let root = target.processes().first?.pid {
+                do {
+                    try ext.kill(pid: root)
+                    forget(root)
+                } catch {
+                    if let m = error.message { log(m) }
+                }
+            }
             if !extendedMode { out.close = true }
         case .monitor(let command):
             guard let mon = target as? any GDBMonitorCommands else { send(.empty, &out); return }

@@ -136,6 +136,11 @@ public protocol GDBTarget: AnyObject, Sendable {
     /// gdb detached from `pid` (it has removed its breakpoints first).
     func detach(pid: Int)
 
+    /// A gdb connected. If the target runs on its own (started before any gdb), interrupt it,
+    /// return true and report the stop through `stops` once it has stopped; return false if it
+    /// is stopped. Must not wait for the stop (called on the server's event loop).
+    func connected(stops: GDBStopSink) -> Bool
+
     /// gdb went away (after detaching, or abruptly). Return true if the machine now runs free —
     /// it must then report through `stops` once the next gdb connects and interrupts it;
     /// return false if it stays stopped.
@@ -147,6 +152,7 @@ extension GDBTarget {
     public func initiallyAttached() -> [Int] { processes().first.map { [$0.pid] } ?? [] }
     public func detach(pid: Int) {}
     public func disconnected(stops: GDBStopSink) -> Bool { false }
+    public func connected(stops: GDBStopSink) -> Bool { false }
 }
 
 /// `Z0`/`z0`; advertises `swbreak+`. `kind` is the breakpoint length gdb passes (1 on x86).

@@ -11,12 +11,16 @@
 // status if the guest exited (port 0xF4), else 0. At the terminal a failing command only prints.
 //
 // Ctrl-C: at the prompt it clears the line; while `c`/`si`/`next-exit` run the machine it
-// stops the guest (MachineController.interrupt) and the prompt returns.
+// stops the guest (MachineController.interrupt) and the prompt returns. The SIGINT handler only
+// sets an atomic flag (installed without SA_RESTART, so it also interrupts readline's wait for a
+// key); readline then calls its signal-event hook, where the line is dropped and the prompt
+// redrawn — readline's own code, run outside the handler. A running command polls the flag.
 
 import CReadline
 import Debugger
 import HostIO
 import Machine
+import Synchronization
 import X86
 
 #if canImport(Glibc)
@@ -67,9 +71,8 @@ public struct REPLOptions: Sendable {
     public init() {}
 }
 
-/// SIGINT state shared with the signal handler.
-nonisolated(unsafe) private var sigintPending: Int32 = 0
-nonisolated(unsafe) private var readlineActive: Int32 = 0
+/// Ctrl-C seen and not yet acted on: the only thing the SIGINT handler touches.
+private let sigintPending = Atomic<Bool>(false)
 
 public final class REPL: @unchecked Sendable {
     public let controller: MachineController
@@ -89,13 +92,14 @@ public final class REPL: @unchecked Sendable {
     }
 
     var context: CommandContext {
-        CommandContext(controller: controller, frontDoor: .repl, interruptRequested: { sigintPending != 0 })
+        CommandContext(controller: controller, frontDoor: .repl,
+                       interruptRequested: { sigintPending.load(ordering: .relaxed) })
     }
 
     /// Runs one line and prints its output; the result.
     @discardableResult
     public func runLine(_ line: String) -> CommandResult {
-        sigintPending = 0
+        sigintPending.store(false, ordering: .relaxed)
         let r = DebuggerCommands.execute(line, context: context)
         if !r.output.isEmpty { write(r.output) }
         return r
@@ -185,9 +189,7 @@ public final class REPL: @unchecked Sendable {
         defer { if let p = historyPath { history_truncate_file(p, 1000) } }
         var previous = ""
         while true {
-            readlineActive = 1
             let raw = readline(options.prompt)
-            readlineActive = 0
             guard let raw else { write("\n"); return 0 }   // Ctrl-D
             let line = String(cString: raw)
             free(raw)
@@ -229,16 +231,23 @@ public final class REPL: @unchecked Sendable {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        signal(SIGINT) { _ in
-            sigintPending = 1
-            if readlineActive != 0 {
-                // At the prompt: drop the line and start a fresh one.
-                _ = Glibc.write(1, "\n", 1)
+        // The flag is a global initialised on first use: touch it before the handler can run.
+        sigintPending.store(false, ordering: .relaxed)
+        // At the prompt: readline's read was interrupted; drop the line and redraw the prompt.
+        vmxemu_rl_set_signal_hook {
+            if sigintPending.exchange(false, ordering: .relaxed) {
+                rl_crlf()
                 rl_on_new_line()
                 rl_replace_line("", 0)
                 rl_redisplay()
             }
+            return 0
         }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in sigintPending.store(true, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0   // no SA_RESTART: the signal ends readline's wait for a key
+        sigaction(SIGINT, &action, nil)
     }
 }
 

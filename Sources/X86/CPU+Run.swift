@@ -7,6 +7,8 @@
 /// generation of their code page(s), which any write to such a page bumps — so self-modifying
 /// code is seen at the next block, and the hot loop never checks for it.
 
+import Synchronization
+
 @usableFromInline final class BlockCache {
     static let sets = 8192
     static let maxLen = 32
@@ -67,6 +69,12 @@ extension CPU {
         codeMode == 2 ? rip : (segBase[Seg.cs] &+ rip) & 0xFFFF_FFFF
     }
 
+    /// Makes `run` return `.interrupted` at the next block boundary (any thread).
+    public func requestInterrupt() { interruptRequest.store(true, ordering: .relaxed) }
+
+    /// Drops a request that arrived after the run it was meant for had ended.
+    public func clearInterruptRequest() { interruptRequest.store(false, ordering: .relaxed) }
+
     /// Run until something stops the CPU or `budget` instructions have retired.
     /// Exceptions the guest handles are delivered inside; only stops come back.
     ///
@@ -85,7 +93,9 @@ extension CPU {
         if nextEventTime != .max { eventsPending.pointee = 1 }
         while true {
             if remaining == 0 || attention {
-                if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
+                if interruptRequest.load(ordering: .relaxed) && interruptRequest.exchange(false, ordering: .relaxed) {
+                    return .interrupted
+                }
                 if eventsPending.pointee != 0 || beyond != 0 || nextEventTime <= virtualTime {
                     if let stop = serviceEvents(&remaining, &beyond) { return stop }
                 }

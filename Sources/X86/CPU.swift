@@ -10,6 +10,8 @@
 /// `CPU+Exceptions`, `CPU+System`, `CPU+Legacy`, `CPU+BitManipulation`, `CPU+X87`, `CPU+MMX`,
 /// `CPU+SSE`, `CPU+XSave`, `CPU+Run` (run loop, block cache), `Decoder`, `VMX/`, and the seams
 /// `MMIO`, `Interrupts`, `GuestPhysical`.
+import Synchronization
+
 public final class CPU: @unchecked Sendable {
     // MARK: General-purpose state
 
@@ -127,10 +129,12 @@ public final class CPU: @unchecked Sendable {
     /// The most REP iterations one `run(budget:)` executes (a few tens of milliseconds of the
     /// slowest forms, port I/O), whatever its budget.
     public static let repAllowanceLimit: UInt64 = 1 << 18
-    /// Set by another thread (gdb Ctrl-C, a timeout) to make `run` return at the next block.
-    /// Byte 0 of a 2-byte word whose byte 1 is `eventsPending`: the run loop tests both with one
-    /// 16-bit load per block (`attention`, Interrupts.swift).
-    public let interruptFlag: UnsafeMutablePointer<UInt8>
+    /// The cross-thread kick: another thread (gdb's Ctrl-C, the debugger) sets it through
+    /// `requestInterrupt()` and `run` returns `.interrupted` at the next block boundary. An
+    /// atomic from the standard library (a data race otherwise; the core takes no package
+    /// dependency): the CPU thread polls it with one relaxed load per block — no lock, no
+    /// reference count (a `let` of this final class). Relaxed: the flag publishes no data.
+    public let interruptRequest = Atomic<Bool>(false)
     /// Set on the CPU thread when an event was scheduled, an interrupt controller's output
     /// changed, an NMI was raised or the CPU halted waiting for one: the next block boundary takes
     /// the slow path (`serviceEvents`). Kept separate from the stop request: a kick returns from
@@ -218,15 +222,15 @@ public final class CPU: @unchecked Sendable {
         let pages = Int(memory.size >> 12) + 1
         pageInfo = .allocate(capacity: pages)
         pageInfo.initialize(repeating: 0, count: pages)
-        interruptFlag = .allocate(capacity: 2)
-        interruptFlag.initialize(repeating: 0, count: 2)
-        eventsPending = interruptFlag + 1
+        eventsPending = .allocate(capacity: 1)
+        eventsPending.initialize(to: 0)
         reset()
     }
 
     deinit {
         regs.deallocate(); xmm.deallocate(); segs.deallocate(); segBase.deallocate(); segChecked.deallocate()
-        pageInfo.deallocate(); interruptFlag.deallocate()
+        pageInfo.deallocate()
+        eventsPending.deallocate()
     }
 
     /// Power-on reset state (SDM Vol. 3A §9.1.1 "Processor State After Reset", Table 9-1).

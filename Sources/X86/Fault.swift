@@ -91,7 +91,7 @@ public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
 public enum StopCause: Equatable, Sendable, CustomStringConvertible {
     /// The instruction budget given to `run` was used up (not an error: the caller decides).
     case budget
-    /// `interruptFlag` was set by another thread.
+    /// `requestInterrupt()` was called from another thread.
     case interrupted
     /// A device asked for the run to end (e.g. the debug-exit port).
     case deviceRequest

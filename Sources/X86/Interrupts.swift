@@ -121,9 +121,10 @@ extension CPU {
         eventsPending.pointee = 1
     }
 
-    /// The stop-request byte or the events byte is set: one load of both.
+    /// The stop request (an atomic other threads set) or the events byte (CPU thread only) is set:
+    /// two loads per block boundary.
     @inline(__always) var attention: Bool {
-        UnsafeRawPointer(interruptFlag).loadUnaligned(as: UInt16.self) != 0
+        eventsPending.pointee != 0 || interruptRequest.load(ordering: .relaxed)
     }
 
     /// Fire every event due at the current virtual time, in order.
@@ -210,7 +211,7 @@ extension CPU {
                 // HLT (SDM Vol. 2A "HLT"): the CPU resumes on an interrupt or NMI; the next one can
                 // only come from the next event, so virtual time skips to it. Only a stop request
                 // ends a halt whose events never wake it (IF = 0 and no NMI), as on hardware.
-                if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
+                if interruptRequest.exchange(false, ordering: .relaxed) { return .interrupted }
                 guard canWake, nextEventTime != .max else {
                     haltWaitingAt = nil
                     return .halted(rip: at, interruptsEnabled: flagsRest & RFLAGS.if != 0)

@@ -492,6 +492,18 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.lastOutput.close)
     }
 
+    /// A plain `k` (no vKill) ends the target as gdb expects — the root process is killed —
+    /// and then the connection closes (not only a disconnect that leaves the machine alive).
+    @Test func plainKillPacketKillsTheTarget() {
+        let t = FakeTarget()
+        let h = Harness(t)
+        h.handshake()
+        _ = h.send("k")
+        #expect(t.killed == [1])
+        #expect(h.lastOutput.close)
+        #expect(h.session.attached.isEmpty)
+    }
+
     @Test func acksNacksAndErrors() {
         let h = Harness(FakeTarget())
         // Bad checksum → nack, nothing processed.
