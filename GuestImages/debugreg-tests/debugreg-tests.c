@@ -3,20 +3,19 @@
  * breakpoints (DR0-DR3, DR7), DR6 status bits, single-stepping with TF,
  * INT1, the RF flag, and the rules for accessing DR4-DR7.
  *
- * SDM 325462-080US citations (Vol. 3A Chapter 18 "Debug, Branch Profile, TSC,
+ * SDM 325462-077US citations (Vol. 3A Chapter 17 "Debug, Branch Profile, TSC,
  * and Intel Resource Director Technology (Intel RDT) Features"):
- *   §18.2.3 "Debug Status Register (DR6)", §18.2.4 "Debug Control Register
- *           (DR7)", §18.2.5 "Breakpoint Field Recognition", §18.2.2
- *           "Debug Registers DR4 and DR5", §18.2.6 "Debug Registers and
+ *   §17.2.3 "Debug Status Register (DR6)", §17.2.4 "Debug Control Register
+ *           (DR7)", §17.2.5 "Breakpoint Field Recognition", §17.2.2
+ *           "Debug Registers DR4 and DR5", §17.2.6 "Debug Registers and
  *           Intel 64 Processors"
- *   §18.3.1.1 "Instruction-Breakpoint Exception Condition" (fault, RF)
- *   §18.3.1.2 "Data Memory and I/O Breakpoint Exception Conditions" (trap)
- *   §18.3.1.3 "General-Detect Exception Condition"
- *   §18.3.1.4 "Single-Step Exception Condition"
+ *   §17.3.1.1 "Instruction-Breakpoint Exception Condition" (fault, RF)
+ *   §17.3.1.2 "Data Memory and I/O Breakpoint Exception Conditions" (trap)
+ *   §17.3.1.3 "General-Detect Exception Condition"
+ *   §17.3.1.4 "Single-Step Exception Condition"
  *   Vol. 2A "INT n/INTO/INT3/INT1", Vol. 2B "MOV—Move to/from Debug Registers"
  *
- * I/O breakpoints (DR7 R/W = 10 with CR4.DE = 1) are left out: vmxemu does
- * not implement them (it stops with an "unimplemented" report).
+ * I/O breakpoints (DR7 R/W = 10B with CR4.DE = 1) are checked at the end.
  */
 #include "ring3.h"
 
@@ -26,7 +25,7 @@
 
 #define DR6_B(n) (1ull << (n))
 #define DR6_BS   (1ull << 14)
-#define DR6_FIXED 0xFFFF0FF0ull          /* reserved bits that read as 1, §18.2.3 */
+#define DR6_FIXED 0xFFFF0FF0ull          /* reserved bits that read as 1, §17.2.3 */
 #define DR7_L(n) (1ull << (2 * (n)))
 #define DR7_G(n) (1ull << (2 * (n) + 1))
 #define DR7_RW(n, rw)  ((uint64_t)(rw) << (16 + 4 * (n)))   /* 00 exec, 01 write, 11 read/write */
@@ -70,7 +69,7 @@ static bool db_hook(struct trap_frame *f)
             db.rcx[db.hits] = f->rcx;
         }
         db.hits++;
-        SET_DR(6, 0);           /* the CPU never clears B0-B3/BS itself (§18.2.3) */
+        SET_DR(6, 0);           /* the CPU never clears B0-B3/BS itself (§17.2.3) */
         if (db_set_rf)
             f->rflags |= RFLAGS_RF;
         if (db.hits > 12) {     /* a runaway: stop breakpoints and stepping */
@@ -117,12 +116,12 @@ static uint64_t u_movtodr0(uint64_t arg)
 
 static void test_register_rules(void)
 {
-    /* §18.2.3: DR6 bits 4-11 and 16-31 are reserved and read as 1 (bit 11,
+    /* §17.2.3: DR6 bits 4-11 and 16-31 are reserved and read as 1 (bit 11,
      * BLD, and bit 16, RTM, are 1 unless a bus-lock / RTM #DB cleared them);
-     * bit 12 reads as 0; bits 63:32 are 0 (§18.2.6). */
+     * bit 12 reads as 0; bits 63:32 are 0 (§17.2.6). */
     SET_DR(6, 0);
     check_u64("DR6 written with 0 reads back 0xffff0ff0 (SDM 18.2.3)", GET_DR(6), DR6_FIXED);
-    /* §18.2.4: DR7 bit 10 is reserved and reads as 1; bits 11, 12, 14, 15
+    /* §17.2.4: DR7 bit 10 is reserved and reads as 1; bits 11, 12, 14, 15
      * read as 0. */
     SET_DR(7, 0);
     check_u64("DR7 written with 0 reads back 0x400 (SDM 18.2.4)", GET_DR(7), 0x400);
@@ -130,7 +129,7 @@ static void test_register_rules(void)
     check_u64("DR0 holds a 64-bit linear address (SDM 18.2.6)", GET_DR(0), 0x123456789abcull);
     SET_DR(0, 0);
 
-    /* Writing 1s to bits 63:32 of DR6 or DR7: #GP(0) (§18.2.6, Vol. 2B MOV
+    /* Writing 1s to bits 63:32 of DR6 or DR7: #GP(0) (§17.2.6, Vol. 2B MOV
      * DR "#GP(0) If an attempt is made to write a 1 to any of bits 63:32 in
      * DR6/DR7"). */
     trap_reset();
@@ -141,7 +140,7 @@ static void test_register_rules(void)
     trap_check("MOV DR7 with bit 40 set: #GP(0) (SDM 18.2.6)", GP, 0, trap_fault_rip, TRAP_NO_CR2);
     check_u64("DR7 unchanged by the faulting MOV", GET_DR(7), 0x400);
 
-    /* §18.2.2: with CR4.DE = 0, DR4 and DR5 are aliases of DR6 and DR7;
+    /* §17.2.2: with CR4.DE = 0, DR4 and DR5 are aliases of DR6 and DR7;
      * with CR4.DE = 1, referencing them is #UD. */
     uint64_t cr4 = read_cr4();
     write_cr4(cr4 & ~CR4_DE);
@@ -174,7 +173,7 @@ static void test_register_rules(void)
     SET_DR(7, 0x400);
 }
 
-/* ---- Instruction breakpoints (§18.3.1.1) ------------------------------ */
+/* ---- Instruction breakpoints (§17.3.1.1) ------------------------------ */
 
 static void test_instruction_breakpoint(void)
 {
@@ -183,7 +182,7 @@ static void test_instruction_breakpoint(void)
 
     /* Fault-class: RIP = the instruction, which has not executed (RCX in
      * the frame is the old value).  The CPU pushes RF = 0 for an
-     * instruction-breakpoint #DB (§18.3.1.1: "the processor does not set
+     * instruction-breakpoint #DB (§17.3.1.1: "the processor does not set
      * the RF flag prior to calling the debug exception handler for debug
      * exceptions resulting from instruction breakpoints"); the handler sets
      * RF in the RFLAGS image, IRETQ loads it, and the instruction runs once
@@ -200,7 +199,7 @@ static void test_instruction_breakpoint(void)
     check_u64("instruction breakpoint: pushed RFLAGS.RF = 0 (SDM 18.3.1.1)", db.rflags[0] & RFLAGS_RF, 0);
     check_u64("instruction breakpoint: RF set by the handler lets it run once (RCX = 42)", rcx, 42);
 
-    /* G0 instead of L0: the same (§18.2.4: L and G both enable). */
+    /* G0 instead of L0: the same (§17.2.4: L and G both enable). */
     db_reset();
     db_set_rf = true;
     SET_DR(0, (uint64_t)(uintptr_t)ibp_target);
@@ -218,7 +217,7 @@ static void test_instruction_breakpoint(void)
     check_u64("breakpoint in DR3 with L3 = G3 = 0: no #DB (SDM 18.2.4)", db.hits, 0);
     /* Same address in DR3, enabled: B3.  (DR0 must not hold the address any
      * more: B0-B3 "may" be set for a matching breakpoint that is not
-     * enabled, §18.2.3.) */
+     * enabled, §17.2.3.) */
     SET_DR(0, 0);
     db_reset();
     db_set_rf = true;
@@ -236,7 +235,7 @@ __asm__(".text\n"
         "ibp_target: inc %ecx\n"
         "ret\n");
 
-/* ---- Data breakpoints (§18.3.1.2, §18.2.5) ---------------------------- */
+/* ---- Data breakpoints (§17.3.1.2, §17.2.5) ---------------------------- */
 
 static volatile uint8_t watch[64] __attribute__((aligned(64)));
 
@@ -285,7 +284,7 @@ static void data_case(const char *name, unsigned len, unsigned rw, unsigned off,
 
 static void test_data_breakpoints(void)
 {
-    /* Trap-class (§18.3.1.2): RIP = the next instruction, the access done. */
+    /* Trap-class (§17.3.1.2): RIP = the next instruction, the access done. */
     db_reset();
     watch[16] = 0;
     uint64_t after = data_access(1, RW_WRITE, 16, 1, true, false);
@@ -297,7 +296,7 @@ static void test_data_breakpoints(void)
     data_case("read/write breakpoint, 1 byte: a read triggers it (R/W = 11)", 1, RW_RW, 16, 1, false, true);
     data_case("write breakpoint, 1 byte: write to the next byte does not", 1, RW_WRITE, 17, 1, true, false);
 
-    /* §18.2.5: LEN 2/4/8 cover the aligned 2/4/8 bytes at DRn; any byte of
+    /* §17.2.5: LEN 2/4/8 cover the aligned 2/4/8 bytes at DRn; any byte of
      * an access inside that range hits. */
     data_case("write breakpoint, 2 bytes: write to byte 1 hits (SDM 18.2.5)", 2, RW_WRITE, 17, 1, true, true);
     data_case("write breakpoint, 2 bytes: write to byte 2 does not", 2, RW_WRITE, 18, 1, true, false);
@@ -318,7 +317,7 @@ static void test_data_breakpoints(void)
     SET_DR(1, 0);
 }
 
-/* ---- Single-step (§18.3.1.4), POPF setting TF, INT1 ------------------- */
+/* ---- Single-step (§17.3.1.4), POPF setting TF, INT1 ------------------- */
 
 static void int1_check(const char *name);
 
@@ -363,7 +362,7 @@ static void test_single_step(void)
     }
 
     /* Single-step over an instruction that hits a data breakpoint: one #DB
-     * reports both, DR6.BS and DR6.B1 (§18.2.3: "multiple debug conditions
+     * reports both, DR6.BS and DR6.B1 (§17.2.3: "multiple debug conditions
      * ... may be reported" in one #DB). */
     db_reset();
     SET_DR(1, (uint64_t)(uintptr_t)(watch + 32));
@@ -414,13 +413,13 @@ static void test_int1_cpl3(void)
         check_u64("INT1 at CPL3: frame CS = 0x33", trap_seen.cs, SEL_UCODE);
 }
 
-/* ---- RF for other fault-class exceptions (§18.3.1.1) ------------------ */
+/* ---- RF for other fault-class exceptions (§17.3.1.1) ------------------ */
 
 static void test_rf_on_faults(void)
 {
     /* "For any fault-class exception except a debug exception generated in
      * response to an instruction breakpoint, the value pushed for RF is 1"
-     * (§18.3.1.1).  INT3/INT n are traps: RF pushed as 0. */
+     * (§17.3.1.1).  INT3/INT n are traps: RF pushed as 0. */
     trap_reset();
     __asm__ volatile(TRAP_ARM "1: ud2\n\t2:\n\t" : : : "rax", "memory");
     bool ud_ok = trap_seen.hits == 1 && trap_seen.vector == UD;
@@ -436,7 +435,7 @@ static void test_rf_on_faults(void)
               trap_seen.hits == 1 ? trap_seen.rflags & RFLAGS_RF : ~0ull, 0);
 }
 
-/* ---- I/O breakpoints (R/W = 10B with CR4.DE = 1; §18.2.4, §18.3.1.2) -- */
+/* ---- I/O breakpoints (R/W = 10B with CR4.DE = 1; §17.2.4, §17.3.1.2) -- */
 
 /* OUT DX, AL to `port` with DR2 = port 80H, LEN 2 (ports 80H-81H), R/W2 = 10B;
  * returns the address of the instruction after the OUT (the trap RIP). */

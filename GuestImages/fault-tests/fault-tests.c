@@ -2,7 +2,7 @@
  * fault-tests — raise CPU exceptions on purpose, catch them through the IDT,
  * check what the CPU reported, and carry on.
  *
- * SDM references (Order Number 325462-080US, June 2023, Vol. 3A):
+ * SDM references (Order Number 325462-077US, April 2022, Vol. 3A):
  *   §6.5  "Exception Classifications" — faults report the address of the
  *         faulting instruction (so it can be restarted); traps report the
  *         address of the next one.

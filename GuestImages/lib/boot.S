@@ -3,7 +3,7 @@
  * long mode.
  *
  * SDM references are to the Intel 64 and IA-32 Architectures Software
- * Developer's Manual, Order Number 325462-080US, June 2023 (pinned in
+ * Developer's Manual, Order Number 325462-077US, April 2022 (pinned in
  * lib/guest.h); section numbers drift between editions, so the titles are
  * given too.
  *
@@ -18,7 +18,7 @@
  * Where we want to be: IA-32e mode, 64-bit sub-mode, with a stack and an
  * identity map of the first 4 GiB, so that C code can run and can touch any
  * address below 4 GiB (RAM, and the MMIO hole near the top) by its physical
- * address.  The recipe is SDM Vol. 3A §10.8.5 "Initializing IA-32e Mode":
+ * address.  The recipe is SDM Vol. 3A §9.8.5 "Initializing IA-32e Mode":
  *
  *   1. be in protected mode with paging off          (the loader did this)
  *   2. CR4.PAE = 1                                    (64-bit page-table entries)

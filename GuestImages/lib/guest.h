@@ -6,8 +6,8 @@
  * serial.c, printf.c, string.c, guest.c.
  *
  * SDM edition used for every citation in GuestImages: Intel 64 and IA-32
- * Architectures Software Developer's Manual, Order Number 325462-080US,
- * June 2023.  Sections are cited by number *and* title because numbers move
+ * Architectures Software Developer's Manual, Order Number 325462-077US,
+ * April 2022 (the edition vmxemu pins in Sources/X86/VMX/SDM.swift).  Sections are cited by number *and* title because numbers move
  * between editions.
  */
 #ifndef GUEST_H

@@ -13,7 +13,7 @@
  * also sees through the identity map, so every test can look at memory both
  * through the mapping under test and directly.
  *
- * Every check cites the SDM (325462-080US, Vol. 3A, Chapter 4 "Paging"):
+ * Every check cites the SDM (325462-077US, Vol. 3A, Chapter 4 "Paging"):
  *   §4.5  "4-Level Paging and 5-Level Paging" (entry formats, Tables 4-14..4-20)
  *   §4.6  "Access Rights" (U/S, R/W, CR0.WP, XD)
  *   §4.7  "Page-Fault Exceptions" (error code bits, CR2)

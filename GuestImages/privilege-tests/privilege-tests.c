@@ -7,11 +7,10 @@
  * hook (TRAP_ARM, lib/ring3.h), which records the frame the CPU pushed and
  * resumes the user code after the faulting instruction.
  *
- * Not here, because vmxemu does not implement them (it stops with an
- * "unimplemented" report): hardware task switches (task gates, CALL/JMP
- * to a TSS).
+ * Not here: hardware task switches (task gates, CALL/JMP to a TSS), which
+ * task-tests checks.
  *
- * SDM 325462-080US citations:
+ * SDM 325462-077US citations:
  *   Vol. 3A §5.5 "Privilege Levels", §5.9 "Privileged Instructions"
  *   Vol. 3A §6.12.1.1 "Protection of Exception- and Interrupt-Handler Procedures"
  *         (INT n and the gate DPL; #GP with error code vector*8+2)
@@ -66,7 +65,7 @@ static void check_frame(const char *what, uint64_t vector, uint64_t err, uint64_
     check_u64(NAME("frame RSP = user RSP (SDM 6.14.2)"), trap_seen.rsp, u_rsp);
     /* RF: "For any fault-class exception except a debug exception generated
      * in response to an instruction breakpoint, the value pushed for RF is
-     * 1"; for traps and INT n it is RFLAGS.RF, here 0 (Vol. 3A §18.3.1.1).
+     * 1"; for traps and INT n it is RFLAGS.RF, here 0 (Vol. 3A §17.3.1.1).
      * QEMU 7.2 TCG pushes 0 for faults too (README, QEMU deviations). */
     bool fault = rip == trap_fault_rip && vector != 0x80 && vector != 3;
     if (fault) {

@@ -6,7 +6,7 @@
  * to shutdown.  Expected result: the machine shuts down (vmxemu reports a
  * triple fault; QEMU with -no-reboot exits with status 0 and no output).
  *
- * SDM references (Order Number 325462-080US, June 2023, Vol. 3A):
+ * SDM references (Order Number 325462-077US, April 2022, Vol. 3A):
  *   §6.10 "Interrupt Descriptor Table (IDT)"
  *   §6.13 "Error Code"
  *   §6.15 "Exception and Interrupt Reference", entries for Interrupt 6 (#UD),

@@ -18,8 +18,8 @@
  * Entries", 27 "VM Exits", 30 "VMX Instruction Reference", Appendix A "VMX
  * Capability Reporting Facility", B "Field Encoding in VMCS", C "VMX Basic
  * Exit Reasons") and always give the title too, so a reader with another
- * edition (lib/ pins 325462-080US for the non-VMX chapters, where these
- * chapters moved) can find the text by name.
+ * edition (lib/ pins the same one, 325462-077US; later editions renumber
+ * these chapters) can find the text by name.
  */
 #ifndef VMX_H
 #define VMX_H

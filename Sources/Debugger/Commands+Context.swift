@@ -2,7 +2,7 @@
 // in VMX root operation, or a guest), `disas` (the emulator's own decoder, Intel syntax) and
 // `xlate` (the page walk of the context's linear address). A context that is not on the CPU is
 // read from the VMCS: the host-state area of the current VMCS for the VMM while a guest runs, a
-// guest's guest-state area while the VMM runs — as gdb's processes do (GDB.md "Contexts").
+// guest's guest-state area while the VMM runs — as gdb's processes do (docs/DESIGN.md, "The gdb context model").
 
 import GDBRemote
 import Machine

@@ -15,7 +15,7 @@
 //
 // Contexts: context 1 is the VMM (VMX root). Breakpoints and watchpoints are kept per context
 // (keyed by the gdb process id) and the CPU's own tables hold those of the context it runs in —
-// when VMX lands, a VM entry/exit swaps them (guest tables in non-root operation).
+// a VM entry/exit swaps them (guest tables in non-root operation).
 
 import GDBRemote
 import Machine
@@ -73,8 +73,8 @@ public final class MachineController: @unchecked Sendable {
     /// The VMM (VMX root) context: gdb process 1.
     public static let vmmContext = 1
     /// Physical addresses as gdb sees them in the tagged view: bits 63:52 = 0x800 (never
-    /// canonical, so never a linear address), bits 51:0 the physical address. GDB.md: gdb
-    /// passes non-canonical addresses verbatim.
+    /// canonical, so never a linear address), bits 51:0 the physical address. gdb
+    /// passes non-canonical addresses verbatim (`x/2xb 0x8000000000001000` arrives as `m8000000000001000,1`).
     public static let physicalTag: UInt64 = 0x8000_0000_0000_0000
     public static let physicalAddressMask: UInt64 = (1 << 52) - 1
 
@@ -83,7 +83,7 @@ public final class MachineController: @unchecked Sendable {
         /// One instruction of whatever context is on the CPU.
         case step
         /// One instruction of context `pid` (gdb's `vCont;s:pN.T`). A step across VMLAUNCH,
-        /// VMRESUME or a VM exit finishes when that same context next runs (GDB.md rule 3);
+        /// VMRESUME or a VM exit finishes when that same context next runs (docs/DESIGN.md, gdb rule "a step stops in its own thread");
         /// when the context is not on the CPU, the machine runs until it is.
         case stepIn(context: Int)
     }
@@ -124,7 +124,7 @@ public final class MachineController: @unchecked Sendable {
         machine.cpu.onVMTransition = { [unowned self] cpu in self.vmTransition(cpu) }
     }
 
-    // MARK: Contexts (GDB.md "Contexts = gdb processes"): 1 = VMM, then one per guest VMCS
+    // MARK: Contexts (docs/DESIGN.md, "The gdb context model"): 1 = VMM, then one per guest VMCS
 
     /// A context: its gdb pid and, for a guest, its VMCS (nil: the next guest, not entered yet).
     public struct Context: Sendable, Equatable {

@@ -2,8 +2,8 @@
 //
 //   gdb process 1 = the VMM (VMX root) context, thread 1.1 "VMM vCPU0"; process N ≥ 2 = the
 //   guest whose VMCS was entered (N−1)th, thread N.1 "guest N−1 vCPU0", plus one slot for the
-//   next guest so gdb can attach before the VMM launches it (GDB.md "Contexts = gdb
-//   processes"). Registers and memory of a context not on the CPU come from its VMCS;
+//   next guest so gdb can attach before the VMM launches it (docs/DESIGN.md, "The gdb
+//   context model"). Registers and memory of a context not on the CPU come from its VMCS;
 //   breakpoints are per context and the CPU holds those of the context on it.
 //
 //   registers   RegisterMap (x87/SSE unavailable; VMX feature: mode 0, no current VMCS)
@@ -188,8 +188,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     // MARK: Execution
 
     public func resume(_ request: GDBResumeRequest, stops: GDBStopSink) {
-        // Which context steps, if any (GDB.md rule 3: the stop is reported in that thread).
-        // Only contexts gdb has attached can be resumed (GDB.md rule 7).
+        // Which context steps, if any (gdb rule "a step stops in its own thread", docs/DESIGN.md).
+        // Only contexts gdb has attached can be resumed (gdb rule "stops only in attached processes").
         let contexts = controller.contexts().map(\.pid).filter { request.attachedProcesses.contains($0) }
         var stepping: Int? = nil
         var resumed = false
@@ -211,7 +211,7 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
         let mode: MachineController.RunMode = stepping.map { .stepIn(context: $0) } ?? .continue
         let started = controller.resume(mode) { stop in
             // Report the stop in the thread of the context that stopped if gdb has it attached
-            // (GDB.md rule 7), else in the first attached context that was resumed.
+            // (gdb rule "stops only in attached processes"), else in the first attached context that was resumed.
             let pid = steppingContext ?? (attached.contains(stop.context) ? stop.context
                                                                            : (contexts.first ?? MachineController.vmmContext))
             let thread = GDBThreadID(pid: pid, tid: 1)

@@ -91,7 +91,7 @@ enum RegisterMap {
         if v.lastInstructionError != nil { f.set("vm_instr_error", cpu.vmcsRead(.vmInstructionError, at: v.currentVMCS)) }
     }
 
-    /// The register file of a context that is not on the CPU, from a VMCS (GDB.md "Registers"):
+    /// The register file of a context that is not on the CPU, from a VMCS (docs/DESIGN.md, "The gdb context model"):
     /// the host-state area for the VMM while a guest runs, the guest-state area for a guest while
     /// the VMM runs. General-purpose registers other than RSP are in neither: unavailable.
     static func readFromVMCS(_ cpu: CPU, vmcs: UInt64, host: Bool, layout: GDBRegisterLayout = .x86_64) -> GDBRegisterFile {

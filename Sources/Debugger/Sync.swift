@@ -1,6 +1,7 @@
 // Small pthread-based primitives: a mutex with one condition variable, and a detached thread.
 // (The emulator's modules do not import Foundation; these are all the Debugger needs.)
 
+import HostIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -70,12 +71,8 @@ public final class ConditionLock: @unchecked Sendable {
     public func broadcast() { pthread_cond_broadcast(cond) }
 }
 
-/// Seconds from the monotonic clock.
-public func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+/// Seconds from the monotonic clock (HostIO's `monotonicSeconds`, the one clock of the front ends).
+@inline(__always) public func monotonicNow() -> Double { monotonicSeconds() }
 
 private final class ThreadBody {
     let body: @Sendable () -> Void
@@ -110,14 +107,5 @@ public func startDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool 
 
 /// Writes one line to stderr (the emulator's own messages never go to stdout).
 public func debuggerLog(_ message: String) {
-    var line = Array((message.hasSuffix("\n") ? message : message + "\n").utf8)
-    line.withUnsafeMutableBytes { buf in
-        guard let base = buf.baseAddress else { return }
-        var done = 0
-        while done < buf.count {
-            let n = write(2, base + done, buf.count - done)
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    writeAll(fd: 2, message.hasSuffix("\n") ? message : message + "\n")
 }

@@ -12,7 +12,7 @@
 //
 // The standard features use gdb's own register names and types (gdb checks the names to
 // recognise the architecture). The same layout is sent in every CPU mode: gdb reads it once at
-// connect and cannot follow a stub that changes it (GDB.md).
+// connect and cannot follow a stub that changes it.
 //
 // `g` encoding: every register in regnum order, `bitsize/8` bytes little-endian, two hex digits a
 // byte; an unavailable register is `xx` per byte (gdb shows `<unavailable>`).

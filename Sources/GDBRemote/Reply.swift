@@ -21,7 +21,7 @@ public enum GDBStopReason: Equatable, Sendable {
     /// A plain signal (SIGTRAP after a step, SIGINT after an interrupt, another for a guest
     /// exception gdb should see as a signal).
     case signal(UInt8)
-    /// A software breakpoint gdb inserted with Z0 (only then: GDB.md rule 4). The thread's rip
+    /// A software breakpoint gdb inserted with Z0 (only then: docs/DESIGN.md, gdb rule "swbreak only where inserted"). The thread's rip
     /// is the breakpoint address (nothing executed; gdb does not rewind with `swbreak+`).
     case softwareBreakpoint
     /// A hardware breakpoint gdb inserted with Z1.

@@ -13,14 +13,17 @@
 // State kept across connections (it belongs to the machine): the last stop, and whether the
 // target is running.
 //
-// The rules of GDB.md that the session itself enforces:
-//   1. after every stop reply the reported thread becomes current for g/m (no Hg needed);
-//   2. qC names the thread of the last stop or vAttach, never something derived from Hg;
-//   3. a resume of exactly one thread carries `onlyThread`, and a stop reported elsewhere is
-//      not passed to gdb (the target is resumed again; an interrupt is re-attributed);
-//   4. `swbreak`/`hwbreak` only where gdb inserted such a breakpoint in that process, and only
-//      if gdb announced the feature; otherwise the stop is a plain SIGTRAP;
-//   7. stops are only reported in attached processes (others are resumed again).
+// The gdb rules (docs/DESIGN.md, "The gdb context model") that the session itself enforces:
+//   - current after stop: after every stop reply the reported thread becomes current for g/m
+//     (no Hg needed);
+//   - qC after attach: qC names the thread of the last stop or vAttach, never something derived
+//     from Hg;
+//   - a step stops in its own thread: a resume of exactly one thread carries `onlyThread`, and a
+//     stop reported elsewhere is not passed to gdb (the target is resumed again; an interrupt is
+//     re-attributed);
+//   - swbreak only where inserted: `swbreak`/`hwbreak` only where gdb inserted such a breakpoint
+//     in that process, and only if gdb announced the feature; otherwise the stop is a plain SIGTRAP;
+//   - stops only in attached processes (others are resumed again).
 
 public struct GDBSessionOutput: Equatable, Sendable {
     public var bytes: [UInt8] = []
@@ -711,7 +714,7 @@ public final class GDBSession {
             break
         }
         if !request.attachedProcesses.isEmpty, !attached.contains(event.thread.pid), !interruptSent {
-            log("stop in unattached process \(event.thread.pid) not reported (GDB.md rule 7); resuming")
+            log("stop in unattached process \(event.thread.pid) not reported (gdb rule: stops only in attached processes); resuming")
             resumeAgain(request)
             return out
         }
@@ -719,7 +722,7 @@ public final class GDBSession {
             if interruptSent {
                 event.thread = only
             } else {
-                log("stop in \(event.thread) while only \(only) was resumed (GDB.md rule 3); resuming")
+                log("stop in \(event.thread) while only \(only) was resumed (gdb rule: a step stops in its own thread); resuming")
                 resumeAgain(request)
                 return out
             }
@@ -774,7 +777,7 @@ public final class GDBSession {
     }
 
     /// The `T` reply for a stop, with rbp, rsp and rip expedited. Breakpoint reasons are kept
-    /// only where gdb inserted one in that process and announced the feature (rule 4).
+    /// only where gdb inserted one in that process and announced the feature (gdb rule "swbreak only where inserted").
     func stopReply(_ event: GDBStopEvent, attachStop: Bool) -> GDBStopReply {
         var reason = event.reason
         let pid = event.thread.pid

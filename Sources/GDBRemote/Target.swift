@@ -62,8 +62,9 @@ public struct GDBTargetError: Error, Equatable, Sendable {
 /// Each thread of an attached process does what the first action naming it says; a thread no
 /// action names stays stopped (vCont semantics). `onlyThread` is set when gdb resumed exactly
 /// one thread (`vCont;s:p1.1`, how it steps over a breakpoint): the stop MUST then be reported in
-/// that thread (GDB.md rule 3) — a step across a VM entry/exit completes when that same context
-/// next executes an instruction. Stops may only be reported in `attachedProcesses` (rule 7).
+/// that thread (docs/DESIGN.md, gdb rule "a step stops in its own thread") — a step across a VM
+/// entry/exit completes when that same context next executes an instruction. Stops may only be
+/// reported in `attachedProcesses` (gdb rule "stops only in attached processes").
 public struct GDBResumeRequest: Equatable, Sendable {
     public var actions: [GDBResumeAction]
     public var attachedProcesses: Set<Int>
@@ -110,7 +111,7 @@ public protocol GDBTarget: AnyObject, Sendable {
     /// The threads (vCPUs) of a process; empty for an unknown pid.
     func threads(of pid: Int) -> [GDBThreadInfo]
 
-    /// The processes gdb is attached to when it connects (GDB.md: only the VMM).
+    /// The processes gdb is attached to when it connects (only the VMM: docs/DESIGN.md, "The gdb context model").
     func initiallyAttached() -> [Int]
 
     /// All registers of a thread; registers the thread cannot supply are left unavailable.

@@ -1,6 +1,7 @@
 // Where the guest's console bytes go: the 16550's transmitter and the 0xE9 port both write into
 // one `ConsoleSink`. Standard output belongs to the guest; the emulator's own messages go to stderr.
 
+import HostIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -58,26 +59,9 @@ public final class FileDescriptorSink: ConsoleSink {
 
     public func flush() {
         guard !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            var done = 0
-            while done < raw.count {
-                let n = systemWrite(fileDescriptor, base + done, raw.count - done)
-                if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-        }
+        writeAll(fd: fileDescriptor, buffer)
         buffer.removeAll(keepingCapacity: true)
     }
-}
-
-/// write(2), named apart from `ConsoleSink.write`.
-@inline(__always)
-private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
-    return write(fd, p, n)
-    #else
-    return -1
-    #endif
 }
 
 /// Collects bytes in memory (tests, scripted sessions, the REPL's capture of guest output).

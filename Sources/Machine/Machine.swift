@@ -1,3 +1,4 @@
+import HostIO
 import X86
 
 #if canImport(Glibc)
@@ -140,11 +141,4 @@ public final class Machine: @unchecked Sendable {
 
 extension String {
     func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-}
-
-/// Seconds from a monotonic clock.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

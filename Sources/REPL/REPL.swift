@@ -14,6 +14,7 @@
 
 import CReadline
 import Debugger
+import HostIO
 import Machine
 import X86
 
@@ -81,13 +82,7 @@ public final class REPL: @unchecked Sendable {
 
     static func writeStdout(_ s: String) {
         fflush(nil)
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
-        }
+        writeAll(fd: 1, s)
     }
 
     var context: CommandContext {
@@ -286,13 +281,7 @@ public enum REPLCompletion {
 func eprint(_ s: String) {
     let t = s.hasSuffix("\n") ? s : s + "\n"
     fflush(nil)
-    var bytes = Array(t.utf8)
-    var off = 0
-    while off < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + off, $0.count - off) }
-        if n <= 0 { break }
-        off += n
-    }
+    writeAll(fd: 2, t)
 }
 
 extension String {

@@ -1,4 +1,4 @@
-/// Instruction execution: one dense `switch` over `Op` (PERFORMANCE.md: dispatch on a small enum,
+/// Instruction execution: one dense `switch` over `Op` (docs/DESIGN.md, "Hot-loop rules": dispatch on a small enum,
 /// no closures, no existentials). Semantics follow each instruction's "Operation" and
 /// "Flags Affected" sections in SDM Vol. 2.
 

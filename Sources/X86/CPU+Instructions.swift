@@ -258,6 +258,7 @@ extension CPU {
         case .retFar:
             try farReturn(osz: osz, popBytes: i.pointee.imm)
         case .iret:
+            nmiBlocked = false      // IRET ends NMI blocking (SDM Vol. 3A §6.7.1 "Handling Multiple NMIs")
             try iret(osz: osz, start: rip &- UInt64(i.pointee.len))
         case .int3:
             throw Fault(kind: .software, vector: 3, trap: true)
@@ -274,11 +275,17 @@ extension CPU {
         case .hlt:
             if cpl != 0 { throw Fault.GP(0) }
             if vmx.nonRoot && vmx.proc & Proc.hltExiting != 0 { try vmExitForInstruction(i, .hlt, qualification: 0, instructionInfo: 0) }
-            // No interrupt controller or timer exists in this machine yet, so nothing can wake a
-            // halted CPU: stop and say so (issue 2: "a guest that halts … stops the run with a report").
-            pendingStop = .halted(rip: rip &- UInt64(i.pointee.len), interruptsEnabled: flagsRest & RFLAGS.if != 0)
-            halted = true
-            throw Fault(kind: .stop, vector: 0xFF, trap: true)
+            // Halt until an interrupt, an NMI or a timer event wakes the CPU (Interrupts.swift);
+            // when nothing can, stop and say so.
+            if canWake {
+                halted = true
+                haltWaitingAt = rip &- UInt64(i.pointee.len)
+                eventsPending.pointee = 1
+            } else {
+                pendingStop = .halted(rip: rip &- UInt64(i.pointee.len), interruptsEnabled: flagsRest & RFLAGS.if != 0)
+                halted = true
+                throw Fault(kind: .stop, vector: 0xFF, trap: true)
+            }
         case .movs, .cmps, .stos, .lods, .scas, .ins, .outs:
             try stringInsn(i)
         case .inPort, .outPort:

@@ -5,8 +5,8 @@
 /// segment limit and type checks, canonical checks, page walks with accessed/dirty updates,
 /// page-crossing accesses, unbacked addresses, writes to pages holding cached code — is the slow path.
 
-/// Direct-mapped software TLB with separate read, write and fetch tables (PERFORMANCE.md:
-/// a shared table collapses when a copy's source and destination alias).
+/// Direct-mapped software TLB with separate read, write and fetch tables (docs/DESIGN.md, "Hot-loop
+/// rules": a shared table collapses when a copy's source and destination alias).
 @usableFromInline final class SoftTLB {
     static let entries = 1024
     static let mask: UInt64 = UInt64(entries - 1)
@@ -227,6 +227,7 @@ extension CPU {
 
     /// Read `n` (1…8) bytes of guest-physical memory; outside RAM: the firmware ROM, else all-ones.
     @usableFromInline func readPhys(_ pa: UInt64, _ n: UInt64) -> UInt64 {
+        if !mmioRegions.isEmpty, let v = mmioRead(pa, n) { return v }     // a device decodes it (MMIO.swift)
         if pa < ramSize && n <= ramSize - pa {
             let p = ram + Int(pa)
             switch n {
@@ -249,6 +250,7 @@ extension CPU {
     /// Write `n` bytes of guest-physical memory; unbacked addresses drop the write.
     /// Invalidates cached code on the page.
     @usableFromInline func writePhys(_ pa: UInt64, _ n: UInt64, _ v: UInt64) {
+        if !mmioRegions.isEmpty && mmioWrite(pa, n, v) { return }
         for k in 0..<n {
             let a = pa &+ k
             guard a < ramSize else { continue }
@@ -284,6 +286,12 @@ extension CPU {
             phys = w.phys
             writable = w.writable
         }
+        // The guest-physical → host-physical step (GuestPhysical.swift; identity without EPT).
+        phys = try hostPhysical(phys, access == .write ? .write : access == .fetch ? .fetch : .read, linear: lin)
+        if access == .fetch && mmioTouches(page: phys & ~0xFFF) {
+            pendingUnimplemented = "instruction fetch from a memory-mapped device page (physical 0x\(hex(phys)))"
+            throw Fault.stop
+        }
         fill(lin, phys, access, writable: writable)
         return phys
     }
@@ -298,6 +306,7 @@ extension CPU {
             tlb.fTag[i] = page; tlb.fPhys[i] = ppage
         case .read, .write:
             guard ppage < ramSize else { return }       // unbacked: always the slow path
+            if mmioTouches(page: ppage) { return }      // a device page: every access reaches the device
             // Watched pages stay out of the TLB so each access is checked.
             if accessesWatched && (watchpoints.contains(where: { $0.touches(page: page) })
                 || guestBreakpoints.contains(where: { $0.watches(page: page) })) { return }
@@ -325,7 +334,7 @@ extension CPU {
         let wp = cr0 & CR0.wp != 0
         let nxe = efer & EFER.nxe != 0
         var rw = true, us = true, xd = false
-        var entries: [(UInt64, UInt64)] = []          // (address, value) for A/D updates
+        var entries: [(UInt64, UInt64)] = []          // (guest-physical address, value) for A/D updates
         entries.reserveCapacity(4)
         var steps: [(String, UInt64, UInt64)] = []
         let code: UInt32 = (access == .write ? 2 : 0) | (user ? 4 : 0)
@@ -342,7 +351,7 @@ extension CPU {
         case 1:
             // 32-bit paging: PDE then PTE, or a 4 MiB page with CR4.PSE.
             let pdeA = (cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC)
-            let pde = readPhys(pdeA, 4)
+            let pde = readPhys(try hostPhysical(pdeA, .pagingRead, linear: lin, sideEffects: setBits), 4)
             if record { steps.append(("PDE", pdeA, pde)) }
             if pde & 1 == 0 { throw notPresent() }
             rw = pde & 2 != 0; us = pde & 4 != 0
@@ -353,7 +362,7 @@ extension CPU {
                 pageSizeMask = 0x3F_FFFF
             } else {
                 let pteA = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC)
-                let pte = readPhys(pteA, 4)
+                let pte = readPhys(try hostPhysical(pteA, .pagingRead, linear: lin, sideEffects: setBits), 4)
                 if record { steps.append(("PTE", pteA, pte)) }
                 if pte & 1 == 0 { throw notPresent() }
                 rw = rw && pte & 2 != 0; us = us && pte & 4 != 0
@@ -378,7 +387,7 @@ extension CPU {
             while true {
                 let shift = UInt64(12 + 9 * (level - 1))
                 let ea = table | (((lin >> shift) & 0x1FF) << 3)
-                let e = readPhys(ea, 8)
+                let e = readPhys(try hostPhysical(ea, .pagingRead, linear: lin, sideEffects: setBits), 8)
                 if record { steps.append((["", "PTE", "PDE", "PDPTE", "PML4E"][level], ea, e)) }
                 if e & 1 == 0 { throw notPresent() }
                 if e & rsvdHigh != 0 || e & xdRsvd != 0 { throw reserved() }
@@ -422,7 +431,8 @@ extension CPU {
                 var ne = e | 0x20
                 if k == leafEntryIndex && access == .write { ne |= 0x40 }
                 if ne != e {
-                    if wide { writePhys(a, 8, ne) } else { writePhys(a, 4, ne) }
+                    let h = try hostPhysical(a, .pagingWrite, linear: lin)
+                    if wide { writePhys(h, 8, ne) } else { writePhys(h, 4, ne) }
                 }
             }
         }
@@ -446,11 +456,11 @@ extension CPU {
     /// Translate a linear address the way the CPU would for a supervisor read, without side
     /// effects. Returns nil where nothing is mapped.
     public func debugTranslate(_ lin: UInt64) -> UInt64? {
-        if pagingMode == 0 { return lin & 0xFFFF_FFFF }
         if pagingMode == 3 && UInt64(bitPattern: (Int64(bitPattern: lin) << 16) >> 16) != lin { return nil }
         let savedCR2 = cr2
         defer { cr2 = savedCR2 }
-        return try? walk(lin, .read, user: false, setBits: false).phys
+        guard let gpa = pagingMode == 0 ? lin & 0xFFFF_FFFF : try? walk(lin, .read, user: false, setBits: false).phys else { return nil }
+        return try? hostPhysical(gpa, .read, linear: lin, sideEffects: false)
     }
 
     /// The page walk level by level, for `translate` in the debugger.
@@ -475,7 +485,7 @@ extension CPU {
         out.reserveCapacity(count)
         var a = linear
         while out.count < count {
-            guard let p = debugTranslate(a) else { break }
+            guard let p = debugTranslate(a), !mmioTouches(page: p & ~0xFFF) else { break }   // device registers: not read
             if p < ramSize {
                 let n = min(count - out.count, Int(0x1000 - (a & 0xFFF)), Int(ramSize - p))
                 out.append(contentsOf: UnsafeRawBufferPointer(start: ram + Int(p), count: n))
@@ -496,7 +506,7 @@ extension CPU {
         var done = 0
         var a = linear
         while done < bytes.count {
-            guard let p = debugTranslate(a), p < ramSize else { break }
+            guard let p = debugTranslate(a), p < ramSize, !mmioTouches(page: p & ~0xFFF) else { break }
             let n = min(bytes.count - done, Int(0x1000 - (a & 0xFFF)), Int(ramSize - p))
             for k in 0..<n { notePhysWrite(p + UInt64(k)); (ram + Int(p) + k).storeBytes(of: bytes[done + k], as: UInt8.self) }
             done += n

@@ -1,4 +1,5 @@
-/// The run loop and the decoded-block cache (PERFORMANCE.md: "Decode once", "Exit checks batched").
+/// The run loop and the decoded-block cache (docs/DESIGN.md, "Hot-loop rules": decode once, check
+/// for stops and events once per block).
 ///
 /// A block is a run of decoded instructions starting at one physical address, ending at a
 /// control transfer, a system instruction, a page boundary or 32 instructions. Blocks are kept in
@@ -69,13 +70,22 @@ extension CPU {
     /// Run until something stops the CPU or `budget` instructions have retired.
     /// Exceptions the guest handles are delivered inside; only stops come back.
     public func run(budget: UInt64) -> StopCause {
+        // The budget is cut into slices that end at the next timer event (Interrupts.swift):
+        // `remaining` instructions in this slice, `beyond` after it.
         var remaining = budget
+        var beyond: UInt64 = 0
         pendingStop = nil
         var firstInsn = true
         let bc = blocks
+        if nextEventTime != .max { eventsPending.pointee = 1 }
         while true {
-            if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
-            if remaining == 0 { return .budget }
+            if remaining == 0 || attention {
+                if interruptFlag.pointee != 0 { interruptFlag.pointee = 0; return .interrupted }
+                if eventsPending.pointee != 0 || beyond != 0 || nextEventTime <= virtualTime {
+                    if let stop = serviceEvents(&remaining, &beyond) { return stop }
+                }
+                if remaining == 0 { return .budget }
+            }
             currentRip = rip
             // Find (or build) the block at RIP.
             var slot: Int
@@ -166,7 +176,7 @@ extension CPU {
                     if let stop = deliver(Fault(kind: .exception, vector: 1, trap: guestDebugFault == 0)) { return stop }
                     break
                 }
-                if remaining == 0 || interruptFlag.pointee != 0 || slot == BlockCache.scratch { break }
+                if remaining == 0 || attention || slot == BlockCache.scratch { break }
                 // Chain: the same exit as last time, in the same translation epoch, to the same
                 // block (its slot may have been refilled by a block at a colliding address since:
                 // then the link is stale — vmx-errors ran another function's code at the RIP after

@@ -2,12 +2,14 @@
 ///
 /// State lives in one `final class` whose stored properties are scalars and unsafe pointers to
 /// fixed-size storage; the module is compiled with `-enforce-exclusivity=unchecked`, so an access
-/// is a plain load or store (PERFORMANCE.md, "Swift-specific rules for the hot loop").
+/// is a plain load or store (docs/DESIGN.md, "Hot-loop rules").
 /// Nothing here allocates after `init`.
 ///
-/// Family-by-family files extend this type: `CPU+Flags`, `CPU+Memory` (paging, TLB),
-/// `CPU+Segments`, `CPU+Exceptions`, `CPU+Execute` (the dispatch switch), `CPU+ALU`, `CPU+System`,
-/// `CPU+String`, and `Decoder`.
+/// Family-by-family files extend this type: `CPU+Execute` (the dispatch switch), `CPU+Instructions`,
+/// `CPU+Flags`, `CPU+Memory` (paging, TLB), `CPU+Segments`, `CPU+CallGate`, `CPU+TaskSwitch`,
+/// `CPU+Exceptions`, `CPU+System`, `CPU+Legacy`, `CPU+BitManipulation`, `CPU+X87`, `CPU+MMX`,
+/// `CPU+SSE`, `CPU+XSave`, `CPU+Run` (run loop, block cache), `Decoder`, `VMX/`, and the seams
+/// `MMIO`, `Interrupts`, `GuestPhysical`.
 public final class CPU: @unchecked Sendable {
     // MARK: General-purpose state
 
@@ -118,7 +120,31 @@ public final class CPU: @unchecked Sendable {
 
     public internal(set) var instructions: UInt64 = 0
     /// Set by another thread (gdb Ctrl-C, a timeout) to make `run` return at the next block.
+    /// Byte 0 of a 2-byte word whose byte 1 is `eventsPending`: the run loop tests both with one
+    /// 16-bit load per block (`attention`, Interrupts.swift).
     public let interruptFlag: UnsafeMutablePointer<UInt8>
+    /// Set on the CPU thread when an event was scheduled, an interrupt controller's output
+    /// changed, an NMI was raised or the CPU halted waiting for one: the next block boundary takes
+    /// the slow path (`serviceEvents`). Kept separate from the stop request: a kick returns from
+    /// `run`, this does not.
+    public let eventsPending: UnsafeMutablePointer<UInt8>
+    /// Virtual time spent halted (HLT skips to the next event); `virtualTime` adds it to `instructions`.
+    public internal(set) var idleTime: UInt64 = 0
+    /// Timer events keyed by virtual time (Interrupts.swift); `nextEventTime` caches the earliest.
+    var events = EventQueue()
+    var nextEventTime: UInt64 = .max
+    /// The INTR line's source (a local APIC, an 8259), polled at block boundaries.
+    public var interruptController: (any InterruptController)? = nil
+    /// An NMI is pending / NMIs are blocked until the next IRET (SDM Vol. 3A §6.7.1 "Handling Multiple NMIs").
+    public internal(set) var nmiPending = false
+    public internal(set) var nmiBlocked = false
+    /// Address of the HLT the CPU is halted at while it waits for an event (nil: not waiting).
+    var haltWaitingAt: UInt64? = nil
+    /// Physical ranges decoded by devices (MMIO.swift); their pages never enter the r/w TLB.
+    @usableFromInline var mmioRegions: [MMIORegion] = []
+    /// The guest-physical → host-physical step of the page walk (GuestPhysical.swift); nil is the
+    /// identity. Installing or removing one drops every cached translation.
+    public var secondLevel: (any GuestPhysicalTranslation)? = nil { didSet { flushDecodedBlocks() } }
     /// Chain of exceptions that led to a double or triple fault (for the report).
     public internal(set) var faultChain: [Fault] = []
     /// True after HLT stopped the run.
@@ -139,7 +165,7 @@ public final class CPU: @unchecked Sendable {
     public var breakpoints: Set<UInt64> = [] { didSet { updateDebugChecks() } }
     /// Debugger watchpoints on linear addresses of the current context. Pages they touch are kept
     /// out of the software TLB so every access to them takes the checked slow path; a hit stops
-    /// the run *after* the accessing instruction completes (x86 trap semantics, GDB.md rule 5).
+    /// the run *after* the accessing instruction completes (x86 trap semantics; docs/DESIGN.md, gdb rule "watchpoints after the access").
     public var watchpoints: [Watchpoint] = [] {
         didSet { updateDebugChecks(); tlb.flush() }
     }
@@ -178,8 +204,9 @@ public final class CPU: @unchecked Sendable {
         let pages = Int(memory.size >> 12) + 1
         pageInfo = .allocate(capacity: pages)
         pageInfo.initialize(repeating: 0, count: pages)
-        interruptFlag = .allocate(capacity: 1)
-        interruptFlag.initialize(to: 0)
+        interruptFlag = .allocate(capacity: 2)
+        interruptFlag.initialize(repeating: 0, count: 2)
+        eventsPending = interruptFlag + 1
         reset()
     }
 
@@ -211,6 +238,7 @@ public final class CPU: @unchecked Sendable {
         vmx = VMXState()
         faultChain = []
         halted = false
+        nmiPending = false; nmiBlocked = false; haltWaitingAt = nil
         modeChanged()
     }
 

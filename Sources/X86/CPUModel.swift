@@ -1,8 +1,8 @@
-/// The one description of the modeled CPU (DESIGN.md: "Capability MSRs describe one coherent CPU").
+/// The one description of the modeled CPU (docs/DESIGN.md, "Capability MSRs describe one coherent CPU").
 ///
 /// A Skylake-SP-class Intel Xeon signature (family 6, model 0x55, stepping 4), reporting
 /// **only the features this core implements** — nothing is advertised that the core would
-/// ignore. VMX capabilities are in `VMXModel`; x87/SSE (issue 3) are added here as they land.
+/// ignore. VMX capabilities are in `VMXModel`.
 public enum CPUModel {
     public static let vendor = "GenuineIntel"
     public static let brand = "vmxemu virtual CPU (Skylake-SP class)"

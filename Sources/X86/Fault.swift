@@ -1,7 +1,7 @@
 /// What can interrupt an instruction: a guest-visible exception, a software interrupt, or a
 /// reason for the machine to stop (the details of a stop are in `CPU.stopCause`).
 ///
-/// Faults are values (DESIGN.md): handlers `throw` them with typed throws, the run loop
+/// Faults are values (docs/DESIGN.md, "Faults are values; stops are reports"): handlers `throw` them with typed throws, the run loop
 /// delivers exceptions through the IDT and returns stops to its caller.
 public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: UInt8, Sendable {
@@ -15,6 +15,9 @@ public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
         /// A VM transition (VM entry, VM exit) already replaced the processor state: the run loop
         /// continues at the new RIP without delivering anything (a pending stop is honoured).
         case redirect
+        /// An external interrupt or NMI (vector 2) taken at an instruction boundary: delivered
+        /// with EXT = 1 in error codes, no DPL check, RIP after the last instruction (Interrupts.swift).
+        case interrupt
     }
     public var kind: Kind
     public var vector: UInt8
@@ -55,6 +58,7 @@ public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if kind == .software { return "INT 0x\(String(vector, radix: 16))" }
+        if kind == .interrupt { return vector == 2 ? "NMI" : "interrupt 0x\(String(vector, radix: 16))" }
         return hasErrorCode ? "\(name)(0x\(String(errorCode, radix: 16)))" : name
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostIO
 import Machine
 import X86
 
@@ -7,7 +8,7 @@ import X86
 import Glibc
 #endif
 
-/// `vmxemu bench`: guest MIPS on the GuestImages benchmark loops (PERFORMANCE.md, "How to report":
+/// `vmxemu bench`: guest MIPS on the GuestImages benchmark loops (docs/DESIGN.md, "Hot-loop rules", "Measure":
 /// release build, fixed images, MIPS = instructions / wall time, median of several runs).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

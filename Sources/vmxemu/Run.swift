@@ -1,5 +1,5 @@
 import ArgumentParser
-import Logging
+import HostIO
 import Machine
 import REPL
 import X86
@@ -100,8 +100,6 @@ struct Run: ParsableCommand {
     var noHistory = false
 
     func run() throws {
-        var log = Logger(label: "vmxemu")
-        log.logLevel = quiet ? .warning : .info
         guard let mem = parseSize(memory), mem >= 2 << 20 else {
             eprint("vmxemu: --memory '\(memory)' is not a size of at least 2M (examples: 128M, 1G)")
             throw ExitCode(ExitStatus.usage)
@@ -174,7 +172,7 @@ struct Run: ParsableCommand {
             throw ExitCode(REPLRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint, options: options, quiet: quiet))
         }
         if let endpoint {
-            // The image is loaded before gdb can connect (GDB.md): breakpoints are never lost.
+            // The image is loaded before gdb can connect (docs/DESIGN.md, "The gdb context model"): breakpoints are never lost.
             let status = GDBRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint,
                                     waitForGDB: waitGDB, quiet: quiet)
             throw ExitCode(status)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Logging
+import HostIO
 import Machine
 import X86
 
@@ -44,13 +44,7 @@ struct VMXEmu: ParsableCommand {
 func eprint(_ s: String) {
     var s = s
     if !s.hasSuffix("\n") { s += "\n" }
-    var bytes = Array(s.utf8)
-    var off = 0
-    while off < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
-        if n <= 0 { break }
-        off += n
-    }
+    writeAll(fd: 2, s)
 }
 
 /// Parse sizes like `128`, `128M`, `1G`, `65536K` (a bare number means MiB).

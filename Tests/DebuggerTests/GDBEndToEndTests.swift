@@ -140,8 +140,8 @@ struct GDBEndToEndTests {
         #expect(store + 1 < lines.count && lines[store + 1].hasPrefix("=> "))
     }
 
-    /// `hbreak`, and two breakpoints on adjacent instructions reported as themselves (GDB.md
-    /// rule 6: with swbreak+/hwbreak+ gdb does not rewind the PC).
+    /// `hbreak`, and two breakpoints on adjacent instructions reported as themselves (gdb rule
+    /// "advertise swbreak/hwbreak": with swbreak+/hwbreak+ gdb does not rewind the PC).
     @Test func hardwareAndAdjacentBreakpoints() throws {
         let vm = try VMXEmuProcess(image: E2E.image("hello"))
         let out = try GDB.run([
@@ -301,7 +301,7 @@ struct GDBEndToEndTests {
     }
 
     /// `target extended-remote`: `info os processes` lists the VMM context; `detach` then
-    /// `attach 1` (vAttach, then qC naming its thread — GDB.md rule 2) gives the registers back.
+    /// `attach 1` (vAttach, then qC naming its thread — gdb rule "qC after attach") gives the registers back.
     @Test func extendedRemoteListsAndAttachesTheVMMContext() throws {
         let vm = try VMXEmuProcess(image: E2E.image("hello"))
         let out = try GDB.run([
@@ -328,7 +328,7 @@ struct GDBEndToEndTests {
 
     /// The guest's own INT3 (and every exception it handles) is the guest's business: under gdb,
     /// fault-tests raises and catches #DE #BP #UD #GP #PF and exits 0 with no stop in gdb
-    /// (GDB.md rule 4: a guest int3 is never reported as a gdb breakpoint).
+    /// (gdb rule "swbreak only where inserted": a guest int3 is never reported as a gdb breakpoint).
     @Test func guestHandledExceptionsDoNotStopGDB() throws {
         let image = E2E.image("fault-tests")
         guard FileManager.default.fileExists(atPath: image) else {

@@ -1,7 +1,7 @@
-// gdb in the guest (issue 5 item 6; GDB.md "Contexts = gdb processes"): with real /usr/bin/gdb
+// gdb in the guest (issue 5 item 6; docs/DESIGN.md, "The gdb context model"): with real /usr/bin/gdb
 // against `vmxemu run minivmm.elf --gdb`, the VMM is process 1 and the guest it launches is
 // process 2; breakpoints are per context, and `continue` alternates between "Thread 2.1" (the
-// guest, VMX non-root) and "Thread 1.1" (the VMM's exit handler), as in GDB.md's verified flow.
+// guest, VMX non-root) and "Thread 1.1" (the VMM's exit handler), the flow docs/DESIGN.md describes.
 
 import Foundation
 import Testing
@@ -58,7 +58,7 @@ struct VMXContextTests {
         #expect(vm.waitForExit(timeout: 10) == 137)
     }
 
-    /// GDB.md rule 3: a single step of the guest's thread across an instruction that causes a VM
+    /// gdb rule "a step stops in its own thread" (docs/DESIGN.md): a single step of the guest's thread across an instruction that causes a VM
     /// exit finishes when the guest runs again — reported in Thread 2.1, never in the VMM's
     /// thread (which would crash gdb 13 in `finish_step_over`). 300 `stepi` through guest_main's
     /// first kprintf cross several I/O exits (each character is an OUT the VMM emulates).

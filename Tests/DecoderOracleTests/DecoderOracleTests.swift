@@ -119,7 +119,7 @@ func opcodeKey(_ b: [UInt8], mode: Int) -> String {
     return s
 }
 
-/// A disagreement the test accepts, with the rule (Intel SDM, order no. 325462-080US, unless
+/// A disagreement the test accepts, with the rule (Intel SDM, order no. 325462-077US, the pinned edition, unless
 /// stated) that makes Zydis wrong for the modeled CPU or puts the case out of scope.
 struct Allowance: Sendable {
     let name: String
@@ -343,7 +343,7 @@ struct DecoderOracleTests {
             if sorted.count > config.show { out += "  … and \(sorted.count - config.show) more groups (VMXEMU_ORACLE_SHOW)\n" }
         }
         if mode == 0 {
-            out += "DecoderOracle allow-list (Intel SDM 325462-080US):\n"
+            out += "DecoderOracle allow-list (Intel SDM 325462-077US):\n"
             for a in allowList { out += "  - \(a.name): \(a.rule)\n" }
         }
         print(out, terminator: "")

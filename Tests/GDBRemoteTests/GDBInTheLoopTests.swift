@@ -186,7 +186,7 @@ struct GDBInTheLoopTests {
         #expect(target.software.isEmpty)
     }
 
-    /// GDB.md's verified multi-context flow: the VMM attached at connect, a guest attached on
+    /// The multi-context flow of docs/DESIGN.md ("The gdb context model"): the VMM attached at connect, a guest attached on
     /// demand as inferior 2, breakpoints in each address space, stops reported in the right one.
     @Test func extendedRemoteGuestAndVMMBreakpoints() async throws {
         let target = steppingTarget()

@@ -1,5 +1,5 @@
 // The session against an in-memory target: the connect sequence, every packet's reply, and each
-// rule of GDB.md as its own test.
+// gdb rule of docs/DESIGN.md ("The gdb context model") as its own test.
 import Foundation
 import Testing
 @testable import GDBRemote
@@ -33,7 +33,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(xml.hasPrefix("m<?xml") || xml.hasPrefix("l<?xml"))
         #expect(h.ask("qTStatus") == "")
         #expect(h.ask("?") == "T05thread:p1.1;" + expedited(p11))
-        #expect(h.ask("qfThreadInfo") == "mp1.1,p1.2")  // only the attached VMM (GDB.md)
+        #expect(h.ask("qfThreadInfo") == "mp1.1,p1.2")  // only the attached VMM (docs/DESIGN.md)
         #expect(h.ask("qsThreadInfo") == "l")
         #expect(h.ask("qAttached:1") == "1")
         #expect(h.ask("Hc-1") == "OK")
@@ -72,7 +72,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(t.watch == [[1, 2, 0x1000, 4]])
     }
 
-    // GDB.md rule 1: after every stop reply the reported thread is current for g/m.
+    // gdb rule "current after stop": after every stop reply the reported thread is current for g/m.
     @Test func rule1StopThreadBecomesCurrent() throws {
         let t = FakeTarget()
         let h = Harness(t)
@@ -89,7 +89,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.session.currentThread == p12)
     }
 
-    // GDB.md rule 2: after vAttach;N, qC names a thread of N (of the last stop/attach), not Hg's.
+    // gdb rule "qC after attach": after vAttach;N, qC names a thread of N (of the last stop/attach), not Hg's.
     @Test func rule2QCAfterAttachNamesTheAttachedProcess() {
         let t = FakeTarget()
         let h = Harness(t)
@@ -107,7 +107,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.ask("vAttach;7") == "E03")
     }
 
-    // GDB.md rule 3: a single-thread resume must stop in that thread.
+    // gdb rule "a step stops in its own thread": a single-thread resume must stop in that thread.
     @Test func rule3SingleThreadStepStopsInThatThread() throws {
         let t = FakeTarget()
         let h = Harness(t)
@@ -122,7 +122,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.deliverStops() == [])
         #expect(t.resumes.count == 2)
         #expect(t.resumes.last?.onlyThread == p11)
-        #expect(h.logs.all.contains { $0.contains("rule 3") })
+        #expect(h.logs.all.contains { $0.contains("a step stops in its own thread") })
         try #require(t.sink).report(GDBStopEvent(thread: p11, reason: .signal(5)))
         #expect(h.deliverStops() == ["T05thread:p1.1;" + expedited(p11)])
         // A resume of several threads has no onlyThread.
@@ -142,7 +142,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.deliverStops() == ["T02thread:p1.2;" + expedited(p12)])
     }
 
-    // GDB.md rule 4: swbreak only where gdb inserted a breakpoint in that process.
+    // gdb rule "swbreak only where inserted": swbreak only where gdb inserted a breakpoint in that process.
     @Test func rule4SwbreakOnlyWhereGDBInsertedOne() throws {
         let t = FakeTarget()
         let h = Harness(t)
@@ -180,7 +180,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.deliverStops() == ["T05thread:p1.1;" + expedited(p11)])
     }
 
-    // GDB.md rule 5: watchpoints are reported with their address.
+    // gdb rule "watchpoints after the access": watchpoints are reported with their address.
     @Test func watchpointStopCarriesAddress() throws {
         let t = FakeTarget()
         let h = Harness(t)
@@ -194,7 +194,7 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.deliverStops() == ["T05thread:p1.1;awatch:2004;" + expedited(p11)])
     }
 
-    // GDB.md rule 7: stops only in attached processes.
+    // gdb rule "stops only in attached processes": stops only in attached processes.
     @Test func rule7StopsOnlyInAttachedProcesses() throws {
         let t = FakeTarget()
         let h = Harness(t)

@@ -1,8 +1,8 @@
 // x87 and SSE forms for the second run (same table structure as `integerForms`). Exceptions stay
 // masked (FCW 037FH, MXCSR with all masks) so #MF/#XM never interrupt; transcendental x87
 // instructions (FSIN, FPTAN, F2XM1, …) are left out: their last-bit results are implementation
-// specific. Packed memory operands are 16-byte aligned (PVM reports a misaligned one as #UD,
-// TESTING.md), scalar ones are not.
+// specific. Packed memory operands are 16-byte aligned (the host's KVM is PVM, which reports a misaligned
+// one as #UD where hardware raises #GP(0)), scalar ones are not.
 
 import X86
 

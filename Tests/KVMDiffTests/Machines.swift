@@ -169,7 +169,8 @@ final class KVMRunner {
         }
         guard let exit = m.runOnce() else { return fail("KVM_RUN failed: \(m.lastError)") }
         guard exit == KVMExit.hlt, let out = m.getRegs(), let sr = m.getSregs() else {
-            // Recreate the vCPU after an internal error (TESTING.md).
+            // After an internal error (the host kernel failed to emulate something) the vCPU is not
+            // usable again: recreate it.
             internalErrors += 1
             let why = "KVM exit \(KVMExit.name(exit))"
             _ = m.createVCPU()

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Unimplemented instructions")
 struct UnimplementedTests {
-    /// DESIGN.md "Faults are values": an instruction the core does not implement stops the
+    /// docs/DESIGN.md, "Faults are values; stops are reports": an instruction the core does not implement stops the
     /// machine with its bytes, address and mode — never a crash, never a silent wrong result.
     /// RIP stays at the instruction and nothing else changes.
     ///

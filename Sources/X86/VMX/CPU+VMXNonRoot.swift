@@ -26,6 +26,7 @@ extension CPU {
     /// 4 software interrupt (INT n), 6 software exception (INT3, INTO).
     func interruptionType(_ f: Fault) -> UInt32 {
         if f.kind == .software { return f.vector == 3 || f.vector == 4 ? 6 : 4 }
+        if f.kind == .interrupt { return f.vector == 2 ? 2 : 0 }   // NMI, external interrupt
         return f.vector == 2 ? 2 : 3
     }
 

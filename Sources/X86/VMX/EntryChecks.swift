@@ -1,4 +1,4 @@
-/// VM-entry checks as rows, not an if-chain (DESIGN.md "VM-entry checks are rows").
+/// VM-entry checks as rows, not an if-chain (docs/DESIGN.md, "The tables").
 ///
 /// Each row: a stable id, the SDM section number and title (the pinned edition, `SDM.edition`),
 /// a one-line statement, its failure class, the VMCS fields it reads, and a predicate over a

@@ -1,5 +1,5 @@
-/// The VMCS field table — THE one source of VMCS field metadata (DESIGN.md: "The VMCS field table
-/// is data, and the one source"). VMREAD/VMWRITE validity (VM-instruction error 12), the storage
+/// The VMCS field table — THE one source of VMCS field metadata (docs/DESIGN.md, "The tables").
+///. VMREAD/VMWRITE validity (VM-instruction error 12), the storage
 /// slot of each field in the VMCS page, IA32_VMX_VMCS_ENUM, the REPL's `vmcs` listings, field-name
 /// completion, JSON output and gdb pseudo-registers all derive from `VMCSFields.all`.
 ///

@@ -1,7 +1,7 @@
 /// The VMX capabilities of the modeled CPU — ONE description from which CPUID.1:ECX.VMX, every
 /// IA32_VMX_* capability MSR (SDM Appendix A "VMX Capability Reporting Facility"), the fixed
 /// bits of CR0/CR4 in VMX operation and the existence of VMCS fields are derived
-/// (DESIGN.md: "Capability MSRs describe one coherent CPU"). The CPU honours exactly what is
+/// (docs/DESIGN.md, "Capability MSRs describe one coherent CPU"). The CPU honours exactly what is
 /// reported here: a control bit is advertised only when the core implements it.
 
 /// Optional VMX features that decide whether VMCS fields exist and controls may be set.
@@ -51,8 +51,8 @@ public enum VMXModel {
     /// VMCS revision identifier (IA32_VMX_BASIC bits 30:0). Any nonzero 31-bit value; ours.
     public static let revision: UInt32 = 0x0000_0004
 
-    /// Features the modeled CPU has in this issue (EPT, VPID, unrestricted guest, the
-    /// preemption timer, posted interrupts … arrive in a later issue and are not advertised).
+    /// Features the modeled CPU has (EPT, VPID, unrestricted guest, the preemption timer, posted
+    /// interrupts … are not implemented, so not advertised).
     public static let features: Set<VMXFeature> = [.secondaryControls, .loadPAT, .savePAT, .loadEFER, .saveEFER]
 
     public static func has(_ f: VMXFeature) -> Bool { features.contains(f) }
@@ -170,7 +170,7 @@ public enum VMXModel {
     /// Maximum number of MSRs in one VM-entry/exit MSR list (Appendix A.6: 512 × (N + 1)).
     public static let maxMSRListEntries: UInt64 = 512
 
-    /// IA32_VMX_EPT_VPID_CAP: no EPT, no VPID in this issue — the MSR reads 0... but it exists
+    /// IA32_VMX_EPT_VPID_CAP: no EPT, no VPID yet — the MSR reads 0... but it exists
     /// only if the secondary controls allow EPT or VPID (Appendix A.10), so RDMSR #GPs.
     public static let hasEPTVPIDCap = false
 }

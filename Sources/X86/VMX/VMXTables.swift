@@ -79,183 +79,105 @@ public enum VMXExitReason: UInt16, CaseIterable, Sendable, CustomStringConvertib
     case busLock = 74
     case instructionTimeout = 75
 
-    /// The stable identifier used by `expect exit NAME`, `break exit NAME`, `exits --reason NAME`
-    /// and JSON output. Upper case, no spaces; mostly the spelling of Linux's `EXIT_REASON_*`.
-    public var name: String {
-        switch self {
-        case .exceptionOrNMI: return "EXCEPTION_NMI"
-        case .externalInterrupt: return "EXTERNAL_INTERRUPT"
-        case .tripleFault: return "TRIPLE_FAULT"
-        case .initSignal: return "INIT_SIGNAL"
-        case .sipi: return "SIPI"
-        case .ioSMI: return "IO_SMI"
-        case .otherSMI: return "OTHER_SMI"
-        case .interruptWindow: return "INTERRUPT_WINDOW"
-        case .nmiWindow: return "NMI_WINDOW"
-        case .taskSwitch: return "TASK_SWITCH"
-        case .cpuid: return "CPUID"
-        case .getsec: return "GETSEC"
-        case .hlt: return "HLT"
-        case .invd: return "INVD"
-        case .invlpg: return "INVLPG"
-        case .rdpmc: return "RDPMC"
-        case .rdtsc: return "RDTSC"
-        case .rsm: return "RSM"
-        case .vmcall: return "VMCALL"
-        case .vmclear: return "VMCLEAR"
-        case .vmlaunch: return "VMLAUNCH"
-        case .vmptrld: return "VMPTRLD"
-        case .vmptrst: return "VMPTRST"
-        case .vmread: return "VMREAD"
-        case .vmresume: return "VMRESUME"
-        case .vmwrite: return "VMWRITE"
-        case .vmxoff: return "VMXOFF"
-        case .vmxon: return "VMXON"
-        case .crAccess: return "CR_ACCESS"
-        case .movDR: return "DR_ACCESS"
-        case .ioInstruction: return "IO_INSTRUCTION"
-        case .rdmsr: return "RDMSR"
-        case .wrmsr: return "WRMSR"
-        case .invalidGuestState: return "INVALID_GUEST_STATE"
-        case .msrLoading: return "MSR_LOAD_FAIL"
-        case .mwait: return "MWAIT"
-        case .monitorTrapFlag: return "MONITOR_TRAP_FLAG"
-        case .monitor: return "MONITOR"
-        case .pause: return "PAUSE"
-        case .machineCheckDuringEntry: return "MCE_DURING_VMENTRY"
-        case .tprBelowThreshold: return "TPR_BELOW_THRESHOLD"
-        case .apicAccess: return "APIC_ACCESS"
-        case .virtualizedEOI: return "VIRTUALIZED_EOI"
-        case .gdtrIDTRAccess: return "GDTR_IDTR"
-        case .ldtrTRAccess: return "LDTR_TR"
-        case .eptViolation: return "EPT_VIOLATION"
-        case .eptMisconfiguration: return "EPT_MISCONFIG"
-        case .invept: return "INVEPT"
-        case .rdtscp: return "RDTSCP"
-        case .preemptionTimerExpired: return "PREEMPTION_TIMER"
-        case .invvpid: return "INVVPID"
-        case .wbinvd: return "WBINVD"
-        case .xsetbv: return "XSETBV"
-        case .apicWrite: return "APIC_WRITE"
-        case .rdrand: return "RDRAND"
-        case .invpcid: return "INVPCID"
-        case .vmfunc: return "VMFUNC"
-        case .encls: return "ENCLS"
-        case .rdseed: return "RDSEED"
-        case .pmlFull: return "PML_FULL"
-        case .xsaves: return "XSAVES"
-        case .xrstors: return "XRSTORS"
-        case .pconfig: return "PCONFIG"
-        case .sppEvent: return "SPP_EVENT"
-        case .umwait: return "UMWAIT"
-        case .tpause: return "TPAUSE"
-        case .loadiwkey: return "LOADIWKEY"
-        case .enclv: return "ENCLV"
-        case .enqcmdPASIDTranslationFailure: return "ENQCMD_PASID_FAIL"
-        case .enqcmdsPASIDTranslationFailure: return "ENQCMDS_PASID_FAIL"
-        case .busLock: return "BUS_LOCK"
-        case .instructionTimeout: return "NOTIFY"
+    /// One row per reason: the number (the case), the stable name, the title Table C-1 prints,
+    /// and other spellings `lookup` accepts (Linux/KVM trace names that differ from the name).
+    public struct Row: Sendable {
+        public let reason: VMXExitReason
+        /// The stable identifier used by `expect exit NAME`, `break exit NAME`, `exits --reason
+        /// NAME` and JSON output. Upper case, no spaces; mostly the spelling of Linux's `EXIT_REASON_*`.
+        public let name: String
+        /// The reason's name as Table C-1 prints it.
+        public let sdmName: String
+        public let aliases: [String]
+        init(_ reason: VMXExitReason, _ name: String, _ sdmName: String, aliases: [String] = []) {
+            self.reason = reason; self.name = name; self.sdmName = sdmName; self.aliases = aliases
         }
     }
 
-    /// Other spellings `lookup` accepts: Linux/KVM trace names that differ from `name`.
-    public var aliases: [String] {
-        switch self {
-        case .initSignal: return ["INIT"]
-        case .sipi: return ["SIPI_SIGNAL"]
-        case .interruptWindow: return ["PENDING_INTERRUPT"]
-        case .movDR: return ["MOV_DR"]
-        case .ioInstruction: return ["IO"]
-        case .rdmsr: return ["MSR_READ"]
-        case .wrmsr: return ["MSR_WRITE"]
-        case .invalidGuestState: return ["INVALID_STATE"]
-        case .mwait: return ["MWAIT_INSTRUCTION"]
-        case .monitor: return ["MONITOR_INSTRUCTION"]
-        case .pause: return ["PAUSE_INSTRUCTION"]
-        case .virtualizedEOI: return ["EOI_INDUCED"]
-        case .preemptionTimerExpired: return ["PREEMPTION_TIMER_EXPIRED"]
-        case .instructionTimeout: return ["INSTRUCTION_TIMEOUT"]
-        default: return []
-        }
-    }
+    /// The table, in number order (a test checks that every case has exactly one row).
+    public static let table: [Row] = [
+        Row(.exceptionOrNMI, "EXCEPTION_NMI", "Exception or non-maskable interrupt (NMI)"),
+        Row(.externalInterrupt, "EXTERNAL_INTERRUPT", "External interrupt"),
+        Row(.tripleFault, "TRIPLE_FAULT", "Triple fault"),
+        Row(.initSignal, "INIT_SIGNAL", "INIT signal", aliases: ["INIT"]),
+        Row(.sipi, "SIPI", "Start-up IPI (SIPI)", aliases: ["SIPI_SIGNAL"]),
+        Row(.ioSMI, "IO_SMI", "I/O system-management interrupt (SMI)"),
+        Row(.otherSMI, "OTHER_SMI", "Other SMI"),
+        Row(.interruptWindow, "INTERRUPT_WINDOW", "Interrupt window", aliases: ["PENDING_INTERRUPT"]),
+        Row(.nmiWindow, "NMI_WINDOW", "NMI window"),
+        Row(.taskSwitch, "TASK_SWITCH", "Task switch"),
+        Row(.cpuid, "CPUID", "CPUID"),
+        Row(.getsec, "GETSEC", "GETSEC"),
+        Row(.hlt, "HLT", "HLT"),
+        Row(.invd, "INVD", "INVD"),
+        Row(.invlpg, "INVLPG", "INVLPG"),
+        Row(.rdpmc, "RDPMC", "RDPMC"),
+        Row(.rdtsc, "RDTSC", "RDTSC"),
+        Row(.rsm, "RSM", "RSM"),
+        Row(.vmcall, "VMCALL", "VMCALL"),
+        Row(.vmclear, "VMCLEAR", "VMCLEAR"),
+        Row(.vmlaunch, "VMLAUNCH", "VMLAUNCH"),
+        Row(.vmptrld, "VMPTRLD", "VMPTRLD"),
+        Row(.vmptrst, "VMPTRST", "VMPTRST"),
+        Row(.vmread, "VMREAD", "VMREAD"),
+        Row(.vmresume, "VMRESUME", "VMRESUME"),
+        Row(.vmwrite, "VMWRITE", "VMWRITE"),
+        Row(.vmxoff, "VMXOFF", "VMXOFF"),
+        Row(.vmxon, "VMXON", "VMXON"),
+        Row(.crAccess, "CR_ACCESS", "Control-register accesses"),
+        Row(.movDR, "DR_ACCESS", "MOV DR", aliases: ["MOV_DR"]),
+        Row(.ioInstruction, "IO_INSTRUCTION", "I/O instruction", aliases: ["IO"]),
+        Row(.rdmsr, "RDMSR", "RDMSR", aliases: ["MSR_READ"]),
+        Row(.wrmsr, "WRMSR", "WRMSR", aliases: ["MSR_WRITE"]),
+        Row(.invalidGuestState, "INVALID_GUEST_STATE", "VM-entry failure due to invalid guest state", aliases: ["INVALID_STATE"]),
+        Row(.msrLoading, "MSR_LOAD_FAIL", "VM-entry failure due to MSR loading"),
+        Row(.mwait, "MWAIT", "MWAIT", aliases: ["MWAIT_INSTRUCTION"]),
+        Row(.monitorTrapFlag, "MONITOR_TRAP_FLAG", "Monitor trap flag"),
+        Row(.monitor, "MONITOR", "MONITOR", aliases: ["MONITOR_INSTRUCTION"]),
+        Row(.pause, "PAUSE", "PAUSE", aliases: ["PAUSE_INSTRUCTION"]),
+        Row(.machineCheckDuringEntry, "MCE_DURING_VMENTRY", "VM-entry failure due to machine-check event"),
+        Row(.tprBelowThreshold, "TPR_BELOW_THRESHOLD", "TPR below threshold"),
+        Row(.apicAccess, "APIC_ACCESS", "APIC access"),
+        Row(.virtualizedEOI, "VIRTUALIZED_EOI", "Virtualized EOI", aliases: ["EOI_INDUCED"]),
+        Row(.gdtrIDTRAccess, "GDTR_IDTR", "Access to GDTR or IDTR"),
+        Row(.ldtrTRAccess, "LDTR_TR", "Access to LDTR or TR"),
+        Row(.eptViolation, "EPT_VIOLATION", "EPT violation"),
+        Row(.eptMisconfiguration, "EPT_MISCONFIG", "EPT misconfiguration"),
+        Row(.invept, "INVEPT", "INVEPT"),
+        Row(.rdtscp, "RDTSCP", "RDTSCP"),
+        Row(.preemptionTimerExpired, "PREEMPTION_TIMER", "VMX-preemption timer expired", aliases: ["PREEMPTION_TIMER_EXPIRED"]),
+        Row(.invvpid, "INVVPID", "INVVPID"),
+        Row(.wbinvd, "WBINVD", "WBINVD or WBNOINVD"),
+        Row(.xsetbv, "XSETBV", "XSETBV"),
+        Row(.apicWrite, "APIC_WRITE", "APIC write"),
+        Row(.rdrand, "RDRAND", "RDRAND"),
+        Row(.invpcid, "INVPCID", "INVPCID"),
+        Row(.vmfunc, "VMFUNC", "VMFUNC"),
+        Row(.encls, "ENCLS", "ENCLS"),
+        Row(.rdseed, "RDSEED", "RDSEED"),
+        Row(.pmlFull, "PML_FULL", "Page-modification log full"),
+        Row(.xsaves, "XSAVES", "XSAVES"),
+        Row(.xrstors, "XRSTORS", "XRSTORS"),
+        Row(.pconfig, "PCONFIG", "PCONFIG"),
+        Row(.sppEvent, "SPP_EVENT", "SPP-related event"),
+        Row(.umwait, "UMWAIT", "UMWAIT"),
+        Row(.tpause, "TPAUSE", "TPAUSE"),
+        Row(.loadiwkey, "LOADIWKEY", "LOADIWKEY"),
+        Row(.enclv, "ENCLV", "ENCLV"),
+        Row(.enqcmdPASIDTranslationFailure, "ENQCMD_PASID_FAIL", "ENQCMD PASID translation failure"),
+        Row(.enqcmdsPASIDTranslationFailure, "ENQCMDS_PASID_FAIL", "ENQCMDS PASID translation failure"),
+        Row(.busLock, "BUS_LOCK", "Bus lock"),
+        Row(.instructionTimeout, "NOTIFY", "Instruction timeout", aliases: ["INSTRUCTION_TIMEOUT"]),
+    ]
 
-    /// The reason's name as Table C-1 prints it.
-    public var sdmName: String {
-        switch self {
-        case .exceptionOrNMI: return "Exception or non-maskable interrupt (NMI)"
-        case .externalInterrupt: return "External interrupt"
-        case .tripleFault: return "Triple fault"
-        case .initSignal: return "INIT signal"
-        case .sipi: return "Start-up IPI (SIPI)"
-        case .ioSMI: return "I/O system-management interrupt (SMI)"
-        case .otherSMI: return "Other SMI"
-        case .interruptWindow: return "Interrupt window"
-        case .nmiWindow: return "NMI window"
-        case .taskSwitch: return "Task switch"
-        case .cpuid: return "CPUID"
-        case .getsec: return "GETSEC"
-        case .hlt: return "HLT"
-        case .invd: return "INVD"
-        case .invlpg: return "INVLPG"
-        case .rdpmc: return "RDPMC"
-        case .rdtsc: return "RDTSC"
-        case .rsm: return "RSM"
-        case .vmcall: return "VMCALL"
-        case .vmclear: return "VMCLEAR"
-        case .vmlaunch: return "VMLAUNCH"
-        case .vmptrld: return "VMPTRLD"
-        case .vmptrst: return "VMPTRST"
-        case .vmread: return "VMREAD"
-        case .vmresume: return "VMRESUME"
-        case .vmwrite: return "VMWRITE"
-        case .vmxoff: return "VMXOFF"
-        case .vmxon: return "VMXON"
-        case .crAccess: return "Control-register accesses"
-        case .movDR: return "MOV DR"
-        case .ioInstruction: return "I/O instruction"
-        case .rdmsr: return "RDMSR"
-        case .wrmsr: return "WRMSR"
-        case .invalidGuestState: return "VM-entry failure due to invalid guest state"
-        case .msrLoading: return "VM-entry failure due to MSR loading"
-        case .mwait: return "MWAIT"
-        case .monitorTrapFlag: return "Monitor trap flag"
-        case .monitor: return "MONITOR"
-        case .pause: return "PAUSE"
-        case .machineCheckDuringEntry: return "VM-entry failure due to machine-check event"
-        case .tprBelowThreshold: return "TPR below threshold"
-        case .apicAccess: return "APIC access"
-        case .virtualizedEOI: return "Virtualized EOI"
-        case .gdtrIDTRAccess: return "Access to GDTR or IDTR"
-        case .ldtrTRAccess: return "Access to LDTR or TR"
-        case .eptViolation: return "EPT violation"
-        case .eptMisconfiguration: return "EPT misconfiguration"
-        case .invept: return "INVEPT"
-        case .rdtscp: return "RDTSCP"
-        case .preemptionTimerExpired: return "VMX-preemption timer expired"
-        case .invvpid: return "INVVPID"
-        case .wbinvd: return "WBINVD or WBNOINVD"
-        case .xsetbv: return "XSETBV"
-        case .apicWrite: return "APIC write"
-        case .rdrand: return "RDRAND"
-        case .invpcid: return "INVPCID"
-        case .vmfunc: return "VMFUNC"
-        case .encls: return "ENCLS"
-        case .rdseed: return "RDSEED"
-        case .pmlFull: return "Page-modification log full"
-        case .xsaves: return "XSAVES"
-        case .xrstors: return "XRSTORS"
-        case .pconfig: return "PCONFIG"
-        case .sppEvent: return "SPP-related event"
-        case .umwait: return "UMWAIT"
-        case .tpause: return "TPAUSE"
-        case .loadiwkey: return "LOADIWKEY"
-        case .enclv: return "ENCLV"
-        case .enqcmdPASIDTranslationFailure: return "ENQCMD PASID translation failure"
-        case .enqcmdsPASIDTranslationFailure: return "ENQCMDS PASID translation failure"
-        case .busLock: return "Bus lock"
-        case .instructionTimeout: return "Instruction timeout"
-        }
-    }
+    private static let rowByNumber: [UInt16: Row] =
+        Dictionary(table.map { ($0.reason.rawValue, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// This reason's row (every case has one; `REASON_n` if the table ever missed one).
+    public var row: Row { Self.rowByNumber[rawValue] ?? Row(self, "REASON_\(rawValue)", "Exit reason \(rawValue)") }
+    public var name: String { row.name }
+    public var aliases: [String] { row.aliases }
+    public var sdmName: String { row.sdmName }
 
     /// Reasons that report a VM-entry failure (exit-reason bit 31 set; SDM §26.8 "VM-Entry
     /// Failures During or After Loading Guest State").
