@@ -316,6 +316,58 @@ private extension LocalAPIC {
         apic.setLINT0(true); apic.setLINT0(false)
         #expect(apic.state.irr == [0x61] && !apic.state.tmr.contains(0x61))
     }
+
+    @Test func messagesFromTheIOAPICOrMSI() {
+        let apic = makeAPIC(ManualClock(), id: 1)
+        var nmis = 0, inits = 0, errors: [String] = []
+        apic.raiseNMI = { nmis += 1 }
+        apic.onINIT = { inits += 1 }
+        apic.onGuestError = { errors.append($0) }
+        var picVector: UInt8? = 0x28
+        apic.extINTPending = { picVector != nil }
+        apic.extINTVector = { defer { picVector = nil }; return picVector }
+        // Software-disabled: fixed messages are refused; NMI and INIT still arrive (§10.4.7.2).
+        #expect(!apic.receiveMessage(vector: 0x40, deliveryMode: 0, levelTriggered: false, destination: 1, logical: false))
+        #expect(apic.receiveMessage(vector: 0, deliveryMode: 4, levelTriggered: false, destination: 1, logical: false))
+        #expect(apic.receiveMessage(vector: 0, deliveryMode: 5, levelTriggered: false, destination: 0xFF, logical: false))
+        #expect(nmis == 1 && inits == 1)
+        apic.enable()
+        #expect(apic.receiveMessage(vector: 0x40, deliveryMode: 1, levelTriggered: true, destination: 1, logical: false))
+        #expect(!apic.receiveMessage(vector: 0x41, deliveryMode: 0, levelTriggered: false, destination: 2, logical: false))
+        #expect(!apic.receiveMessage(vector: 0x0E, deliveryMode: 0, levelTriggered: false, destination: 1, logical: false))
+        #expect(apic.state.irr == [0x40] && apic.state.tmr == [0x40] && apic.latchedESR() == 0x40)
+        #expect(!apic.receiveMessage(vector: 0, deliveryMode: 2, levelTriggered: false, destination: 1, logical: false))
+        #expect(errors.count == 1)  // SMI: reported, not delivered
+        // ExtINT message (LINT0 masked): the next INTA goes to the 8259 and gets its vector.
+        #expect(apic.receiveMessage(vector: 0, deliveryMode: 7, levelTriggered: false, destination: 1, logical: false))
+        #expect(apic.interruptPending)
+        #expect(apic.acknowledgeInterrupt() == 0x28)
+        #expect(apic.acknowledgeInterrupt() == 0x40)  // then the APIC's own
+        #expect(!apic.interruptPending)
+    }
+
+    @Test func initAndPowerOnReset() {
+        let clock = ManualClock()
+        let apic = makeAPIC(clock, id: 4)
+        apic.enable()
+        apic.w(0x20, 0x0500_0000); apic.w(0x80, 0x20); apic.w(0xD0, 0x0100_0000); apic.w(0x350, 0x700)
+        apic.w(0x320, 0x2_0030); apic.w(0x380, 100)
+        apic.selfIPI(0x50)
+        #expect(apic.writeMSR(0x1B, 0xFEF0_0800))
+        apic.initReset()
+        #expect(apic.r(0x20) == 0x0500_0000)  // INIT keeps the APIC ID
+        #expect(apic.r(0x80) == 0 && apic.r(0xD0) == 0 && apic.r(0xF0) == 0xFF && apic.r(0x350) == 0x1_0000)
+        #expect(apic.state.irr == [] && apic.r(0x380) == 0 && apic.state.nextTimerEvent == nil)
+        #expect(apic.readMSR(0x1B) == 0xFEF0_0900)  // IA32_APIC_BASE is not changed by INIT
+        apic.reset()
+        #expect(apic.r(0x20) == 0x0400_0000 && apic.readMSR(0x1B) == 0xFEE0_0900)
+        // An application processor's APIC: BSP clear, and read-only.
+        let ap = LocalAPIC(clock: clock, timerFrequency: 1, tscFrequency: 1, apicID: 1, bsp: false)
+        #expect(ap.readMSR(0x1B) == 0xFEE0_0800)
+        #expect(ap.writeMSR(0x1B, 0xFEE0_0900) && ap.readMSR(0x1B) == 0xFEE0_0800)
+        ap.reset()
+        #expect(ap.readMSR(0x1B) == 0xFEE0_0800)
+    }
 }
 
 @Suite struct LocalAPICTimerTests {
@@ -440,6 +492,27 @@ private extension LocalAPIC {
         old.w(0x320, 0x4_0030)
         #expect(old.r(0x320) == 0x1_0030)
     }
+
+    @Test func switchingOneShotToPeriodicKeepsTheCount() {
+        let clock = ManualClock()
+        let apic = makeAPIC(clock)
+        apic.enable()
+        let times = record(apic, clock)
+        apic.w(0x3E0, 0xB)
+        apic.w(0x320, 0x30)
+        apic.w(0x380, 1000)  // 10 µs
+        clock.advance(to: 5_000)
+        apic.w(0x320, 0x2_0030)  // periodic from here: the running count is not restarted
+        #expect(apic.r(0x390) == 500)
+        clock.advance(to: 30_000)
+        #expect(times() == [10_000, 20_000, 30_000])
+        // A divide change mid-count: the count goes on at the new rate.
+        clock.advance(to: 35_000)
+        apic.w(0x3E0, 0x0)  // ÷2: 20 ns a tick; 500 ticks left = 10 µs
+        #expect(apic.r(0x390) == 500)
+        clock.advance(to: 45_000)
+        #expect(times() == [10_000, 20_000, 30_000, 45_000])
+    }
 }
 
 @Suite struct LocalAPICx2APICTests {
@@ -519,6 +592,38 @@ private extension LocalAPIC {
         apic.w(0x80, 0x70)
         #expect(apic.tpr == 0x30 && apic.r(0x80) == 0)
         #expect(!LocalAPIC.handlesMSR(0x10) && LocalAPIC.handlesMSR(0x1B) && LocalAPIC.handlesMSR(0x6E0) && LocalAPIC.handlesMSR(0x8FF))
+    }
+
+    @Test func everyX2APICMSRAnswersOrFaults() {
+        let apic = makeAPIC(ManualClock(), id: 7)
+        #expect(apic.x2apicOn())
+        let readable = (0x800...0x8FF).filter { apic.readMSR(UInt32($0)) != nil }.map { $0 - 0x800 }
+        #expect(readable == [0x02, 0x03, 0x08, 0x0A, 0x0D, 0x0F] + Array(0x10...0x28) + [0x2F, 0x30]
+                + Array(0x32...0x39) + [0x3E])
+        // Writing 0 is accepted exactly by the writable registers (and EOI, ESR, SELF IPI).
+        let writable = (0x800...0x8FF).filter { apic.writeMSR(UInt32($0), 0) }.map { $0 - 0x800 }
+        #expect(writable == [0x08, 0x0B, 0x0F, 0x28, 0x2F, 0x30] + Array(0x32...0x38) + [0x3E, 0x3F])
+        // The ICR and SELF IPI writes of vector 0 above were illegal sends.
+        #expect(apic.writeMSR(0x828, 0) && apic.readMSR(0x828) == 0x20)
+    }
+
+    @Test func directedEOIThroughTheIOAPICRegister() {
+        let apic = makeAPIC(ManualClock())
+        let io = IOAPIC()
+        io.deliver = { [unowned apic] v, m, l, d, log in
+            apic.receiveMessage(vector: v, deliveryMode: m, levelTriggered: l, destination: UInt32(d), logical: log)
+        }
+        apic.onEOI = { [unowned io] in io.eoi($0) }
+        #expect(apic.r(0x30) & 0x0100_0000 != 0)
+        apic.enable(extra: 0x1000)  // suppress EOI broadcasts
+        io.mmioWrite(offset: 0, size: 4, value: 0x10 + 2 * 10)
+        io.mmioWrite(offset: 0x10, size: 4, value: 0x8033)
+        io.setPin(10, true)
+        #expect(apic.acknowledgeInterrupt() == 0x33)
+        apic.eoi()
+        #expect(apic.state.irr == [] && io.state.entries[10].remoteIRR)  // the EOI did not reach the I/O APIC
+        io.mmioWrite(offset: 0x40, size: 4, value: 0x33)  // directed EOI
+        #expect(apic.state.irr == [0x33])
     }
 }
 

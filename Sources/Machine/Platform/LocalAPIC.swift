@@ -28,8 +28,9 @@ public final class LocalAPIC {
         public static let x2APIC = Features(rawValue: 1)
         /// The TSC-deadline timer mode (CPUID.01H:ECX[24]; §10.5.4.1 "TSC-Deadline Mode").
         public static let tscDeadline = Features(rawValue: 2)
-        /// EOI-broadcast suppression: version bit 24 and SVR bit 12 (§10.8.5 "Signaling Interrupt
-        /// Servicing Completion"; §10.12.5.1 names it "directed EOI" with the I/O APIC's EOI register).
+        /// EOI-broadcast suppression: version bit 24 (§10.4.8 "Local APIC Version Register") and SVR
+        /// bit 12 (§10.8.5 "Signaling Interrupt Servicing Completion"); software then ends level-triggered
+        /// interrupts at the I/O APIC's EOI register ("directed EOI").
         public static let directedEOI = Features(rawValue: 4)
         public static let all: Features = [.x2APIC, .tscDeadline, .directedEOI]
     }
@@ -137,8 +138,9 @@ public final class LocalAPIC {
     var baseAddressMask: UInt64 { ((1 << UInt64(physicalAddressBits)) - 1) & ~0xFFF }
 
     /// WRMSR IA32_APIC_BASE. Reserved bits (0–7, 9, MAXPHYADDR–63; EXTD without x2APIC support) and the
-    /// invalid transitions of §10.12.5 (Figure 10-27 "Local x2APIC State Transitions": to EN = 0 with
-    /// EXTD = 1; x2APIC → xAPIC; disabled → x2APIC) give #GP (false). BSP is read-only.
+    /// invalid transitions of §10.12.5 "x2APIC State Transitions" (to EN = 0 with EXTD = 1; x2APIC →
+    /// xAPIC; disabled → x2APIC) give #GP (false). BSP is read-only. The base moves the xAPIC page
+    /// (§10.4.5 "Relocating the Local APIC Registers"): the platform maps `mmioBase`.
     func writeAPICBase(_ v: UInt64) -> Bool {
         var reserved: UInt64 = 0xFF | (1 << 9) | ~((1 << UInt64(physicalAddressBits)) - 1)
         if !features.contains(.x2APIC) { reserved |= LocalAPIC.baseEXTD }
@@ -158,8 +160,9 @@ public final class LocalAPIC {
         if new != old {
             switch new {
             case .disabled:
-                // §10.4.3 "Enabling or Disabling the Local APIC": the APIC returns to its power-up state
-                // (§10.4.7.1) when globally disabled; LINT0/LINT1 then act as INTR and NMI.
+                // §10.4.3 "Enabling or Disabling the Local APIC": globally disabled, the processor acts
+                // as one without an on-chip APIC and the APIC may lose its state; this model returns it
+                // to the power-up state (§10.4.7.1). The LINT0/LINT1 pins are then INTR and NMI.
                 resetRegisters(keepID: false)
             case .x2APIC:
                 // §10.12.5.1 "x2APIC States": entering x2APIC mode from xAPIC mode keeps register state
@@ -288,7 +291,9 @@ public final class LocalAPIC {
         onOutputChange()
     }
 
-    /// An interrupt message from the I/O APIC or an MSI: delivered when the destination selects this APIC.
+    /// An interrupt message from the I/O APIC or an MSI: delivered when the destination selects this APIC
+    /// (§10.6.2 "Determining IPI Destination"; in x2APIC mode the destination is 32 bits, so the platform
+    /// widens an 8-bit broadcast FFH from the I/O APIC to FFFFFFFFH).
     /// Returns whether this APIC accepted it (the I/O APIC sets remote IRR only then). Delivery modes:
     /// 0 fixed, 1 lowest priority (one processor: this one), 2 SMI, 4 NMI, 5 INIT, 7 ExtINT.
     @discardableResult
@@ -456,7 +461,8 @@ public final class LocalAPIC {
         let old = pin == .lint0 ? lint0Level : lint1Level
         if pin == .lint0 { lint0Level = level } else { lint1Level = level }
         if mode == .disabled {
-            // Globally disabled: the pins are the processor's INTR and NMI (§10.4.3).
+            // Globally disabled: the pins are the processor's INTR and NMI, as on a processor without
+            // an on-chip APIC (§10.4.3).
             if pin == .lint1 && level && !old { raiseNMI() }
             onOutputChange()
             return
