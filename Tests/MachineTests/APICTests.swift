@@ -8,6 +8,14 @@ private func makeAPIC(_ clock: ManualClock, id: UInt32 = 0, features: LocalAPIC.
     LocalAPIC(clock: clock, timerFrequency: 100_000_000, tscFrequency: 2_000_000_000, apicID: id, features: features)
 }
 
+/// The platform's wiring: I/O APIC messages to the local APIC, its EOI broadcasts back.
+private func connect(_ io: IOAPIC, _ apic: LocalAPIC) {
+    io.deliver = { [unowned apic] v, m, l, d, log in
+        apic.receiveMessage(vector: v, deliveryMode: m, levelTriggered: l, destination: UInt32(d), logical: log)
+    }
+    apic.onEOI = { [unowned io] in io.eoi($0) }
+}
+
 private extension LocalAPIC {
     func r(_ offset: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: mmioRead(offset: offset, size: 4)) }
     func w(_ offset: UInt64, _ v: UInt32) { mmioWrite(offset: offset, size: 4, value: UInt64(v)) }
@@ -610,10 +618,7 @@ private extension LocalAPIC {
     @Test func directedEOIThroughTheIOAPICRegister() {
         let apic = makeAPIC(ManualClock())
         let io = IOAPIC()
-        io.deliver = { [unowned apic] v, m, l, d, log in
-            apic.receiveMessage(vector: v, deliveryMode: m, levelTriggered: l, destination: UInt32(d), logical: log)
-        }
-        apic.onEOI = { [unowned io] in io.eoi($0) }
+        connect(io, apic)
         #expect(apic.r(0x30) & 0x0100_0000 != 0)
         apic.enable(extra: 0x1000)  // suppress EOI broadcasts
         io.mmioWrite(offset: 0, size: 4, value: 0x10 + 2 * 10)
@@ -723,10 +728,7 @@ private extension LocalAPIC {
         let clock = ManualClock()
         let apic = makeAPIC(clock)
         let io = IOAPIC()
-        io.deliver = { [unowned apic] v, m, l, d, log in
-            apic.receiveMessage(vector: v, deliveryMode: m, levelTriggered: l, destination: UInt32(d), logical: log)
-        }
-        apic.onEOI = { [unowned io] in io.eoi($0) }
+        connect(io, apic)
         apic.enable()
         write(io, 0x10 + 2 * 4, 0x8024)  // pin 4 (COM1): level, vector 24H, APIC 0
         io.setPin(4, true)
