@@ -21,6 +21,8 @@ public final class Machine: @unchecked Sendable {
     public let memory: PhysicalMemory
     public let bus: PortBus
     public let cpu: CPU
+    /// The PC around the CPU: interrupt controllers, timers, RTC, ACPI, PCI, fw_cfg.
+    public let platform: Platform
     public private(set) var image: BootImage?
     public var symbols: SymbolTable { image?.symbols ?? .empty }
 
@@ -29,6 +31,7 @@ public final class Machine: @unchecked Sendable {
         memory = PhysicalMemory(size: memoryBytes)
         bus = PortBus(console: console, qemuExitStatus: qemuExitStatus)
         cpu = CPU(memory: memory, io: bus)
+        platform = Platform(cpu: cpu, bus: bus, ramBytes: memoryBytes)
     }
 
     /// Load a multiboot kernel and put the CPU in the state the Multiboot Specification 0.6.96
@@ -55,6 +58,7 @@ public final class Machine: @unchecked Sendable {
         cpu.cpl = 0
         cpu.modeChanged()
         cpu.flushDecodedBlocks()
+        platform.installFirmwareState(memory: memory, e820: multibootMemoryMap(ramSize: memory.size))
     }
 
     /// Power the machine on with a firmware image instead of a kernel: the ROM is mapped to end
