@@ -616,7 +616,7 @@ public final class LocalAPIC {
         let (hi, lo) = ticks.multipliedFullWidth(by: d)
         guard hi < timerFrequency else { return .max }
         let (q, r) = timerFrequency.dividingFullWidth((hi, lo))
-        return r == 0 ? q : q &+ 1
+        return r == 0 ? q : saturatingAdd(q, 1)
     }
 
     /// The current-count register: counts down from the initial count; one-shot stops at 0, periodic
@@ -684,7 +684,7 @@ public final class LocalAPIC {
                 return
             }
             let delta = mulDiv(tscDeadline - now, 1_000_000_000, tscFrequency)
-            scheduleTimerEvent(at: clock.nanoseconds &+ max(delta, 1))
+            scheduleTimerEvent(at: saturatingAdd(clock.nanoseconds, max(delta, 1)))
         case .oneShot, .periodic:
             guard counting, !masked else { return }
             let t = ticksSinceStart()
@@ -692,9 +692,10 @@ public final class LocalAPIC {
             if t >= next {
                 guard timerMode == .periodic, initialCount != 0 else { counting = false; return }
                 let n = UInt64(initialCount)
-                next = countAtStart &+ ((t - countAtStart) / n &+ 1) &* n
+                // Saturating: a far deadline (UInt64.max, a time that never comes) must not wrap into the past.
+                next = checkedMul((t - countAtStart) / n + 1, n).map { saturatingAdd(countAtStart, $0) } ?? .max
             }
-            scheduleTimerEvent(at: countStart &+ nanosForTicks(next))
+            scheduleTimerEvent(at: saturatingAdd(countStart, nanosForTicks(next)))
         }
     }
 
