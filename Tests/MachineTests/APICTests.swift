@@ -521,6 +521,24 @@ private extension LocalAPIC {
         clock.advance(to: 45_000)
         #expect(times() == [10_000, 20_000, 30_000, 45_000])
     }
+
+    @Test func farDeadlinesDoNotWrapIntoThePast() {
+        // A slow TSC (1 kHz) and timer clock (1 Hz): the largest deadline and count are beyond 2⁶⁴ ns.
+        let clock = ManualClock()
+        let apic = LocalAPIC(clock: clock, timerFrequency: 1, tscFrequency: 1000)
+        apic.enable()
+        let times = record(apic, clock)
+        apic.w(0x320, 0x4_0030)
+        clock.advance(to: 5_000_000)
+        #expect(apic.writeMSR(0x6E0, .max))
+        #expect(apic.state.nextTimerEvent == .max)
+        clock.advance(to: 1_000_000_000)
+        #expect(times().isEmpty && apic.readMSR(0x6E0) == .max)
+        apic.w(0x320, 0x2_0030); apic.w(0x3E0, 0xA); apic.w(0x380, 0xFFFF_FFFF)  // ÷128, periodic
+        #expect(apic.state.nextTimerEvent == .max)
+        clock.advance(to: 2_000_000_000)
+        #expect(times().isEmpty && apic.r(0x390) == 0xFFFF_FFFF)
+    }
 }
 
 @Suite struct LocalAPICx2APICTests {

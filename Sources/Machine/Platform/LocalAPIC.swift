@@ -44,7 +44,7 @@ public final class LocalAPIC {
     public let timerFrequency: UInt64
     /// The time-stamp counter's rate, Hz: converts TSC deadlines to virtual nanoseconds.
     public let tscFrequency: UInt64
-    /// MAXPHYADDR: IA32_APIC_BASE bits from here to 63 are reserved (§10.4.4).
+    /// MAXPHYADDR: IA32_APIC_BASE bits from here to 63 are reserved (§10.4.4 "Local APIC Status and Location").
     public let physicalAddressBits: Int
     let clock: DeviceClock
 
@@ -52,12 +52,14 @@ public final class LocalAPIC {
 
     /// `interruptPending` may have changed.
     public var onOutputChange: () -> Void = {}
-    /// An EOI for a level-triggered vector, broadcast to the I/O APIC(s) (§10.8.5).
+    /// An EOI for a level-triggered vector, broadcast to the I/O APIC(s) (§10.8.5 "Signaling Interrupt Servicing
+    /// Completion").
     public var onEOI: (UInt8) -> Void = { _ in }
     /// An NMI for this processor (LVT entry or IPI with NMI delivery mode).
     public var raiseNMI: () -> Void = {}
-    /// An INIT for this processor. The platform resets the CPU (unless INIT is blocked, as in VMX root
-    /// operation) and then calls `initReset()` on this APIC (§10.4.7.3).
+    /// An INIT for this processor. The platform resets the CPU (unless INIT is blocked, as in VMX root operation)
+    /// and then calls `initReset()` on this APIC (§10.4.7.3 "Local APIC State After an INIT Reset ('Wait-for-SIPI'
+    /// State)").
     public var onINIT: () -> Void = {}
     /// A start-up IPI with its vector for this processor.
     public var onSIPI: (UInt8) -> Void = { _ in }
@@ -160,9 +162,10 @@ public final class LocalAPIC {
         if new != old {
             switch new {
             case .disabled:
-                // §10.4.3 "Enabling or Disabling the Local APIC": globally disabled, the processor acts
-                // as one without an on-chip APIC and the APIC may lose its state; this model returns it
-                // to the power-up state (§10.4.7.1). The LINT0/LINT1 pins are then INTR and NMI.
+                // §10.4.3 "Enabling or Disabling the Local APIC": globally disabled, the processor acts as one
+                // without an on-chip APIC and the APIC may lose its state; this model returns it to the power-up
+                // state (§10.4.7.1 "Local APIC State After Power-Up or Reset"). The LINT0/LINT1 pins are then INTR
+                // and NMI.
                 resetRegisters(keepID: false)
             case .x2APIC:
                 // §10.12.5.1 "x2APIC States": entering x2APIC mode from xAPIC mode keeps register state
@@ -177,7 +180,8 @@ public final class LocalAPIC {
         return true
     }
 
-    // MARK: Reset (§10.4.7.1, §10.4.7.3)
+    // MARK: Reset (§10.4.7.1 "Local APIC State After Power-Up or Reset",
+    // §10.4.7.3 "Local APIC State After an INIT Reset ('Wait-for-SIPI' State)")
 
     func resetRegisters(keepID: Bool) {
         if !keepID { xapicID = UInt8(truncatingIfNeeded: initialID) }
@@ -279,7 +283,7 @@ public final class LocalAPIC {
     /// A fixed interrupt for this APIC (I/O APIC, MSI, IPI, local sources): into the IRR, with its TMR bit
     /// set for level-triggered and cleared for edge-triggered (§10.8.4 "Interrupt Acceptance for Fixed
     /// Interrupts"; a vector already in the IRR collapses into it). Vectors 0–15 are not accepted and
-    /// set "Received Illegal Vector" (§10.5.2 "Valid Interrupt Vectors", §10.5.3). A software-disabled
+    /// set "Received Illegal Vector" (§10.5.2 "Valid Interrupt Vectors", §10.5.3 "Error Handling"). A software-disabled
     /// APIC (SVR bit 8 = 0) does not accept fixed interrupts (the choice KVM makes; §10.4.7.2 "Local APIC
     /// State After It Has Been Software Disabled" keeps only what the IRR and ISR already hold).
     public func acceptInterrupt(vector: UInt8, levelTriggered: Bool) {
@@ -328,7 +332,8 @@ public final class LocalAPIC {
         return extINTMessage || (l & LocalAPIC.lvtMasked == 0 && (l >> 8) & 7 == 7)
     }
 
-    /// The highest requested vector whose priority class is above the PPR's class (§10.8.4), if any.
+    /// The highest requested vector whose priority class is above the PPR's class (§10.8.4 "Interrupt Acceptance for
+    /// Fixed Interrupts"), if any.
     var deliverableVector: UInt8? {
         guard mode != .disabled, let v = irr.highest else { return nil }
         return UInt8(v) >> 4 > ppr >> 4 ? UInt8(v) : nil
@@ -361,10 +366,10 @@ public final class LocalAPIC {
         return v
     }
 
-    /// EOI (§10.8.5 "Signaling Interrupt Servicing Completion"): clears the highest ISR bit; for a
-    /// level-triggered vector (TMR bit set) the EOI is broadcast to the I/O APICs unless SVR bit 12
-    /// suppresses it. A LINT0/LINT1 entry with that vector has its remote IRR cleared (§10.5.1), and a
-    /// level still asserted on the pin is accepted again.
+    /// EOI (§10.8.5 "Signaling Interrupt Servicing Completion"): clears the highest ISR bit; for a level-triggered
+    /// vector (TMR bit set) the EOI is broadcast to the I/O APICs unless SVR bit 12 suppresses it. A LINT0/LINT1
+    /// entry with that vector has its remote IRR cleared (§10.5.1 "Local Vector Table"), and a level still asserted
+    /// on the pin is accepted again.
     func endOfInterrupt() {
         guard let v = isr.highest.map({ UInt8($0) }) else { return }
         isr.remove(v)
@@ -410,11 +415,12 @@ public final class LocalAPIC {
     func writeLVT(_ e: LVT, _ value: UInt32) {
         let i = e.rawValue
         let old = lvt[i]
-        // The count goes on from its present value under the new mode (§10.5.4: changing the mode does
+        // The count goes on from its present value under the new mode (§10.5.4 "APIC Timer": changing the mode does
         // not restart the timer).
         if e == .timer { rebaseCount() }
         var v = value & lvtWritable(e) | old & LocalAPIC.lvtRemoteIRR
-        // §10.4.7.2: while software-disabled, every mask bit stays set.
+        // §10.4.7.2 "Local APIC State After It Has Been Software Disabled": while software-disabled, every mask bit
+        // stays set.
         if !softwareEnabled { v |= LocalAPIC.lvtMasked }
         if e == .lint0 || e == .lint1 {
             // Remote IRR has a meaning only for fixed, level-triggered entries.
@@ -424,9 +430,12 @@ public final class LocalAPIC {
         switch e {
         case .timer:
             let oldMode = (old >> 17) & 3, newMode = (v >> 17) & 3
-            if newMode == 3 { onGuestError("local APIC: LVT timer mode 11b is reserved (§10.5.1); treated as one-shot") }
+            if newMode == 3 {  // reserved (§10.5.1 "Local Vector Table")
+                onGuestError("local APIC: LVT timer mode 11b is reserved; treated as one-shot")
+            }
             if (oldMode == 2) != (newMode == 2) {
-                // §10.5.4.1: a transition between TSC-deadline mode and the other modes disarms the timer.
+                // §10.5.4.1 "TSC-Deadline Mode": a transition between TSC-deadline mode and the other modes disarms
+                // the timer.
                 counting = false
                 initialCount = 0
                 tscDeadline = 0
@@ -440,15 +449,17 @@ public final class LocalAPIC {
         onOutputChange()
     }
 
-    /// Signals a fixed-delivery LVT entry (timer, error): a masked entry's interrupt is dropped; an
-    /// illegal vector is not delivered and sets "Received Illegal Vector" (§10.5.2, §10.5.3).
+    /// Signals a fixed-delivery LVT entry (timer, error): a masked entry's interrupt is dropped; an illegal vector
+    /// is not delivered and sets "Received Illegal Vector" (§10.5.2 "Valid Interrupt Vectors", §10.5.3 "Error
+    /// Handling").
     func signalFixed(_ e: LVT) {
         let entry = lvt[e.rawValue]
         guard entry & LocalAPIC.lvtMasked == 0 else { return }
         let vector = UInt8(truncatingIfNeeded: entry)
         guard vector >= 16 else { signalError(LocalAPIC.esrReceiveIllegalVector); return }
         irr.insert(vector)
-        tmr.remove(vector)  // the timer and error interrupts are always edge (§10.5.1 trigger mode)
+        // The timer and error interrupts are always edge (§10.5.1 "Local Vector Table", trigger mode).
+        tmr.remove(vector)
         onOutputChange()
     }
 
@@ -462,7 +473,7 @@ public final class LocalAPIC {
         if pin == .lint0 { lint0Level = level } else { lint1Level = level }
         if mode == .disabled {
             // Globally disabled: the pins are the processor's INTR and NMI, as on a processor without
-            // an on-chip APIC (§10.4.3).
+            // an on-chip APIC (§10.4.3 "Enabling or Disabling the Local APIC").
             if pin == .lint1 && level && !old { raiseNMI() }
             onOutputChange()
             return
@@ -545,15 +556,16 @@ public final class LocalAPIC {
         let levelTriggered = command & (1 << 15) != 0
         let shorthand = (command >> 18) & 3
         let destination = mode == .x2APIC ? UInt32(command >> 32) : UInt32(command >> 56)
-        // INIT level de-assert (INIT, level 0, trigger level) only resynchronizes arbitration IDs; it is
-        // not supported on Pentium 4 and later processors and does nothing here (§10.6.1).
+        // INIT level de-assert (INIT, level 0, trigger level) only resynchronizes arbitration IDs; it is not
+        // supported on Pentium 4 and later processors and does nothing here (§10.6.1 "Interrupt Command Register
+        // (ICR)").
         if deliveryMode == 5 && !levelAssert && levelTriggered { return }
         // Table 10-3 "Valid Combinations for the Pentium 4 and Intel Xeon Processors' Local xAPIC
         // Interrupt Command Register": a level-triggered IPI is treated as edge when the level flag is 1
         // and ignored otherwise.
         if levelTriggered && !levelAssert { return }
         if (deliveryMode == 0 || deliveryMode == 1) && vector < 16 {
-            signalError(LocalAPIC.esrSendIllegalVector)  // §10.5.3: "Send Illegal Vector"
+            signalError(LocalAPIC.esrSendIllegalVector)  // §10.5.3 "Error Handling": "Send Illegal Vector"
             return
         }
         if deliveryMode == 3 || deliveryMode == 7 {
@@ -575,7 +587,7 @@ public final class LocalAPIC {
         default: toSelf = false  // all excluding self: there is no other processor
         }
         // A destination that selects no APIC is sent to nobody; P4 and later report no error for it
-        // (the "Send Accept Error" bit is for the P6/Pentium APIC bus, §10.5.3).
+        // (the "Send Accept Error" bit is for the P6/Pentium APIC bus, §10.5.3 "Error Handling").
         guard toSelf else { return }
         switch deliveryMode {
         case 0, 1: acceptInterrupt(vector: vector, levelTriggered: false)  // an IPI is edge (Table 10-3)
@@ -616,7 +628,7 @@ public final class LocalAPIC {
         let (hi, lo) = ticks.multipliedFullWidth(by: d)
         guard hi < timerFrequency else { return .max }
         let (q, r) = timerFrequency.dividingFullWidth((hi, lo))
-        return r == 0 ? q : q &+ 1
+        return r == 0 ? q : saturatingAdd(q, 1)
     }
 
     /// The current-count register: counts down from the initial count; one-shot stops at 0, periodic
@@ -684,7 +696,7 @@ public final class LocalAPIC {
                 return
             }
             let delta = mulDiv(tscDeadline - now, 1_000_000_000, tscFrequency)
-            scheduleTimerEvent(at: clock.nanoseconds &+ max(delta, 1))
+            scheduleTimerEvent(at: saturatingAdd(clock.nanoseconds, max(delta, 1)))
         case .oneShot, .periodic:
             guard counting, !masked else { return }
             let t = ticksSinceStart()
@@ -692,9 +704,10 @@ public final class LocalAPIC {
             if t >= next {
                 guard timerMode == .periodic, initialCount != 0 else { counting = false; return }
                 let n = UInt64(initialCount)
-                next = countAtStart &+ ((t - countAtStart) / n &+ 1) &* n
+                // Saturating: a far deadline (UInt64.max, a time that never comes) must not wrap into the past.
+                next = checkedMul((t - countAtStart) / n + 1, n).map { saturatingAdd(countAtStart, $0) } ?? .max
             }
-            scheduleTimerEvent(at: countStart &+ nanosForTicks(next))
+            scheduleTimerEvent(at: saturatingAdd(countStart, nanosForTicks(next)))
         }
     }
 
@@ -724,7 +737,8 @@ public final class LocalAPIC {
     }
 
     // MARK: The register file (§10.4.1 "The Local APIC Block Diagram", Table 10-1 "Local APIC Register
-    // Address Map"; §10.12.1.2 Table 10-6 "Local APIC Register Address Map Supported by x2APIC")
+    // Address Map"; §10.12.1.2 "x2APIC Register Address Space" Table 10-6 "Local APIC Register Address Map Supported
+    // by x2APIC")
 
     enum Access: Sendable { case none, readOnly, writeOnly, readWrite }
 
@@ -823,9 +837,10 @@ public final class LocalAPIC {
         }
     }
 
-    /// SVR (§10.9, Figure 10-23 "Spurious-Interrupt Vector Register (SVR)"): spurious vector 7:0, APIC
-    /// software enable 8, focus processor checking 9, EOI-broadcast suppression 12 (when supported).
-    /// Software-disabling sets every LVT mask bit (§10.4.7.2).
+    /// SVR (§10.9 "Spurious Interrupt", Figure 10-23 "Spurious-Interrupt Vector Register (SVR)"): spurious vector
+    /// 7:0, APIC software enable 8, focus processor checking 9, EOI-broadcast suppression 12 (when supported).
+    /// Software-disabling sets every LVT mask bit (§10.4.7.2 "Local APIC State After It Has Been Software
+    /// Disabled").
     func writeSVR(_ value: UInt32) {
         svr = value & (features.contains(.directedEOI) ? 0x13FF : 0x3FF)
         if !softwareEnabled {
@@ -844,11 +859,11 @@ public final class LocalAPIC {
 
     // MARK: xAPIC MMIO
 
-    /// A read of the xAPIC page. Registers are 32 bits at 16-byte-aligned offsets (§10.4.1: "All 32-bit
-    /// registers should be accessed using 128-bit aligned 32-bit loads or stores"). Accesses to
-    /// bytes 0–3 of a register of 1, 2 or 4 bytes return those bytes; bytes 4–15 read as 0 (the SDM
-    /// calls such accesses undefined; they are also reported through `onGuestError`). A reserved offset
-    /// reads 0 and sets "Illegal Register Address" (ESR bit 7). Write-only EOI reads 0.
+    /// A read of the xAPIC page. Registers are 32 bits at 16-byte-aligned offsets (§10.4.1 "The Local APIC Block
+    /// Diagram": "All 32-bit registers should be accessed using 128-bit aligned 32-bit loads or stores"). Accesses
+    /// to bytes 0–3 of a register of 1, 2 or 4 bytes return those bytes; bytes 4–15 read as 0 (the SDM calls such
+    /// accesses undefined; they are also reported through `onGuestError`). A reserved offset reads 0 and sets
+    /// "Illegal Register Address" (ESR bit 7). Write-only EOI reads 0.
     public func mmioRead(offset: UInt64, size: Int) -> UInt64 {
         guard mode == .xAPIC, offset < 0x1000 else { return 0 }
         let index = Int(offset >> 4), byte = Int(offset & 0xF)
@@ -864,13 +879,14 @@ public final class LocalAPIC {
         return size == 4 ? v : v & ((1 << (8 * UInt64(size))) - 1)
     }
 
-    /// A write to the xAPIC page. Only aligned 32-bit writes at a register's offset take effect; other
-    /// writes are ignored and reported (undefined, §10.4.1). Writes to read-only registers are ignored;
-    /// to reserved offsets they are ignored and set "Illegal Register Address" (§10.5.3).
+    /// A write to the xAPIC page. Only aligned 32-bit writes at a register's offset take effect; other writes are
+    /// ignored and reported (undefined, §10.4.1 "The Local APIC Block Diagram"). Writes to read-only registers are
+    /// ignored; to reserved offsets they are ignored and set "Illegal Register Address" (§10.5.3 "Error Handling").
     public func mmioWrite(offset: UInt64, size: Int, value: UInt64) {
         guard mode == .xAPIC, offset < 0x1000 else { return }
         guard size == 4, offset & 0xF == 0 else {
-            onGuestError("local APIC: \(size)-byte write at offset \(hex(offset)) (only aligned 32-bit writes are defined) ignored")
+            onGuestError("local APIC: \(size)-byte write at offset \(hex(offset)) ignored "
+                         + "(only aligned 32-bit writes are defined)")
             return
         }
         let index = Int(offset >> 4)
@@ -891,9 +907,9 @@ public final class LocalAPIC {
         index == msrAPICBase || index == msrTSCDeadline || (0x800...0x8FF).contains(index)
     }
 
-    /// RDMSR; nil means #GP(0). x2APIC registers (§10.12.1.2, Table 10-6): #GP when not in x2APIC mode, for
-    /// reserved or absent registers (APR, RRD, DFR, ICR high among them) and for write-only EOI and
-    /// SELF IPI. The ICR reads as one 64-bit register.
+    /// RDMSR; nil means #GP(0). x2APIC registers (§10.12.1.2 "x2APIC Register Address Space", Table 10-6): #GP when
+    /// not in x2APIC mode, for reserved or absent registers (APR, RRD, DFR, ICR high among them) and for write-only
+    /// EOI and SELF IPI. The ICR reads as one 64-bit register.
     public func readMSR(_ index: UInt32) -> UInt64? {
         switch index {
         case LocalAPIC.msrAPICBase: return apicBase
