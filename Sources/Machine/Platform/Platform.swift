@@ -61,7 +61,11 @@ final class INTRSource: InterruptController {
     unowned let pic: PICPair
     init(lapic: LocalAPIC, pic: PICPair) { self.lapic = lapic; self.pic = pic }
     var interruptPending: Bool { lapic.mode == .disabled ? pic.interruptPending : lapic.interruptPending }
-    func acknowledgeInterrupt() -> UInt8? { lapic.mode == .disabled ? pic.acknowledge() : lapic.acknowledgeInterrupt() }
+    func acknowledge() -> UInt8 {
+        if lapic.mode == .disabled { return pic.acknowledge() }
+        // nil: nothing deliverable any more — the spurious-interrupt vector (SDM Vol. 3A §10.9).
+        return lapic.acknowledgeInterrupt() ?? 0xFF
+    }
 }
 
 public final class Platform: CPUPlatform {
@@ -146,8 +150,11 @@ public final class Platform: CPUPlatform {
             }
         }
         ioapic.deliver = { [unowned self] vector, mode, level, destination, logical in
-            self.lapic.receiveMessage(vector: vector, deliveryMode: mode, levelTriggered: level,
-                                      destination: UInt32(destination), logical: logical)
+            // An 8-bit broadcast destination means all APICs in x2APIC mode too (SDM Vol. 3A §10.12.9
+            // "ICR Operation in x2APIC Mode" on xAPIC-format broadcast).
+            let dest: UInt32 = self.lapic.mode == .x2APIC && destination == 0xFF ? 0xFFFF_FFFF : UInt32(destination)
+            return self.lapic.receiveMessage(vector: vector, deliveryMode: mode, levelTriggered: level,
+                                             destination: dest, logical: logical)
         }
         lapic.onEOI = { [unowned self] vector in self.ioapic.eoi(vector) }
         lapic.onOutputChange = { cpu.interruptRequested() }
