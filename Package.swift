@@ -51,9 +51,10 @@ let package = Package(
         .testTarget(name: "KVMDiffTests", dependencies: ["X86", "CZydis", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86", "TestSupport"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86"]),
-        // Helpers shared by the test targets (process spawning, the seeded RNG); not part of any product.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86", "TestSupport"]),
+        // Helpers shared by the test targets (process spawning, the seeded RNG, the oracle rule:
+        // require or skip); not part of any product.
+        .target(name: "TestSupport", dependencies: ["CZydis"], path: "Tests/TestSupport"),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Debugger", "Machine", "X86", "GDBRemote", "TestSupport"]),
     ],

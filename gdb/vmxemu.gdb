@@ -10,11 +10,15 @@
 # booted (qXfer:exec-file) and serves it to gdb (vFile), so "Reading symbols from target:…".
 #
 # What the machine looks like to gdb
-#   * process 1 = the VMM context (VMX root), thread 1.1 "VMM vCPU0". When VMX lands, each guest
-#     is another process: `info os processes`, then `add-inferior`, `inferior 2`, `attach 2`.
+#   * process 1 = the VMM context (VMX root), thread 1.1 "VMM vCPU0". Each guest (one per VMCS
+#     the VMM enters) is another process, 2, 3, …: `info os processes`, then `add-inferior`,
+#     `inferior 2`, `attach 2` (vmxemu-connect-extended). A guest that is off the CPU shows the
+#     registers its VMCS holds; writing rip, rsp, eflags, a selector, fs/gs base, cr0/cr3/cr4,
+#     gdtr/idtr or dr7 writes its VMCS guest-state field (the VMM's: host-state field); other
+#     registers are refused with a message naming them.
 #   * Registers: the x86-64 set in every CPU mode, plus cr0 cr2 cr3 cr4 cr8 efer k_gs_base
 #     gdtr/idtr dr0-dr7 (decoded: `info registers cr0` → [ PE ET PG ]) and the read-only VMX
-#     registers (vmx_mode 0 = outside VMX operation). x87/SSE show <unavailable> (not emulated yet).
+#     registers (vmx_mode 0 = outside VMX operation), and the x87, MMX and SSE registers.
 #   * Breakpoints never patch guest memory; hardware breakpoints and watchpoints (watch/rwatch/
 #     awatch) are unlimited and report after the access, with the address.
 #   * Memory is read through the current paging, never faulting the guest and never setting
@@ -22,7 +26,12 @@
 #     e.g. `x/4xg 0x8000000000000000 + 0x10c000`, or `monitor phys on` / `monitor phys off`
 #     (then every address is physical). QEMU's `maint packet Qqemu.PhyMemMode:1` works too.
 #     gdb caches some memory between stops: after toggling the view, `flushregs` refreshes it.
-#   * `monitor help` lists the emulator's own commands (status, regs, translate ADDR, phys).
+#   * `monitor help` lists the emulator's own commands — the same table as the REPL (vmxemu run
+#     IMAGE --repl): status, regs, translate, phys, vmcs, why, exit, exits, ctl, caps, decode,
+#     msrbitmap, iobitmap, break exit|entry|entry-fail|vmfail|vmx, ctx, disas, xlate, x, assert…
+#     Run control (c, si, next-exit) and host files (exits --save) stay with the REPL. VMX
+#     breakpoints (monitor break exit CPUID) belong to the machine: they outlive a gdb session,
+#     `monitor status` lists them and the next gdb to connect is told (vmxemu's log).
 #   * `kill` ends vmxemu; `detach` (or quitting gdb) leaves the machine stopped where it is, and
 #     the next gdb that connects finds it there. One gdb at a time.
 #
@@ -37,7 +46,7 @@
 set architecture i386:x86-64
 
 # Stop and resume every context together; with it off gdb keeps stale registers for the
-# contexts it did not resume (matters once guests appear as processes).
+# contexts (VMM and guests) it did not resume.
 set schedule-multiple on
 
 # Keep gdb from prompting in the middle of long listings (monitor regs, info registers).

@@ -352,11 +352,11 @@ public enum Disassembler {
         func ops(_ m: String, _ o: String...) -> String { lock + m + (o.isEmpty ? "" : " " + o.joined(separator: ", ")) }
         let sfx = ["b", "w", "d", "q"][Int(min(osz, 3))]
         switch i.op {
-        case .aluEG: return ops(alu[Int(i.sub & 7)], e(), g())
-        case .aluGE: return ops(alu[Int(i.sub & 7)], g(), e())
-        case .aluEI: return ops(alu[Int(i.sub & 7)], e(), imm(i.imm, osz))
-        case .aluRR64, .aluRR32: return ops(alu[Int(i.sub & 7)], reg(i.reg, osz), reg(i.rm, osz))
-        case .aluRI64, .aluRI32: return ops(alu[Int(i.sub & 7)], reg(i.reg, osz), imm(i.imm, osz))
+        case .aluEG: return ops(alu[Int(i.aluOp & 7)], e(), g())
+        case .aluGE: return ops(alu[Int(i.aluOp & 7)], g(), e())
+        case .aluEI: return ops(alu[Int(i.aluOp & 7)], e(), imm(i.imm, osz))
+        case .aluRR64, .aluRR32: return ops(alu[Int(i.aluOp & 7)], reg(i.reg, osz), reg(i.rm, osz))
+        case .aluRI64, .aluRI32: return ops(alu[Int(i.aluOp & 7)], reg(i.reg, osz), imm(i.imm, osz))
         case .testEG, .testRR64, .testRR32: return ops("test", e(), g())
         case .testEI, .testRI: return ops("test", e(), imm(i.imm, osz))
         case .incE, .decE, .notE, .negE, .mulE, .imul1E, .divE, .idivE:
@@ -371,10 +371,10 @@ public enum Disassembler {
         case .mov64RR, .mov32RR: return ops("mov", reg(i.reg, osz), reg(i.rm, osz))
         case .movEI: return ops("mov", e(), imm(i.imm, osz))
         case .movRI: return ops("mov", reg(i.reg, osz), imm(i.imm, osz))
-        case .movES: return ops("mov", e(1, sized: false), segNames[Int(min(i.sub, 5))])
-        case .movSE: return ops("mov", segNames[Int(min(i.sub, 5))], e(1, sized: false))
+        case .movES: return ops("mov", e(1, sized: false), segNames[Int(min(i.segmentRegister, 5))])
+        case .movSE: return ops("mov", segNames[Int(min(i.segmentRegister, 5))], e(1, sized: false))
         case .lea, .lea64: return ops("lea", g(), i.mem ? mem(i, address: address, size: nil) : "?")
-        case .movzx, .movsx: return ops(i.op == .movzx ? "movzx" : "movsx", g(), e(i.imm2 == 0 ? 0 : 1))
+        case .movzx, .movsx: return ops(i.op == .movzx ? "movzx" : "movsx", g(), e(i.sourceSize == 0 ? 0 : 1))
         case .movsxd: return ops("movsxd", g(), e(2))
         case .xchgEG: return ops("xchg", e(), g())
         case .push, .push64, .pop, .pop64:
@@ -382,7 +382,7 @@ public enum Disassembler {
         case .pushI: return ops("push", imm(i.imm, osz))
         case .pushE: return ops("push", e())
         case .popE: return ops("pop", e())
-        case .pushSeg, .popSeg: return ops(i.op == .pushSeg ? "push" : "pop", segNames[Int(min(i.sub, 5))])
+        case .pushSeg, .popSeg: return ops(i.op == .pushSeg ? "push" : "pop", segNames[Int(min(i.segmentRegister, 5))])
         case .pusha, .popa: return i.op == .pusha ? "pusha" : "popa"
         case .pushf, .popf: return (i.op == .pushf ? "pushf" : "popf") + (osz == 3 ? "q" : (osz == 1 ? "w" : "d"))
         case .cbw: return ["cbw", "cbw", "cwde", "cdqe"][Int(osz)]
@@ -390,18 +390,18 @@ public enum Disassembler {
         case .lahf: return "lahf"
         case .sahf: return "sahf"
         case .shiftE:
-            let count = i.imm2 == 0 ? "1" : (i.imm2 == 1 ? "cl" : "0x" + hex(i.imm & 0xFF))
-            return ops(shifts[Int(i.sub & 7)], e(), count)
-        case .shld, .shrd: return ops(i.op == .shld ? "shld" : "shrd", e(), g(), i.imm2 == 1 ? "cl" : "0x" + hex(i.imm & 0xFF))
-        case .jcc: return "j" + cc[Int(i.sub & 15)] + " " + target()
+            let count = i.countSource == Insn.countOne ? "1" : (i.countSource == Insn.countCL ? "cl" : "0x" + hex(i.imm & 0xFF))
+            return ops(shifts[Int(i.shiftOp & 7)], e(), count)
+        case .shld, .shrd: return ops(i.op == .shld ? "shld" : "shrd", e(), g(), i.countSource == Insn.countCL ? "cl" : "0x" + hex(i.imm & 0xFF))
+        case .jcc: return "j" + cc[Int(i.conditionCode & 15)] + " " + target()
         case .jmpRel: return "jmp " + target()
         case .callRel, .call64: return "call " + target()
-        case .loop: return ["loopne", "loope", "loop", "jrcxz"][Int(i.sub & 3)] + " " + target()
+        case .loop: return ["loopne", "loope", "loop", "jrcxz"][Int(i.loopKind & 3)] + " " + target()
         case .jcxz: return "jrcxz " + target()
         case .ret, .ret64: return i.imm == 0 ? "ret" : "ret 0x" + hex(i.imm)
         case .jmpE: return "jmp " + e()
         case .callE: return "call " + e()
-        case .jmpFar, .callFar: return (i.op == .jmpFar ? "jmp" : "call") + " 0x\(hex(i.imm2)):0x\(hex(i.imm))"
+        case .jmpFar, .callFar: return (i.op == .jmpFar ? "jmp" : "call") + " 0x\(hex(i.farSelector)):0x\(hex(i.imm))"
         case .jmpFarE, .callFarE: return (i.op == .jmpFarE ? "jmp far " : "call far ") + e(sized: false)
         case .retFar: return "retf" + (i.imm == 0 ? "" : " 0x" + hex(i.imm))
         case .iret: return osz == 3 ? "iretq" : (osz == 1 ? "iretw" : "iretd")
@@ -412,11 +412,11 @@ public enum Disassembler {
         case .hlt: return "hlt"
         case .cmc, .clc, .stc, .cli, .sti, .cld, .std, .nop, .pause:
             return "\(i.op)"
-        case .setcc: return "set" + cc[Int(i.sub & 15)] + " " + e(0)
-        case .cmovcc: return "cmov" + cc[Int(i.sub & 15)] + " " + g() + ", " + e()
+        case .setcc: return "set" + cc[Int(i.conditionCode & 15)] + " " + e(0)
+        case .cmovcc: return "cmov" + cc[Int(i.conditionCode & 15)] + " " + g() + ", " + e()
         case .btE:
-            let name = ["bt", "bt", "bt", "bt", "bt", "bts", "btr", "btc"][Int(i.sub & 7)]
-            return ops(name, e(), i.imm2 == 1 ? "0x" + hex(i.imm) : g())
+            let name = ["bt", "bt", "bt", "bt", "bt", "bts", "btr", "btc"][Int(i.bitOp & 7)]
+            return ops(name, e(), i.bitOffsetIsImmediate ? "0x" + hex(i.imm) : g())
         case .bsf, .bsr, .tzcnt, .lzcnt, .popcnt: return ops("\(i.op)", g(), e())
         case .bswap: return "bswap " + reg(i.rm, osz)
         case .xadd: return ops("xadd", e(), g())
@@ -424,44 +424,44 @@ public enum Disassembler {
         case .cmpxchg8b: return ops(osz == 3 ? "cmpxchg16b" : "cmpxchg8b", e(sized: false))
         case .movs, .cmps, .stos, .lods, .scas, .ins, .outs:
             return rep + "\(i.op)" + sfx
-        case .inPort: return "in " + reg(0, osz) + ", " + (i.sub == 1 ? "0x" + hex(i.imm) : "dx")
-        case .outPort: return "out " + (i.sub == 1 ? "0x" + hex(i.imm) : "dx") + ", " + reg(0, osz)
-        case .enter: return "enter 0x\(hex(i.imm)), 0x\(hex(i.imm2))"
+        case .inPort: return "in " + reg(0, osz) + ", " + (i.portIsImmediate ? "0x" + hex(i.imm) : "dx")
+        case .outPort: return "out " + (i.portIsImmediate ? "0x" + hex(i.imm) : "dx") + ", " + reg(0, osz)
+        case .enter: return "enter 0x\(hex(i.imm)), 0x\(hex(i.nestingLevel))"
         case .leave: return "leave"
         case .xlat: return "xlat"
         case .lgdt, .lidt, .sgdt, .sidt, .invlpg, .clflush: return "\(i.op) " + e(sized: false)
         case .lldt, .ltr, .sldt, .str, .smsw, .lmsw, .verr, .verw: return "\(i.op) " + e(1)
         case .lar, .lsl: return ops("\(i.op)", g(), e(1))
-        case .loadFarPointer: return ops(["les", "lcs", "lss", "lds", "lfs", "lgs"][Int(min(i.sub, 5))], g(), e())
+        case .loadFarPointer: return ops(["les", "lcs", "lss", "lds", "lfs", "lgs"][Int(min(i.segmentRegister, 5))], g(), e())
         case .swapgs, .rdtscp, .wrmsr, .rdmsr, .rdtsc, .rdpmc, .cpuid, .syscall, .sysret, .sysenter, .sysexit, .clts, .invd, .wbinvd, .monitor, .mwait:
             return "\(i.op)"
         case .rdpid: return "rdpid " + reg(i.rm, osz)
-        case .rdrand: return (i.sub == 7 ? "rdseed " : "rdrand ") + reg(i.rm, osz)
-        case .fsgsbase: return ["rdfsbase", "rdgsbase", "wrfsbase", "wrgsbase"][Int(i.sub & 3)] + " " + reg(i.rm, osz == 3 ? 3 : 2)
-        case .adx: return ops(i.sub == 0 ? "adcx" : "adox", g(), e())
+        case .rdrand: return (i.modrmReg == 7 ? "rdseed " : "rdrand ") + reg(i.rm, osz)
+        case .fsgsbase: return ["rdfsbase", "rdgsbase", "wrfsbase", "wrgsbase"][Int(i.modrmReg & 3)] + " " + reg(i.rm, osz == 3 ? 3 : 2)
+        case .adx: return ops(i.modrmReg == 0 ? "adcx" : "adox", g(), e())
         case .bmi:
-            let v = reg(UInt8(truncatingIfNeeded: i.imm2), osz)
-            switch BMIForm(rawValue: i.sub) {
-            case .blsr, .blsmsk, .blsi: return ops("\(BMIForm(rawValue: i.sub)!)", v, e())
-            case .andn, .pdep, .pext, .mulx: return ops("\(BMIForm(rawValue: i.sub)!)", g(), v, e())
-            case .rorx: return ops("rorx", g(), e(), imm(i.imm, 0))
-            case .some(let f): return ops("\(f)", g(), e(), v)
-            case .none: return "(bad)"
+            guard let f = VEXTable.form(i.bmiForm) else { return "(bad)" }
+            let v = reg(i.vexRegister, osz)
+            switch f.layout {
+            case .vE: return ops(f.mnemonic, v, e())
+            case .gVE: return ops(f.mnemonic, g(), v, e())
+            case .gEV: return ops(f.mnemonic, g(), e(), v)
+            case .gEImm8: return ops(f.mnemonic, g(), e(), imm(i.imm, 0))
             }
-        case .bcd: return ["daa", "das", "aaa", "aas", "aam", "aad"][Int(min(i.sub, 5))] + (i.sub >= 4 ? " 0x" + hex(i.imm) : "")
+        case .bcd: return ["daa", "das", "aaa", "aas", "aam", "aad"][Int(min(i.bcdOp, 5))] + (i.bcdOp >= 4 ? " 0x" + hex(i.imm) : "")
         case .salc: return "salc"
         case .arpl: return ops("arpl", e(1), reg(i.reg, 1))
         case .bound: return ops("bound", g(), e(sized: false))
         case .invpcid: return ops("invpcid", reg(i.reg, osz), e(sized: false))
         case .xgetbv, .xsetbv: return "\(i.op)"
         case .xsave:
-            let names = i.imm2 == 1 ? ["xrstors", "xsavec", "xsaves"] : ["xsave", "xrstor", "xsaveopt"]
-            let base: UInt8 = i.imm2 == 1 ? 3 : 4
-            return names[Int(min(max(i.sub, base), base + 2) - base)] + (osz == 3 ? "64 " : " ") + e(sized: false)
+            let names = i.xsaveCompacted ? ["xrstors", "xsavec", "xsaves"] : ["xsave", "xrstor", "xsaveopt"]
+            let base: UInt8 = i.xsaveCompacted ? 3 : 4
+            return names[Int(min(max(i.modrmReg, base), base + 2) - base)] + (osz == 3 ? "64 " : " ") + e(sized: false)
         case .x87:
-            if i.imm2 == 8 { return "fwait" }
+            if i.x87Escape == Insn.fwait { return "fwait" }
             return x87Text(i, address: address)
-        case .fxsave: return (i.sub == 0 ? "fxsave" : "fxrstor") + (osz == 3 ? "64 " : " ") + e(sized: false)
+        case .fxsave: return (i.modrmReg == 0 ? "fxsave" : "fxrstor") + (osz == 3 ? "64 " : " ") + e(sized: false)
         case .sse: return simdText(i, address: address)
         case .movFromCR: return "mov " + reg(i.rm, 3 == osz ? 3 : 2) + ", cr\(i.reg)"
         case .movToCR: return "mov cr\(i.reg), " + reg(i.rm, 3 == osz ? 3 : 2)

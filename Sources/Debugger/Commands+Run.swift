@@ -2,8 +2,9 @@
 // In a gdb session gdb owns run control, so these rows are REPL-only (`monitor c` explains).
 //
 // While the REPL runs the machine, the CPU stops after every VM exit (cpu.vmx.breakOnExit with
-// no reason filter); each exit is recorded in the session's ring with its exit-information
-// fields, and the run goes on unless a breakpoint (or the goal: next exit/entry) says stop. A
+// no reason filter) — the controller's transition hook has recorded it in the session's ring, as
+// it records every exit whoever drives the machine — and the run goes on unless a breakpoint
+// (or the goal: next exit/entry) says stop. A
 // VM exit costs one hand-off between threads, so this is cheap next to the exit itself. After
 // the run the CPU's break flags go back to what the session's breakpoints ask, which is what a
 // gdb `continue` honours.
@@ -137,7 +138,8 @@ extension DebuggerCommands {
             guard case .vmx(let event) = stop.reason else { break }
             switch event {
             case .exit(let reason, let qualification):
-                let e = recordExit(c, session, reason: reason, qualification: qualification)
+                // The controller's transition hook recorded it (whoever runs the machine).
+                let e = session.exits.last.flatMap { $0.reason == reason && $0.qualification == qualification ? $0 : nil }
                 if let e { exitsSeen.append(e) }
                 if goal == .nextExit { break }
                 let ecx = c.withStopped { UInt32(truncatingIfNeeded: $0.cpu.regs[1]) } ?? 0
@@ -159,26 +161,6 @@ extension DebuggerCommands {
         return report(c, stop, exitsSeen: exitsSeen, matched: matched, quiet: quiet)
     }
 
-    /// Reads the exit-information fields of the current VMCS into the ring.
-    static func recordExit(_ c: MachineController, _ session: DebugSession, reason: UInt32, qualification: UInt64) -> RecordedExit? {
-        let e: RecordedExit? = c.withStopped { m in
-            let cpu = m.cpu
-            let vmcs = cpu.vmx.currentVMCS
-            guard vmcs != VMXState.invalidPointer else { return nil }
-            func f(_ id: VMCSFieldID) -> UInt64 { cpu.vmcsRead(id, at: vmcs) }
-            let failed = reason & 0x8000_0000 != 0
-            return RecordedExit(number: failed ? cpu.vmx.exits : cpu.vmx.exits, reason: reason, qualification: qualification,
-                                guestRIP: failed ? 0 : f(.guestRIP),
-                                instructionLength: UInt32(truncatingIfNeeded: f(.exitInstructionLength)),
-                                interruptionInfo: UInt32(truncatingIfNeeded: f(.exitInterruptionInfo)),
-                                instructionInfo: UInt32(truncatingIfNeeded: f(.exitInstructionInfo)),
-                                guestLinear: f(.guestLinearAddress), guestPhysical: f(.guestPhysicalAddress),
-                                vmcs: vmcs, instructions: cpu.instructions)
-        } ?? nil
-        if let e { session.record(e) }
-        return e
-    }
-
     static func report(_ c: MachineController, _ stop: DebugStop, exitsSeen: [RecordedExit], matched: VMXBreakpoint?,
                        quiet: Bool) -> CommandResult {
         var s = ""
@@ -191,7 +173,7 @@ extension DebuggerCommands {
             let basic = UInt16(reason & 0xFFFF)
             let name = VMXExitReason(rawValue: basic).map(\.name) ?? "reason \(basic)"
             if reason & 0x8000_0000 != 0 {
-                s += "VM-entry failure: exit reason \(basic) \(name) (bit 31 set), qualification 0x\(hex(q)) — 'why' lists every failing check\n"
+                s += "VM-entry failure\(exitsSeen.last.map { " #\($0.number)" } ?? ""): exit reason \(basic) \(name) (bit 31 set), qualification 0x\(hex(q)) — 'why' lists every failing check\n"
             } else if let e = exitsSeen.last {
                 s += "VM exit #\(e.number): \(basic) \(name), qualification 0x\(hex(q)), guest RIP 0x\(hex(e.guestRIP))"
                 s += (VMXExitReason(rawValue: basic).map { " — " + VMXDecode.exitQualification(q, reason: $0, vector: UInt8(truncatingIfNeeded: e.interruptionInfo)).summary } ?? "") + "\n"

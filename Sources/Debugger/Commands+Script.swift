@@ -16,9 +16,9 @@ extension DebuggerCommands {
     static let vmxInstructionOps: [Op] = [.vmxon, .vmxoff, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .vmlaunch, .vmresume, .vmcall]
 
     static let scriptRows: [DebuggerCommand] = [
-        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] [msr=N] [port=N] [vector=N] [cr=N] | entry | entry-fail | vmfail | vmx INSN… | ADDR|SYMBOL",
+        DebuggerCommand("break", aliases: ["b"], arguments: "exit [REASON…] [FILTER…] | entry | entry-fail | vmfail | vmx INSN… | ADDR|SYMBOL",
                         summary: "stop at VM exits (of these basic reasons, optionally only this MSR/port/vector/CR), VM entries, failed entries, VMfail, before a VMX instruction in root operation — or before the instruction at an address or symbol",
-                        details: "Exit filters are checked by the REPL's run control (c, si); in a gdb session a gdb continue stops at every exit of the filter's reasons.",
+                        details: "FILTER: msr=N, port=N, vector=N, cr=N.\nExit filters are checked by the REPL's run control (c, si); in a gdb session a gdb continue stops at every exit of the filter's reasons.",
                         examples: ["break exit CPUID", "break exit 10 HLT", "break exit WRMSR msr=0xc0000080", "break exit port=0x3f8", "break exit vector=14", "break exit cr=3", "break entry-fail", "break vmx VMLAUNCH", "break vmm_main"], needs: .stoppedMachine,
                         completions: { prev in prev.isEmpty ? breakKinds : (prev[0] == "exit" ? exitReasonNames + ["msr=", "port=", "vector=", "cr="] : (prev[0] == "vmx" ? vmxInstructionNames : [])) }) { ctx, args in
             breakCommand(ctx, args)
@@ -117,7 +117,8 @@ extension DebuggerCommands {
             guard args.count == 1 else { return .usage("usage: break ADDR|SYMBOL") }
             let addr: UInt64?? = c.withStopped { m in resolveAddress(what, machine: m) }
             guard let a = addr ?? nil else { return .usage("break: '\(what)' is neither exit/entry/entry-fail/vmfail nor an address or symbol") }
-            guard c.insertBreakpoint(context: MachineController.vmmContext, address: a, hardware: false) else {
+            // Every context: a guest's code (guest_main) stops when the guest runs it, as in gdb.
+            guard c.insertBreakpoint(context: MachineController.everyContext, address: a, hardware: false) else {
                 return .failure("break: the machine is running")
             }
             let n = ctx.session.addCodeBreakpoint(a)
@@ -154,7 +155,7 @@ extension DebuggerCommands {
         for n in numbers {
             let (found, address) = ctx.session.remove(n)
             if !found { return .failure("delete: no breakpoint \(n)") }
-            if let a = address { c.removeBreakpoint(context: MachineController.vmmContext, address: a, hardware: false) }
+            if let a = address { c.removeBreakpoint(context: MachineController.everyContext, address: a, hardware: false) }
         }
         _ = c.withStopped { m in ctx.session.applyBreakFlags(m.cpu) }
         return CommandResult(numbers.isEmpty ? "no breakpoints to delete" : "deleted \(numbers.map(String.init).joined(separator: ", "))")
@@ -222,6 +223,7 @@ extension DebuggerCommands {
     static func sourceCommand(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
         guard args.count == 1 else { return .usage("usage: source FILE") }
         guard ctx.sourceDepth < 8 else { return .failure("source: nested more than 8 deep") }
+        if isDirectory(args[0]) { return .failure("source: '\(args[0])' is a directory, not a command file") }
         guard let text = readTextFile(args[0]) else { return .failure("source: cannot read '\(args[0])'") }
         var inner = ctx
         inner.sourceDepth += 1
@@ -242,11 +244,27 @@ extension DebuggerCommands {
         return CommandResult(out)
     }
 
+    /// Writes `text` to a host file (created or truncated); an error message, or nil.
+    static func writeTextFile(_ path: String, _ text: String) -> String? {
+        if isDirectory(path) { return "it is a directory" }
+        guard let f = fopen(path, "wb") else { return String(cString: strerror(errno)) }
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        let closed = fclose(f) == 0
+        return n == bytes.count && closed ? nil : "short write"
+    }
+
     /// A text file's contents (the REPL's `-x`), nil if unreadable.
     public static func readTextFileForREPL(_ path: String) -> String? { readTextFile(path) }
 
+    /// True when `path` names a directory (fopen opens one, and reading it then fails).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    }
+
     static func readTextFile(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
+        guard !isDirectory(path), let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -256,6 +274,7 @@ extension DebuggerCommands {
             if n < buf.count { break }
             if bytes.count > 16 << 20 { return nil }
         }
+        if ferror(f) != 0 { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 

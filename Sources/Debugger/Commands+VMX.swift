@@ -29,15 +29,18 @@ extension DebuggerCommands {
         DebuggerCommand("why", summary: "after a failed VM entry or VMfail: every failing check (SDM section and title, fields, actual vs required, deciding capability MSR); after a VM exit: what caused it",
                         needs: .stoppedMachine) { ctx, args in
             guard args.isEmpty else { return .usage("usage: why") }
-            return why(ctx)
+            var r = why(ctx)
+            // Every § in the explanation is of one edition: name it.
+            if r.succeeded { r.output += "(SDM sections: \(SDM.edition))\n" }
+            return r
         },
         DebuggerCommand("exit", arguments: "[N]",
                         summary: "the last VM exit decoded from the VMCS (reason, qualification per reason, interruption and IDT-vectoring info, instruction length/info, addresses); N: exit #N from the ring",
                         examples: ["exit", "exit 3"], needs: .stoppedMachine) { ctx, args in exitCommand(ctx, args) },
-        DebuggerCommand("exits", arguments: "[N] | stats",
-                        summary: "the recent VM exits the REPL recorded (last N, default 20), or counts per reason",
-                        examples: ["exits", "exits 5", "exits stats"], needs: .machine,
-                        completions: { $0.isEmpty ? ["stats"] : [] }) { ctx, args in exitsCommand(ctx, args) },
+        DebuggerCommand("exits", arguments: "[N] | stats | --save FILE",
+                        summary: "the recent VM exits and failed entries (last N, default 20) with the instruction count of each, counts per reason, or --save FILE as JSON lines (not from gdb)",
+                        examples: ["exits", "exits 5", "exits stats", "exits --save trace.jsonl"], needs: .machine,
+                        completions: { $0.isEmpty ? ["stats", "--save"] : [] }) { ctx, args in exitsCommand(ctx, args) },
         DebuggerCommand("ctl", arguments: "[pin|proc|proc2|exit|entry [BIT]]",
                         summary: "the VMCS control words bit by bit: name, value, allowed-0/allowed-1 from the capability MSRs, and what breaks the rules; one bit by name (hlt-exiting) or number",
                         examples: ["ctl", "ctl proc", "ctl proc hlt-exiting", "ctl pin 3"], needs: .stoppedMachine,
@@ -72,18 +75,29 @@ extension DebuggerCommands {
     // MARK: Shared helpers
 
     /// "root, current VMCS 0x… (launched), last exit 10 CPUID" — one line for status and regs.
-    static func vmxStatusLine(_ cpu: CPU) -> String {
-        guard cpu.vmx.on else { return "off (not in VMX operation)" }
+    /// The VMX abort the machine stopped at (indicator, detail), if that was its last stop.
+    static func lastAbort(_ c: MachineController?) -> (indicator: UInt32, detail: String)? {
+        if case .fatal(.vmx(.abort(let i, let d)))? = c?.lastStop?.reason { return (i, d) }
+        return nil
+    }
+
+    static func vmxStatusLine(_ cpu: CPU, abort: UInt32? = nil) -> String {
+        guard cpu.vmx.on else { return vmxLeft(cpu) ? "off: VMX operation left (VMXOFF)" : "off (not in VMX operation)" }
         var s = cpu.vmx.nonRoot ? "non-root (a guest runs)" : "root"
         let v = cpu.vmx.currentVMCS
         s += v == VMXState.invalidPointer ? ", no current VMCS" : ", current VMCS 0x\(hex(v)) (\(cpu.vmcsLaunched(at: v) ? "launched" : "clear"))"
-        if let r = cpu.vmx.lastExitReason {
+        if let abort {
+            s += ", VMX abort (indicator \(abort)) in the last VM exit: 'why' explains it"
+        } else if let r = cpu.vmx.lastExitReason {
             let name = VMXExitReason(rawValue: UInt16(r & 0xFFFF)).map(\.name) ?? "?"
             s += ", last exit \(r & 0xFFFF) \(name)\(r & 0x8000_0000 != 0 ? " (VM-entry failure)" : "")"
         }
         s += ", \(cpu.vmx.entries) entries, \(cpu.vmx.exits) exits"
         return s
     }
+
+    /// Not in VMX operation, but it was: VMXOFF ran (a VMXON region or a VMCS was seen).
+    static func vmxLeft(_ cpu: CPU) -> Bool { !cpu.vmx.on && (cpu.vmx.vmxonPointer != 0 || !cpu.vmx.knownVMCS.isEmpty || cpu.vmx.entries > 0) }
 
     static func hex0(_ v: UInt64, _ f: VMCSField) -> String { "0x" + hex(v, f.width.bytes * 2) }
 
@@ -92,7 +106,10 @@ extension DebuggerCommands {
         guard let c = ctx.controller else { return .usage("\(verb): needs a machine (vmxemu run IMAGE --repl)") }
         let r: CommandResult? = c.withStopped { m in
             let cpu = m.cpu
-            guard cpu.vmx.on else { return .failure("\(verb): the CPU is not in VMX operation (no VMXON yet)") }
+            guard cpu.vmx.on else {
+                return .failure(vmxLeft(cpu) ? "\(verb): VMX operation left (VMXOFF ran): there is no current VMCS any more"
+                                             : "\(verb): the CPU is not in VMX operation (no VMXON yet)")
+            }
             let vmcs = cpu.vmx.currentVMCS
             guard vmcs != VMXState.invalidPointer else { return .failure("\(verb): no current VMCS (VMPTRLD has not run, or VMCLEAR cleared it)") }
             return body(m, cpu, vmcs)
@@ -118,7 +135,8 @@ extension DebuggerCommands {
         case .vmInstructionError: return VMXDecode.instructionError(v32).summary
         case .exitInstructionInfo:
             let r = UInt32(truncatingIfNeeded: cpu.vmcsRead(.exitReason, at: vmcs))
-            guard let reason = VMXExitReason(rawValue: UInt16(r & 0xFFFF)) else { return "" }
+            guard let reason = VMXExitReason(rawValue: UInt16(r & 0xFFFF)), r & 0x8000_0000 == 0,
+                  definesInstructionInfo(reason, qualification: cpu.vmcsRead(.exitQualification, at: vmcs)) else { return "" }
             return VMXDecode.instructionInfo(v32, reason: reason)?.summary ?? ""
         case .guestActivityState:
             return ["active", "HLT", "shutdown", "wait-for-SIPI"].indices.contains(Int(v)) ? ["active", "HLT", "shutdown", "wait-for-SIPI"][Int(v)] : "reserved activity state"
@@ -134,6 +152,14 @@ extension DebuggerCommands {
         }
     }
 
+    /// Does an exit of this reason define the VM-exit instruction-information field? The
+    /// reasons VMXDecode.instructionInfo knows, except that of I/O instructions only INS and
+    /// OUTS (qualification bit 4, "string instruction") report it [SDM §27.2.5 "Information for
+    /// VM Exits Due to Instruction Execution"].
+    static func definesInstructionInfo(_ reason: VMXExitReason, qualification: UInt64) -> Bool {
+        reason != .ioInstruction || qualification & 0x10 != 0
+    }
+
     // MARK: vmcs
 
     static func vmcs(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
@@ -142,11 +168,11 @@ extension DebuggerCommands {
         case "fields"?: return vmcsFields(args.count > 1 ? args[1] : nil)
         case "get"?:
             guard args.count == 2 else { return .usage("usage: vmcs get FIELD (SDM name such as GUEST_RIP, case-insensitive, or an encoding such as 0x681e)") }
-            guard let f = VMCSFields.lookup(args[1]) else { return .usage("vmcs get: no VMCS field '\(args[1])'; 'vmcs fields PATTERN' searches the catalogue") }
+            guard let f = fieldLookup(args[1]) else { return .usage("vmcs get: no VMCS field '\(args[1])'; 'vmcs fields PATTERN' searches the catalogue") }
             return vmcsGet(ctx, f)
         case "set"?:
             guard args.count == 3 else { return .usage("usage: vmcs set FIELD VALUE") }
-            guard let f = VMCSFields.lookup(args[1]) else { return .usage("vmcs set: no VMCS field '\(args[1])'") }
+            guard let f = fieldLookup(args[1]) else { return .usage("vmcs set: no VMCS field '\(args[1])'") }
             guard let v = parseNumber(args[2]) else { return .usage("vmcs set: '\(args[2])' is not a number (0x-hex or decimal)") }
             return vmcsSet(ctx, f, v)
         case "list"?: return vmcsList(ctx)
@@ -209,6 +235,8 @@ extension DebuggerCommands {
             guard VMCSFields.exists(f) else { return .failure("vmcs set: \(f.name) does not exist on the modeled CPU") }
             let old = cpu.vmcsRead(f.id, at: vmcs)
             cpu.vmcsWrite(f.id, v, at: vmcs)
+            // Set by the user: no longer "never written" for vmcs, vmcs check and why.
+            cpu.markVMCSWritten(f.id, at: vmcs)
             let now = cpu.vmcsRead(f.id, at: vmcs)
             var s = "\(f.name): \(hex0(old, f)) → \(hex0(now, f))"
             if now != v { s += " (truncated to the field's \(f.width.name) width)" }
@@ -242,7 +270,7 @@ extension DebuggerCommands {
         let r: CommandResult? = c.withStopped { m in
             let cpu = m.cpu
             func u32(_ a: UInt64) -> UInt32 { m.memory.contains(a, count: 4) ? m.memory.read32(at: a) : 0 }
-            var s = cpu.vmx.on ? "VMXON region 0x\(hex(cpu.vmx.vmxonPointer))\n" : "not in VMX operation (VMXOFF, or no VMXON yet)\n"
+            var s = cpu.vmx.on ? "VMXON region 0x\(hex(cpu.vmx.vmxonPointer))\n" : (vmxLeft(cpu) ? "VMX operation left (VMXOFF)\n" : "not in VMX operation (no VMXON yet)\n")
             let cur = cpu.vmx.currentVMCS
             var known = cpu.vmx.knownVMCS
             if cur != VMXState.invalidPointer && !known.contains(cur) { known.append(cur) }
@@ -316,9 +344,69 @@ extension DebuggerCommands {
 
     // MARK: why
 
+    /// What a VMX-abort indicator means [SDM §27.7 "VMX Aborts"].
+    static func abortMeaning(_ indicator: UInt32) -> String {
+        switch indicator {
+        case 1: return "there was a failure in saving guest MSRs (§27.4 \"Saving MSRs\")"
+        case 2: return "host checking of the page-directory-pointer-table entries (PDPTEs) failed (§27.5.4)"
+        case 3: return "the current VMCS has been corrupted so that the VM exit cannot complete"
+        case 4: return "there was a failure on loading host MSRs (§27.6 \"Loading MSRs\")"
+        case 5: return "there was a machine-check event during the VM exit (§27.8)"
+        case 6: return "the logical processor was in IA-32e mode before the VM exit and the \"host address-space size\" VM-exit control was 0 (§27.5)"
+        default: return "an indicator the SDM does not define"
+        }
+    }
+
+    /// `why` after a VMX abort: the indicator, the MSR-list entry and why that entry failed.
+    static func explainAbort(_ indicator: UInt32, detail: String, cpu: CPU, vmcs: UInt64) -> CommandResult {
+        let ref = SDM.Ref("27.7", "VMX Aborts")
+        var s = "VMX abort during a VM exit: indicator \(indicator) — \(abortMeaning(indicator)) [\(ref)]\n"
+        s += "  the logical processor is in the shutdown state; the indicator is at byte 4 of VMCS 0x\(hex(vmcs))\n"
+        var fields: [(String, JSONValue)] = [("kind", .string("vmx-abort")), ("indicator", .uint(UInt64(indicator))),
+                                             ("meaning", .string(abortMeaning(indicator))), ("detail", .string(detail))]
+        // The failing entry of the MSR list (detail ends in its 1-based number).
+        let number = UInt64(detail.split(separator: " ").last ?? "")
+        if (indicator == 1 || indicator == 4), let k = number, k >= 1 {
+            let load = indicator == 4
+            let list = cpu.vmcsRead(load ? .exitMSRLoadAddress : .exitMSRStoreAddress, at: vmcs)
+            let listRef = load ? SDM.Ref("27.6", "Loading MSRs") : SDM.Ref("27.4", "Saving MSRs")
+            // Entries are 16 bytes: index 31:0, reserved 63:32, data 127:64 [SDM §24.7.2 "VM-Exit
+            // Controls for MSRs", Table 24-12]; the address is guest-controlled: it wraps.
+            let at = list &+ (k - 1) &* 16
+            s += "  failing entry: \(load ? "VM-exit MSR-load" : "VM-exit MSR-store") list entry \(k) of \(cpu.vmcsRead(load ? .exitMSRLoadCount : .exitMSRStoreCount, at: vmcs)) at 0x\(hex(at))\n"
+            fields.append(("entry", .uint(k)))
+            fields.append(("entry_address", .uint(at)))
+            if cpu.memory.contains(at, count: 16) {
+                let index = cpu.memory.read32(at: at), reserved = cpu.memory.read32(at: at &+ 4), data = cpu.memory.read64(at: at &+ 8)
+                let name = MSR.names[index].map { " (\($0))" } ?? ""
+                s += "    MSR index 0x\(hex(index))\(name), reserved bits 63:32 = 0x\(hex(reserved))" + (load ? ", data 0x\(hex(data))" : "") + "\n"
+                let why: String
+                if reserved != 0 { why = "bits 63:32 of the entry are reserved and not 0" }
+                else if index >> 8 == 0x8 { why = "bits 31:8 of the index are 000008H: the x2APIC MSRs cannot be \(load ? "loaded" : "stored") from the list" }
+                else if load && (index == MSR.fsBase || index == MSR.gsBase) { why = "IA32_FS_BASE and IA32_GS_BASE cannot be loaded from the list" }
+                else if load && index == 0x9B { why = "IA32_SMM_MONITOR_CTL cannot be loaded from the list" }
+                else if index == 0x9E { why = "IA32_SMBASE cannot be \(load ? "loaded" : "stored") from the list" }
+                else { why = load ? "WRMSR of 0x\(hex(data)) to MSR 0x\(hex(index)) would cause #GP (an MSR this CPU lacks, or a value it refuses)"
+                                  : "RDMSR of MSR 0x\(hex(index)) would cause #GP (an MSR this CPU lacks)" }
+                s += "    why: \(why) [\(listRef)]\n"
+                fields.append(("msr", .uint(UInt64(index))))
+                fields.append(("why", .string(why)))
+            } else {
+                s += "    the entry is not in RAM (the list address comes from the VMCS)\n"
+            }
+        } else if !detail.isEmpty {
+            s += "  \(detail)\n"
+        }
+        s += "  the VM exit that aborted: reason \(cpu.vmcsRead(.exitReason, at: vmcs) & 0xFFFF) \(VMXExitReason(rawValue: UInt16(cpu.vmcsRead(.exitReason, at: vmcs) & 0xFFFF))?.name ?? "?") (guest state was saved; host state \(indicator == 1 ? "was not loaded" : "was loaded"))\n"
+        return CommandResult(s, data: .object(fields))
+    }
+
     static func why(_ ctx: CommandContext) -> CommandResult {
         let stop = ctx.controller?.lastStop
         return withVMCS(ctx, "why") { _, cpu, vmcs in
+            if case .fatal(.vmx(.abort(let indicator, let detail)))? = stop?.reason {
+                return explainAbort(indicator, detail: detail, cpu: cpu, vmcs: vmcs)
+            }
             let reason = cpu.vmx.lastExitReason
             var vmfailError: UInt32?
             if case .vmx(.vmfail(let e))? = stop?.reason { vmfailError = e }
@@ -415,21 +503,30 @@ extension DebuggerCommands {
             guard let n = parseNumber(a) else { return .usage("exit: '\(a)' is not a number") }
             guard let e = ctx.session.exits.first(where: { $0.number == n }) else {
                 let have = ctx.session.exits
-                return .failure("exit: #\(n) is not in the ring" + (have.isEmpty ? " (no exits recorded: the REPL records exits while it runs the machine)" : " (it holds #\(have.first!.number)…#\(have.last!.number))"))
+                return .failure("exit: #\(n) is not in the ring" + (have.isEmpty ? " (no VM exit has happened yet)" : " (it holds #\(have.first!.number)…#\(have.last!.number))"))
             }
             return describeExit(e)
         }
         let c = ctx.controller
+        let abort = lastAbort(c)?.indicator   // (before withVMCS: the controller's lock is not re-entrant)
         return withVMCS(ctx, "exit") { _, cpu, vmcs in
-            guard cpu.vmx.lastExitReason != nil else { return .failure("exit: no VM exit has happened yet") }
+            guard cpu.vmx.lastExitReason != nil || abort != nil else { return .failure("exit: no VM exit has happened yet") }
             func f(_ id: VMCSFieldID) -> UInt64 { cpu.vmcsRead(id, at: vmcs) }
-            let e = RecordedExit(number: cpu.vmx.exits, reason: UInt32(truncatingIfNeeded: f(.exitReason)), qualification: f(.exitQualification),
+            // The number the ring gave the last exit or failed entry (the CPU's own counter
+            // counts exits only).
+            let number = ctx.session.exits.last?.number ?? cpu.vmx.exits
+            let e = RecordedExit(number: number, reason: UInt32(truncatingIfNeeded: f(.exitReason)), qualification: f(.exitQualification),
                                  guestRIP: f(.guestRIP), instructionLength: UInt32(truncatingIfNeeded: f(.exitInstructionLength)),
                                  interruptionInfo: UInt32(truncatingIfNeeded: f(.exitInterruptionInfo)),
                                  instructionInfo: UInt32(truncatingIfNeeded: f(.exitInstructionInfo)),
                                  guestLinear: f(.guestLinearAddress), guestPhysical: f(.guestPhysicalAddress), vmcs: vmcs,
                                  instructions: cpu.instructions)
             var r = describeExit(e, idt: UInt32(truncatingIfNeeded: f(.idtVectoringInfo)), describe: { c?.describe($0) ?? "0x" + hex($0) })
+            if let abort {
+                // The aborting exit never completed (it is not in the ring): say so first.
+                r.output = "VMX abort (indicator \(abort): \(abortMeaning(abort))) during this VM exit — 'why' explains it [SDM §27.7 \"VMX Aborts\"]\n"
+                    + r.output.replacingOccurrences("VM exit #\(number) ", "VM exit (aborted) ")
+            }
             if cpu.vmx.nonRoot { r.output = "(the guest runs again since: these are the last exit's fields)\n" + r.output }
             return r
         }
@@ -457,7 +554,8 @@ extension DebuggerCommands {
             if let idt, idt & 0x8000_0000 != 0 {
                 s += "  " + VMXDecode.interruptionInfo(idt, field: .idtVectoring).text.replacingOccurrences("\n", "\n  ") + "\n"
             }
-            if let reason, let ii = VMXDecode.instructionInfo(e.instructionInfo, reason: reason) {
+            if let reason, definesInstructionInfo(reason, qualification: e.qualification),
+               let ii = VMXDecode.instructionInfo(e.instructionInfo, reason: reason) {
                 s += "  " + ii.text.replacingOccurrences("\n", "\n  ") + "\n"
             }
         }
@@ -466,6 +564,16 @@ extension DebuggerCommands {
 
     static func exitsCommand(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
         let ring = ctx.session.exits
+        if args.first == "--save" || args.first == "save" {
+            guard args.count == 2 else { return .usage("usage: exits --save FILE (the recorded exits as JSON lines)") }
+            // Host file access belongs to the REPL and scripts, never to whoever reaches the
+            // gdb port (monitor).
+            if ctx.frontDoor == .monitor { return .usage("exits --save: writes a host file, so it works in the vmxemu REPL and scripts only, not through gdb's monitor") }
+            let text = ring.map { $0.json.serialized() + "\n" }.joined()
+            if let err = writeTextFile(args[1], text) { return .failure("exits --save: cannot write '\(args[1])': \(err)") }
+            return CommandResult("\(ring.count) VM exit\(ring.count == 1 ? "" : "s") written to \(args[1]) (one JSON object per line)",
+                                 data: .object([("file", .string(args[1])), ("exits", .uint(UInt64(ring.count)))]))
+        }
         if args.first == "stats" {
             guard args.count == 1 else { return .usage("usage: exits stats") }
             var counts: [UInt32: Int] = [:]
@@ -486,18 +594,16 @@ extension DebuggerCommands {
             n = Int(min(v, UInt64(DebugSession.ringCapacity)))
         }
         let shown = ring.suffix(n)
-        if shown.isEmpty { return CommandResult("no VM exits recorded (the REPL records them while it runs the machine: c, si, next-exit)", data: .array([])) }
-        var s = "    #  reason                      qualification       guest RIP\n"
+        if shown.isEmpty { return CommandResult("no VM exits recorded (no VM exit or failed entry has happened yet)", data: .array([])) }
+        var s = "    #  reason                      qualification       guest RIP           instructions\n"
         for e in shown {
             let name = VMXExitReason(rawValue: UInt16(e.reason & 0xFFFF)).map(\.name) ?? "?"
             s += String(e.number).leftPadded(5) + "  " + "\(e.reason & 0xFFFF) \(name)\(e.reason & 0x8000_0000 != 0 ? "!" : "")".padded(27)
-            s += "0x" + hex(e.qualification, 16) + "  " + (e.reason & 0x8000_0000 != 0 ? "(entry failure)" : "0x" + hex(e.guestRIP)) + "\n"
+            s += "0x" + hex(e.qualification, 16) + "  " + (e.reason & 0x8000_0000 != 0 ? "(entry failure)" : "0x" + hex(e.guestRIP)).padded(18)
+            s += String(e.instructions) + "\n"
         }
-        return CommandResult(s, data: .array(shown.map { e in
-            .object([("number", .uint(e.number)), ("reason", .uint(UInt64(e.reason))),
-                     ("name", .string(VMXExitReason(rawValue: UInt16(e.reason & 0xFFFF)).map(\.name) ?? "?")),
-                     ("qualification", .uint(e.qualification)), ("guest_rip", .uint(e.guestRIP))])
-        }))
+        s += "(! = failed VM entry; instructions = retired when it happened; exits --save FILE writes them as JSON lines)\n"
+        return CommandResult(s, data: .array(shown.map(\.json)))
     }
 
     // MARK: ctl, caps
@@ -646,7 +752,28 @@ extension DebuggerCommands {
         let kind = args[0]
         var valueText = args[1]
         var extra: String? = args.count == 3 ? args[2] : nil
-        if parseNumber(valueText) == nil, let e = extra, parseNumber(e) != nil { (valueText, extra) = (e, valueText) }
+        let needsReason = ["qual", "qualification", "insinfo", "instruction-info"].contains(kind.lowercased())
+        func reasonWord(_ t: String) -> String? { t.lowercased().hasPrefix("reason=") ? String(t.dropFirst(7)) : nil }
+        if needsReason, let e = extra {
+            // REASON VALUE or VALUE REASON: a number is the reason only when written reason=N —
+            // two bare numbers are refused rather than guessed.
+            if let r = reasonWord(valueText) { (valueText, extra) = (e, r) }
+            else if let r = reasonWord(e) { extra = r }
+            else {
+                let firstIsNumber = parseNumber(valueText) != nil, secondIsNumber = parseNumber(e) != nil
+                if firstIsNumber && secondIsNumber {
+                    return .usage("decode \(kind): '\(valueText)' and '\(e)' are both numbers; name the exit reason (CR_ACCESS) or write it as reason=N (decode \(kind) reason=\(valueText) \(e))")
+                }
+                if !firstIsNumber { (valueText, extra) = (e, valueText) }
+            }
+        } else if needsReason, let r = reasonWord(valueText) {
+            return .usage("decode \(kind): reason=\(r) needs a value too\n" + usage)
+        } else if parseNumber(valueText) == nil, let e = extra, parseNumber(e) != nil {
+            (valueText, extra) = (e, valueText)
+        }
+        if ["field", "encoding"].contains(kind.lowercased()), parseNumber(valueText) == nil, let f = fieldLookup(valueText) {
+            valueText = "0x" + hex(f.encoding)   // a field name stands for its encoding
+        }
         guard let value = parseNumber(valueText) else { return .usage("decode: '\(valueText)' is not a number (0x-hex or decimal)\n" + usage) }
         guard let d = VMXDecode.decode(kind, value, extra: extra) else {
             if !VMXDecode.kinds.contains(kind.lowercased()) && !["reason", "qualification", "exitinfo", "access-rights", "error", "encoding", "control", "instruction-info"].contains(kind.lowercased()) {
@@ -659,10 +786,15 @@ extension DebuggerCommands {
                                                     ("lines", .array(d.lines.map { .object([("name", .string($0.name)), ("value", .string($0.value)), ("meaning", .string($0.meaning))]) }))]))
     }
 
+    /// A VMCS field by SDM name (case-insensitive, '-' for '_': guest-rip) or encoding.
+    static func fieldLookup(_ text: String) -> VMCSField? {
+        VMCSFields.lookup(text) ?? VMCSFields.lookup(String(text.map { $0 == "-" ? "_" : $0 }))
+    }
+
     // MARK: msrbitmap, iobitmap
 
     static func msrBitmap(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
-        guard args.count == 1, let msr = parseNumber(args[0]), msr <= 0xFFFF_FFFF else { return .usage("usage: msrbitmap MSR (a number, e.g. 0xc0000080)") }
+        guard args.count == 1, let msr = msrIndex(args[0]) else { return .usage("usage: msrbitmap MSR (a number such as 0xc0000080, or a name such as IA32_EFER)") }
         return withVMCS(ctx, "msrbitmap") { m, cpu, vmcs in
             let proc = cpu.vmcsRead(.procBasedControls, at: vmcs)
             if proc & UInt64(Proc.useMSRBitmaps) == 0 {
@@ -679,15 +811,32 @@ extension DebuggerCommands {
                                      data: .object([("read_exits", .bool(true)), ("write_exits", .bool(true))]))
             }
             let bitIndex = msr & 0x1FFF
+            // The base is guest-controlled (VMWRITE, `vmcs set`): the sum wraps, and a byte outside
+            // RAM reads as a set bit (unbacked memory reads all-ones for the CPU too: msrExits).
             func bit(_ off: UInt64) -> Bool {
-                let a = base + region + off + bitIndex / 8
+                let a = base &+ region &+ off &+ bitIndex / 8
                 guard m.memory.contains(a, count: 1) else { return true }
                 return m.memory.read(at: a, count: 1)[0] >> (bitIndex % 8) & 1 == 1
             }
             let r = bit(0), w = bit(0x800)
-            return CommandResult("MSR bitmaps at 0x\(hex(base)): MSR 0x\(hex(msr)) — RDMSR \(r ? "exits" : "does not exit"), WRMSR \(w ? "exits" : "does not exit") [SDM §24.6.9 \"MSR-Bitmap Address\"]",
+            return CommandResult("MSR bitmaps at 0x\(hex(base)): MSR 0x\(hex(msr)) — RDMSR \(r ? "exits" : "does not exit"), WRMSR \(w ? "exits" : "does not exit") [SDM §24.6.9 \"MSR-Bitmap Address\"]" + invalidBitmapNote(base),
                                  data: .object([("bitmaps", .uint(base)), ("read_exits", .bool(r)), ("write_exits", .bool(w))]))
         }
+    }
+
+    /// A note for a bitmap address VM entry refuses: bits 11:0 must be 0 and the address must fit
+    /// the physical-address width [SDM §26.2.1.1 "VM-Execution Control Fields"] ('vmcs check').
+    static func invalidBitmapNote(_ base: UInt64) -> String {
+        guard base & 0xFFF != 0 || base >> maxPhysAddrBits != 0 else { return "" }
+        return "\n  note: 0x\(hex(base)) is not a valid bitmap address (4-KByte aligned, below 2^\(maxPhysAddrBits)): VM entry fails with it [SDM §26.2.1.1 \"VM-Execution Control Fields\"]; the bit shown is at the wrapped address"
+    }
+
+    /// An MSR index: a number up to 0xffffffff or an MSR name (IA32_EFER, case-insensitive).
+    static func msrIndex(_ text: String) -> UInt64? {
+        if let n = parseNumber(text) { return n <= 0xFFFF_FFFF ? n : nil }
+        let t = text.uppercased()
+        if let hit = MSR.names.first(where: { $0.value == t || $0.value == "IA32_" + t }) { return UInt64(hit.key) }
+        return VMXMSR.names.first(where: { $0.value == t }).map { UInt64($0.key) }
     }
 
     static func ioBitmap(_ ctx: CommandContext, _ args: [String]) -> CommandResult {
@@ -701,9 +850,9 @@ extension DebuggerCommands {
             }
             let base = cpu.vmcsRead(port < 0x8000 ? .ioBitmapA : .ioBitmapB, at: vmcs)
             let b = port & 0x7FFF
-            let a = base + b / 8
+            let a = base &+ b / 8   // a guest-controlled base: wraps, never traps
             let set = m.memory.contains(a, count: 1) ? m.memory.read(at: a, count: 1)[0] >> (b % 8) & 1 == 1 : true
-            return CommandResult("I/O bitmap \(port < 0x8000 ? "A" : "B") at 0x\(hex(base)): port 0x\(hex(port)) \(set ? "exits" : "does not exit") (one-byte access; wider accesses check every byte's port) [SDM §24.6.4 \"I/O-Bitmap Addresses\"]",
+            return CommandResult("I/O bitmap \(port < 0x8000 ? "A" : "B") at 0x\(hex(base)): port 0x\(hex(port)) \(set ? "exits" : "does not exit") (one-byte access; wider accesses check every byte's port) [SDM §24.6.4 \"I/O-Bitmap Addresses\"]" + invalidBitmapNote(base),
                                  data: .object([("bitmap", .uint(base)), ("exits", .bool(set))]))
         }
     }

@@ -177,12 +177,39 @@ public enum DebuggerCommands {
         return .failure(.ambiguous(word, hits.map(\.name)))
     }
 
+    /// The command names (and aliases) within edit distance 2 of an unknown word, nearest first
+    /// (at most three): "did you mean".
+    static func nearestNames(_ word: String) -> [String] {
+        let w = Array(word.lowercased())
+        guard !w.isEmpty, w.count <= 40 else { return [] }
+        func distance(_ b: [Character]) -> Int {
+            var prev = Array(0...b.count)
+            for i in 1...w.count {
+                var cur = [i] + Array(repeating: 0, count: b.count)
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (w[i - 1] == b[j - 1] ? 0 : 1))
+                }
+                prev = cur
+            }
+            return prev[b.count]
+        }
+        let limit = w.count <= 3 ? 1 : 2
+        var hits: [(String, Int)] = []
+        for c in table {
+            let best = ([c.name] + c.aliases).map { distance(Array($0)) }.min() ?? 99
+            if best <= limit { hits.append((c.name, best)) }
+        }
+        return hits.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.prefix(3).map(\.0)
+    }
+
     public enum CommandLookupError: Error, Equatable, CustomStringConvertible {
         case unknown(String)
         case ambiguous(String, [String])
         public var description: String {
             switch self {
-            case .unknown(let w): return "unknown command '\(w)'; 'help' lists the commands"
+            case .unknown(let w):
+                let near = DebuggerCommands.nearestNames(w)
+                return "unknown command '\(w)'" + (near.isEmpty ? "" : "; did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?") + "; 'help' lists the commands"
             case .ambiguous(let w, let names): return "ambiguous command '\(w)': \(names.joined(separator: ", "))"
             }
         }
@@ -282,21 +309,56 @@ public enum DebuggerCommands {
     static func help(_ args: [String], _ door: FrontDoor = .monitor) -> CommandResult {
         if let name = args.first {
             guard case .success(let c) = resolve(name) else { return .usage("no command '\(name)'; 'help' lists the commands") }
-            var s = "\(c.synopsis)\n  \(c.summary)\n"
+            var s = wrap(c.synopsis, indent: "", continuation: "    ") + wrap(c.summary, indent: "  ")
             if !c.aliases.isEmpty { s += "  aliases: \(c.aliases.joined(separator: ", "))\n" }
-            if !c.details.isEmpty { s += c.details.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n" }
+            if !c.details.isEmpty { s += c.details.split(separator: "\n", omittingEmptySubsequences: false).map { wrap(String($0), indent: "  ") }.joined() }
             if !c.examples.isEmpty { s += "  examples:\n" + c.examples.map { "    \($0)\n" }.joined() }
             if c.replOnly { s += "  (REPL only: in gdb, use gdb's own run control)\n" }
             return CommandResult(s, data: .object([("name", .string(c.name)), ("arguments", .string(c.arguments)),
                                                    ("summary", .string(c.summary)), ("aliases", .array(c.aliases.map(JSONValue.string))),
                                                    ("examples", .array(c.examples.map(JSONValue.string)))]))
         }
-        let width = (table.map(\.synopsis.count).max() ?? 0) + 2
+        // Fits `helpWidth` columns: a synopsis longer than the name column gets its own line(s),
+        // summaries wrap under the summary column; `help CMD` has the whole synopsis.
+        let column = 24
         var s = door == .monitor ? "vmxemu monitor commands:\n" : "vmxemu commands:\n"
-        for c in table { s += "  " + c.synopsis.padded(width) + c.summary + (c.replOnly ? " (REPL only)" : "") + "\n" }
+        for c in table {
+            let summary = c.summary + (c.replOnly ? " (REPL only)" : "")
+            let pad = String(repeating: " ", count: column)
+            if c.synopsis.count + 3 <= column {
+                s += wrap(summary, indent: "  " + c.synopsis.padded(column - 2), continuation: pad)
+            } else {
+                s += wrap(c.synopsis, indent: "  ", continuation: "      ") + wrap(summary, indent: pad)
+            }
+        }
         s += "Unique prefixes work (vm → vmcs). --json on any command gives one JSON object per result.\n"
         s += "Physical memory in gdb: x/4xg 0x8000000000000000+PHYS, or monitor phys on.\n"
         return CommandResult(s, data: .array(table.map { .object([("name", .string($0.name)), ("summary", .string($0.summary))]) }))
+    }
+
+    /// Help text width: every line `help` prints fits this many columns.
+    public static let helpWidth = 100
+
+    /// `text` word-wrapped to `helpWidth` columns: the first line after `indent`, the others
+    /// after `continuation` (default: as many blanks as `indent` is long). Ends in a newline.
+    static func wrap(_ text: String, indent: String, continuation: String? = nil) -> String {
+        let cont = continuation ?? String(repeating: " ", count: indent.count)
+        var lines: [String] = []
+        var line = indent
+        var lineHasWord = false
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            let w = String(word)
+            if lineHasWord && line.count + 1 + w.count > helpWidth {
+                lines.append(line)
+                line = cont
+                lineHasWord = false
+            }
+            if lineHasWord { line += " " }
+            line += w
+            lineHasWord = true
+        }
+        lines.append(line)
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// `apropos WORD`: commands whose name, summary or details mention WORD.
@@ -304,8 +366,7 @@ public enum DebuggerCommands {
         guard let w = args.first?.lowercased(), !w.isEmpty else { return .usage("usage: apropos WORD") }
         let hits = table.filter { ($0.name + " " + $0.aliases.joined(separator: " ") + " " + $0.summary + " " + $0.details).lowercased().contains(w) }
         if hits.isEmpty { return CommandResult("nothing matches '\(w)'", data: .array([])) }
-        let width = (hits.map(\.synopsis.count).max() ?? 0) + 2
-        return CommandResult(hits.map { "  " + $0.synopsis.padded(width) + $0.summary }.joined(separator: "\n"),
+        return CommandResult(hits.map { wrap($0.synopsis, indent: "  ", continuation: "      ") + wrap($0.summary, indent: "      ") }.joined(),
                              data: .array(hits.map { .string($0.name) }))
     }
 
@@ -314,15 +375,18 @@ public enum DebuggerCommands {
     static func status(_ c: MachineController) -> CommandResult {
         // (Gathered first: the controller's lock is not re-entrant.)
         let last = c.lastStop
+        let abort = lastAbort(c)?.indicator
         let physicalView = c.physicalView
-        let (sw, hw, wp) = c.debugTables(context: MachineController.vmmContext)
+        let (vmmSW, hw, wp) = c.debugTables(context: MachineController.vmmContext)
+        let sw = vmmSW + c.debugTables(context: MachineController.everyContext).software   // + the REPL's
+        let vmxBreaks = DebugSession.of(c).breakpoints
         let report: String? = c.withStopped { m in
             let cpu = m.cpu
             var s = "state:         stopped"
             if let last { s += " — \(last.summary)" } else { s += " — not started yet" }
             s += "\n"
             s += "context:       gdb process 1 = VMM (VMX root), thread 1.1 = vCPU0\n"
-            s += "vmx:           \(vmxStatusLine(cpu))\n"
+            s += "vmx:           \(vmxStatusLine(cpu, abort: abort))\n"
             s += "mode:          \(cpu.modeDescription)\n"
             s += "rip:           \(c.describe(cpu.rip))"
             let lin = linearRIP(cpu)
@@ -331,6 +395,8 @@ public enum DebuggerCommands {
             s += "instructions:  \(cpu.instructions) retired\n"
             s += "memory view:   \(physicalView ? "physical (monitor phys on)" : "linear, current paging") — tagged physical: 0x8000000000000000 | PHYS\n"
             s += "debugger:      \(sw.count) breakpoint\(sw.count == 1 ? "" : "s"), \(hw.count) hardware breakpoint\(hw.count == 1 ? "" : "s"), \(wp.count) watchpoint\(wp.count == 1 ? "" : "s")\n"
+            // VMX breakpoints belong to the machine, not to one gdb or REPL session.
+            s += "VMX breaks:    " + (vmxBreaks.isEmpty ? "none" : vmxBreaks.map { "\($0.number): \($0.description)" }.joined(separator: "; ")) + "\n"
             s += "guest RAM:     \(m.memory.size >> 20) MiB"
             if let exit = m.bus.exitRequest { s += "\nguest exit:    status \(exit.status) written to port 0xF4" }
             return s
@@ -370,7 +436,13 @@ public enum DebuggerCommands {
             return base &+ off
         }
         if let n = parseNumber(text) { return n }
-        return machine.symbols.address(of: text)
+        if let a = machine.symbols.address(of: text) { return a }
+        // A VMCS field name (disas GUEST_RIP, x/4gx HOST_RSP): its value in the current VMCS.
+        let cpu = machine.cpu
+        if !text.allSatisfy(\.isHexDigit), let f = fieldLookup(text), cpu.vmx.on, cpu.vmx.currentVMCS != VMXState.invalidPointer {
+            return cpu.vmcsRead(f.id, at: cpu.vmx.currentVMCS)
+        }
+        return nil
     }
 
     static func parseNumber(_ text: String) -> UInt64? {

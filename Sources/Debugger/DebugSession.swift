@@ -87,7 +87,7 @@ public struct ExitFilter: Equatable, Sendable {
 
 /// One recorded VM exit (the exit-information fields as they were right after it).
 public struct RecordedExit: Equatable, Sendable {
-    /// Ordinal: the CPU's exit counter after this exit (1 = the first exit of the run).
+    /// Ordinal among the machine's VM exits and failed VM entries (1 = the first).
     public var number: UInt64
     public var reason: UInt32
     public var qualification: UInt64
@@ -98,7 +98,19 @@ public struct RecordedExit: Equatable, Sendable {
     public var guestLinear: UInt64
     public var guestPhysical: UInt64
     public var vmcs: UInt64
+    /// Instructions retired when it happened (the machine's virtual time).
     public var instructions: UInt64
+
+    /// One JSON object (`exits --save`, `--json`).
+    public var json: JSONValue {
+        .object([("number", .uint(number)), ("reason", .uint(UInt64(reason))), ("basic_reason", .uint(UInt64(reason & 0xFFFF))),
+                 ("name", .string(VMXExitReason(rawValue: UInt16(reason & 0xFFFF)).map(\.name) ?? "?")),
+                 ("entry_failure", .bool(reason & 0x8000_0000 != 0)), ("qualification", .uint(qualification)),
+                 ("guest_rip", .uint(guestRIP)), ("instruction_length", .uint(UInt64(instructionLength))),
+                 ("interruption_info", .uint(UInt64(interruptionInfo))), ("instruction_info", .uint(UInt64(instructionInfo))),
+                 ("guest_linear", .uint(guestLinear)), ("guest_physical", .uint(guestPhysical)),
+                 ("vmcs", .uint(vmcs)), ("instructions", .uint(instructions))])
+    }
 }
 
 public final class DebugSession: @unchecked Sendable {
@@ -109,6 +121,8 @@ public final class DebugSession: @unchecked Sendable {
     private var _codeBreakpoints: [(number: Int, address: UInt64)] = []
     private var nextNumber = 1
     private var ring: [RecordedExit] = []
+    /// VM exits and failed entries recorded so far (the number of the latest).
+    private var transitions: UInt64 = 0
     /// How many exits the ring keeps.
     public static let ringCapacity = 256
 
@@ -204,6 +218,31 @@ public final class DebugSession: @unchecked Sendable {
     public func record(_ e: RecordedExit) {
         lock.withLock {
             ring.append(e)
+            if ring.count > Self.ringCapacity { ring.removeFirst(ring.count - Self.ringCapacity) }
+        }
+    }
+
+    /// Records the VM exit or failed VM entry the CPU has just performed (called on the CPU
+    /// thread by the controller's transition hook, before the CPU counts the exit). Each gets
+    /// its own number: exits and failed entries in the order they happened, from 1.
+    func recordTransition(_ cpu: CPU) {
+        let vmcs = cpu.vmx.currentVMCS
+        guard vmcs != VMXState.invalidPointer else { return }
+        func f(_ id: VMCSFieldID) -> UInt64 { cpu.vmcsRead(id, at: vmcs) }
+        let reason = UInt32(truncatingIfNeeded: f(.exitReason))
+        // A failed entry records only the exit reason and qualification (SDM §26.8 "VM-Entry
+        // Failures During or After Loading Guest State"): the other exit-information fields
+        // are stale, so they are not taken.
+        let failed = reason & 0x8000_0000 != 0
+        lock.withLock {
+            transitions &+= 1
+            ring.append(RecordedExit(number: transitions, reason: reason, qualification: f(.exitQualification),
+                                     guestRIP: failed ? 0 : f(.guestRIP),
+                                     instructionLength: failed ? 0 : UInt32(truncatingIfNeeded: f(.exitInstructionLength)),
+                                     interruptionInfo: failed ? 0 : UInt32(truncatingIfNeeded: f(.exitInterruptionInfo)),
+                                     instructionInfo: failed ? 0 : UInt32(truncatingIfNeeded: f(.exitInstructionInfo)),
+                                     guestLinear: failed ? 0 : f(.guestLinearAddress), guestPhysical: failed ? 0 : f(.guestPhysicalAddress),
+                                     vmcs: vmcs, instructions: cpu.instructions))
             if ring.count > Self.ringCapacity { ring.removeFirst(ring.count - Self.ringCapacity) }
         }
     }

@@ -72,6 +72,9 @@ public struct DebugStop: Equatable, Sendable {
 public final class MachineController: @unchecked Sendable {
     /// The VMM (VMX root) context: gdb process 1.
     public static let vmmContext = 1
+    /// Breakpoints of this pseudo-context stop in every context (the REPL's `break ADDR|SYMBOL`:
+    /// a symbol of the guest's code must stop when the guest runs it, not only in the VMM).
+    public static let everyContext = 0
     /// Physical addresses as gdb sees them in the tagged view: bits 63:52 = 0x800 (never
     /// canonical, so never a linear address), bits 51:0 the physical address. gdb
     /// passes non-canonical addresses verbatim (`x/2xb 0x8000000000001000` arrives as `m8000000000001000,1`).
@@ -242,6 +245,9 @@ public final class MachineController: @unchecked Sendable {
     /// Called on the CPU thread after each VM transition: install the new context's breakpoints
     /// and end a step that waits for this context.
     private func vmTransition(_ cpu: CPU) {
+        // Every VM exit and failed entry goes into the session's ring, whoever drives the
+        // machine (the REPL, gdb, or nobody): `exits` is the same list in either front door.
+        if !cpu.vmx.nonRoot { DebugSession.of(self).recordTransition(cpu) }
         lock.withLock {
             let ctx = currentContextLocked()
             syncCPUTables(ctx)
@@ -444,6 +450,7 @@ public final class MachineController: @unchecked Sendable {
             let lin = linearRIP(cpu)
             let ctx = currentContext
             let hw = (hardware[ctx]?[lin] ?? 0) > 0 && (software[ctx]?[lin] ?? 0) == 0
+                && (software[Self.everyContext]?[lin] ?? 0) == 0
             return stop(.breakpoint(address: lin, hardware: hw),
                         "\(hw ? "hardware " : "")breakpoint at \(describe(cpu.rip))")
         case .watchpoint(let kind, let address):
@@ -536,6 +543,7 @@ public final class MachineController: @unchecked Sendable {
     private func syncCPUTables(_ ctx: Int) {
         let active = awaitedContext == nil || awaitedContext == ctx
         let bps = !active ? Set<UInt64>() : Set((software[ctx] ?? [:]).keys).union((hardware[ctx] ?? [:]).keys)
+            .union((software[Self.everyContext] ?? [:]).keys)
         let cpu = machine.cpu
         if cpu.breakpoints != bps { cpu.breakpoints = bps }
         let ws = active ? watches[ctx] ?? [] : []

@@ -123,6 +123,12 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     /// A gdb connected: a machine running free is stopped so gdb finds it stopped.
     public func initiallyAttached() -> [Int] {
         hooks.gdbConnected()
+        // VMX breakpoints outlive a gdb session (they live with the machine): say so to the next one.
+        let kept = DebugSession.of(controller).breakpoints
+        if !kept.isEmpty {
+            hooks.log("VMX breakpoints from an earlier session are still set (monitor info breakpoints, monitor delete N): "
+                      + kept.map { "\($0.number): \($0.description)" }.joined(separator: "; "))
+        }
         if !controller.stopFreeRun(timeout: 5) { hooks.log("the CPU did not stop within 5 s for the connecting gdb") }
         return [MachineController.vmmContext]
     }
@@ -140,7 +146,8 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
     public func writeRegisters(_ thread: GDBThreadID, _ file: GDBRegisterFile) throws(GDBTargetError) {
         guard thread.tid == 1, isContext(thread.pid) else { throw .noSuchProcess }
         guard controller.currentContext == thread.pid else {
-            throw GDBTargetError(.einval, "registers of a context that is not on the CPU are read-only here (change them in the VMCS: monitor vmcs set)")
+            try writeRegistersToVMCS(thread.pid, file)
+            return
         }
         let result: GDBTargetError?? = controller.withStopped { m in
             do throws(GDBTargetError) {
@@ -155,6 +162,57 @@ public final class MachineTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardware
         case .some(.some(let error)): throw error
         case .some(.none): return
         }
+    }
+
+    /// The VMCS field behind each register of a context that is off the CPU: a guest's
+    /// guest-state area, the VMM's host-state area [SDM §24.4 "Guest-State Area", §24.5
+    /// "Host-State Area"].
+    static let guestFields: [String: VMCSFieldID] = [
+        "rip": .guestRIP, "rsp": .guestRSP, "eflags": .guestRFLAGS,
+        "cs": .guestCSSelector, "ss": .guestSSSelector, "ds": .guestDSSelector, "es": .guestESSelector,
+        "fs": .guestFSSelector, "gs": .guestGSSelector, "fs_base": .guestFSBase, "gs_base": .guestGSBase,
+        "cr0": .guestCR0, "cr3": .guestCR3, "cr4": .guestCR4, "gdtr_base": .guestGDTRBase, "gdtr_limit": .guestGDTRLimit,
+        "idtr_base": .guestIDTRBase, "idtr_limit": .guestIDTRLimit, "dr7": .guestDR7,
+    ]
+    static let hostFields: [String: VMCSFieldID] = [
+        "rip": .hostRIP, "rsp": .hostRSP,
+        "cs": .hostCSSelector, "ss": .hostSSSelector, "ds": .hostDSSelector, "es": .hostESSelector,
+        "fs": .hostFSSelector, "gs": .hostGSSelector, "fs_base": .hostFSBase, "gs_base": .hostGSBase,
+        "cr0": .hostCR0, "cr3": .hostCR3, "cr4": .hostCR4, "gdtr_base": .hostGDTRBase, "idtr_base": .hostIDTRBase,
+    ]
+
+    /// Writes registers of a context that is not on the CPU into its VMCS (guest-state area for
+    /// a guest, host-state area for the VMM). A register the VMCS does not hold is refused by
+    /// name; all or nothing. Registers whose value does not change (a whole-file `G`) are skipped.
+    func writeRegistersToVMCS(_ pid: Int, _ file: GDBRegisterFile) throws(GDBTargetError) {
+        guard let current = controller.registers(context: pid, layout: registerLayout) else {
+            throw GDBTargetError(.ebusy, "registers: the machine is running")
+        }
+        let isVMM = pid == MachineController.vmmContext
+        let vmcs: UInt64? = isVMM ? controller.withStopped { m in
+            m.cpu.vmx.currentVMCS == VMXState.invalidPointer ? nil : m.cpu.vmx.currentVMCS } ?? nil
+            : controller.vmcs(ofContext: pid)
+        guard let vmcs else {
+            throw GDBTargetError(.einval, "context \(pid) has no VMCS yet (not entered): nothing to write its registers to")
+        }
+        let map = isVMM ? Self.hostFields : Self.guestFields
+        let area = isVMM ? "host-state" : "guest-state"
+        var writes: [(VMCSFieldID, UInt64)] = []
+        for r in registerLayout.registers {
+            guard let new = file[r.regnum], new != current[r.regnum] else { continue }
+            guard let field = map[r.name], let v = file.value(r.name) else {
+                throw GDBTargetError(.einval, "\(r.name): context \(pid) is off the CPU and the VMCS \(area) area has no \(r.name); only rip, rsp, \(isVMM ? "" : "eflags, ")segment selectors, fs/gs base, cr0, cr3, cr4, gdtr/idtr\(isVMM ? " base" : ", dr7") can be written")
+            }
+            writes.append((field, v))
+        }
+        let done: Bool? = controller.withStopped { m in
+            for (f, v) in writes {
+                m.cpu.vmcsWrite(f, v, at: vmcs)
+                m.cpu.markVMCSWritten(f, at: vmcs)
+            }
+            return true
+        }
+        if done == nil { throw GDBTargetError(.ebusy, "registers: the machine is running") }
     }
 
     // MARK: Memory

@@ -347,7 +347,10 @@ public final class GDBSession {
                 send(.console(String(chunk)), &out)
                 text = text.dropFirst(chunk.count)
             }
-            send(result.succeeded ? .ok : .error(.einval), &out)
+            // A failing command has said why on the console: an error reply on top would only
+            // make gdb print "Protocol error with Rcmd" after the message. E16 is left for a
+            // failure with nothing to say.
+            send(result.succeeded || !result.output.isEmpty ? .ok : .error(.einval), &out)
         case .xferRead(let object, let annex, let offset, let length):
             xfer(object, annex, offset, length, &out)
         case .queryPhysicalMemoryMode:
@@ -505,7 +508,13 @@ public final class GDBSession {
             try target.writeRegisters(t, file)
             send(.ok, &out)
         } catch {
-            fail(error, &out)
+            // gdb prints an `E.text` reply in "Could not write register …; remote failure reply".
+            if let m = error.message, !m.contains(where: { "$#}*".contains($0) }) {
+                log(m)
+                send(.errorMessage(m), &out)
+            } else {
+                fail(error, &out)
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-// The machine's I/O-port devices: a 16550 UART (COM1), QEMU's isa-debug-exit, and the Bochs/QEMU
-// 0xE9 debug console, behind one `PortBus` that the CPU sees as its `PortIO`.
+// The machine's I/O-port devices: a 16550 UART (COM1), QEMU's isa-debug-exit, and (with
+// `--debugcon`) the Bochs/QEMU 0xE9 debug console, behind one `PortBus` that the CPU sees as its
+// `PortIO`.
 //
 // None of these devices raises interrupts yet (there is no interrupt controller): guests poll.
 // None of them prints anything of the emulator's own; stdout carries only guest bytes.
@@ -42,24 +43,29 @@ public final class PortBus: PortIO {
     public let uart: UART16550
     /// QEMU's isa-debug-exit at 0xF4.
     public let debugExit: DebugExitPort
-    /// The 0xE9 console port.
-    public let debugConsole: DebugConsolePort
-    /// Where the UART and port 0xE9 send guest bytes.
+    /// The 0xE9 console port, when the machine has one (`--debugcon`); otherwise port 0xE9 is
+    /// unmapped, as in QEMU without `-debugcon`.
+    public let debugConsole: DebugConsolePort?
+    /// Where the UART sends guest bytes.
     public let console: ConsoleSink
     public private(set) var devices: [PortDevice] = []
 
     /// - Parameters:
-    ///   - console: the sink for guest output (stdout by default).
+    ///   - console: the sink for COM1 output (stdout by default).
     ///   - qemuExitStatus: map a debug-exit write of v to exit status `(v << 1) | 1` as QEMU's
     ///     isa-debug-exit does, instead of v itself.
-    public init(console: ConsoleSink = FileDescriptorSink.standardOutput(), qemuExitStatus: Bool = false) {
+    ///   - debugcon: the sink for port 0xE9 (QEMU's `-debugcon`); nil leaves the port unmapped.
+    ///     Off by default because guests commonly write each byte to both COM1 and 0xE9, which
+    ///     would print everything twice on one console.
+    public init(console: ConsoleSink = FileDescriptorSink.standardOutput(), qemuExitStatus: Bool = false,
+                debugcon: ConsoleSink? = nil) {
         self.console = console
         uart = UART16550(base: 0x3F8, sink: console)
         debugExit = DebugExitPort(port: 0xF4, qemuExitStatus: qemuExitStatus)
-        debugConsole = DebugConsolePort(port: 0xE9, sink: console)
+        debugConsole = debugcon.map { DebugConsolePort(port: 0xE9, sink: $0) }
         attach(uart)
         attach(debugExit)
-        attach(debugConsole)
+        if let debugConsole { attach(debugConsole) }
     }
 
     /// Adds a device. Returns false (and adds nothing) if its ports overlap an attached device's.
@@ -82,7 +88,7 @@ public final class PortBus: PortIO {
     public var stopRequested: Bool { debugExit.request != nil }
 
     /// Flushes buffered guest output; call when the machine stops.
-    public func flush() { console.flush() }
+    public func flush() { console.flush(); debugConsole?.sink.flush() }
 
     public func portRead(_ port: UInt16, size: Int) -> UInt32 {
         let n = min(max(size, 1), 4)
@@ -235,20 +241,29 @@ public final class UART16550: PortDevice {
 // MARK: - Debug exit
 
 /// A stop request from the guest, via the debug-exit port.
+///
+/// A process exit status has 8 bits (POSIX `exit`: "only the least significant 8 bits … shall be
+/// available" to the parent), so the status is the low 8 bits of what the guest asked for, as
+/// with QEMU's isa-debug-exit (whose `exit((v << 1) | 1)` the host truncates the same way);
+/// `truncated` says the guest asked for more, and `vmxemu run` warns then.
 public struct DebugExitRequest: Sendable, Hashable {
     /// The value written, masked to the access size.
     public var value: UInt32
     /// Access size in bytes.
     public var size: Int
-    /// The exit status the process should end with: `value`, or `(value << 1) | 1` in QEMU mode.
-    /// A shell sees it modulo 256.
-    public var status: Int32
+    /// What the guest asked to exit with: `value`, or `(value << 1) | 1` in QEMU mode.
+    public var requested: UInt64
 
-    public init(value: UInt32, size: Int, status: Int32) {
+    public init(value: UInt32, size: Int, requested: UInt64) {
         self.value = value
         self.size = size
-        self.status = status
+        self.requested = requested
     }
+
+    /// The exit status the process ends with: the low 8 bits of `requested`.
+    public var status: Int32 { Int32(requested & 0xFF) }
+    /// `requested` does not fit an exit status: `status` is not what the guest asked for.
+    public var truncated: Bool { requested > 0xFF }
 }
 
 /// QEMU's `isa-debug-exit` (`-device isa-debug-exit,iobase=0xf4,iosize=4`): a write stops the
@@ -276,15 +291,14 @@ public final class DebugExitPort: PortDevice {
     public func write(port: UInt16, size: Int, value: UInt32) {
         guard request == nil else { return }
         let v = value & portMask(size)
-        let status = qemuExitStatus ? Int32(truncatingIfNeeded: UInt64(v) << 1 | 1) : Int32(bitPattern: v)
-        request = DebugExitRequest(value: v, size: size, status: status)
+        request = DebugExitRequest(value: v, size: size, requested: qemuExitStatus ? UInt64(v) << 1 | 1 : UInt64(v))
     }
 }
 
 // MARK: - 0xE9 console
 
-/// The Bochs/QEMU "port E9 hack" console: bytes written to port 0xE9 go to the console sink;
-/// reading it returns 0xE9 so a guest can detect it. 8-bit: a wider write sends only its low
+/// The Bochs/QEMU "port E9 hack" console (QEMU's `-debugcon`): bytes written to port 0xE9 go to
+/// its own sink; reading it returns 0xE9 so a guest can detect it. 8-bit: a wider write sends only its low
 /// byte here (the others go to ports 0xEA… , which nobody decodes).
 public final class DebugConsolePort: PortDevice {
     public let name = "0xE9 console"

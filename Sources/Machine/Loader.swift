@@ -16,8 +16,9 @@
 //     page-align   module 0 contents, then each further module on the next 4 KiB boundary
 //
 // This is QEMU's layout (it, too, puts the module list and strings right after the page-aligned
-// kernel and the modules after those). A kernel that overlaps the boot information page is refused
-// rather than silently overwritten.
+// kernel and the modules after those). When the kernel itself occupies any of 0x9000–0x9FFF (one
+// linked at 0x8000, say), the boot information page moves to K instead, and the module list,
+// strings and modules follow it one page later: the information never overlaps the kernel.
 //
 // The legacy VGA/BIOS hole 0xA0000–0xFFFFF is plain RAM in vmxemu (there is no VGA or ROM there),
 // so kernel segments and modules may overlap it; the memory map still reports 0xF0000–0xFFFFF as
@@ -34,8 +35,10 @@ public enum MultibootLayout {
     public static let memoryMapAddress: UInt64 = 0x9000
     /// The Multiboot information structure, passed in EBX. QEMU: `ADDR_MBI`.
     public static let infoAddress: UInt64 = 0x9500
-    /// The page holding both; kernels may not load into it.
+    /// The page holding both, unless the kernel occupies it (then it follows the kernel).
     public static let bootInformationPage: Range<UInt64> = 0x9000..<0xA000
+    /// Offset of the Multiboot information structure in the boot information page.
+    public static let infoOffset: UInt64 = infoAddress - memoryMapAddress
     /// `boot_loader_name`.
     public static let bootLoaderName = "vmxemu"
     /// The value a Multiboot kernel finds in EAX (Multiboot Specification 0.6.96, "3.2 Machine state").
@@ -214,8 +217,8 @@ public enum LoadError: Error, Equatable, Sendable, CustomStringConvertible {
     case noLoadableSegments
     /// A segment (nil: the a.out-kludge image) would not lie wholly inside guest RAM.
     case segmentOutsideRAM(segment: Int?, start: UInt64, size: UInt64, ramSize: UInt64)
-    /// A segment (nil: the a.out-kludge image) overlaps the boot information page 0x9000–0x9FFF.
-    case overlapsBootInformation(segment: Int?, start: UInt64, size: UInt64)
+    /// The header found at `offset` is `size` bytes long (by its flags) and so runs past byte 8192.
+    case headerPastSearchLimit(offset: UInt64, flags: UInt32, size: UInt64)
     /// The entry point (physical) is not inside any loaded segment.
     case entryOutsideSegments(entry: UInt64)
     /// The ELF64 entry point is not a 32-bit address (the kernel starts in 32-bit protected mode).
@@ -254,8 +257,8 @@ public enum LoadError: Error, Equatable, Sendable, CustomStringConvertible {
             return "ELF image has no loadable segment (no PT_LOAD program header with p_memsz > 0)"
         case let .segmentOutsideRAM(segment, start, size, ramSize):
             return "\(Self.segmentName(segment)) at \(hex(start)) (\(hex(size)) bytes) does not fit in guest RAM (\(hex(ramSize)) bytes, \(Self.humanSize(ramSize)))"
-        case let .overlapsBootInformation(segment, start, size):
-            return "\(Self.segmentName(segment)) at \(hex(start))–\(hex(saturatingAdd(start, size))) overlaps the multiboot information page 0x9000–0x9fff"
+        case let .headerPastSearchLimit(offset, flags, size):
+            return "multiboot header at file offset \(hex(offset)) is \(size) bytes long (flags \(hex(flags))) and runs past byte 8192; the header must lie wholly in the first 8192 bytes"
         case let .entryOutsideSegments(entry):
             return "entry point \(hex(entry)) is outside every loaded segment"
         case let .entryAbove4GiB(entry):
@@ -310,6 +313,13 @@ public struct MultibootHeader: Sendable, Hashable {
                 continue
             }
             var h = MultibootHeader(offset: i, flags: flags)
+            // The header must be contained completely within the first 8192 bytes ("3.1.1 The
+            // layout of Multiboot header"): 12 bytes, 32 with the address fields (flags bit 16),
+            // 48 with the graphics fields (bit 2), which come after the address fields' slots.
+            let size: UInt64 = flags & 0x4 != 0 ? 48 : (h.hasAddressFields ? 32 : 12)
+            guard i + size <= UInt64(MultibootLayout.headerSearchLimit) else {
+                throw .headerPastSearchLimit(offset: i, flags: flags, size: size)
+            }
             if h.hasAddressFields {
                 guard let a = v.u32(i + 12), let l = v.u32(i + 16), let le = v.u32(i + 20),
                       let b = v.u32(i + 24), let e = v.u32(i + 28) else {
@@ -381,15 +391,27 @@ public func loadMultiboot(
         throw .needsAddressFields
     }
 
-    // 2. Plan the boot information. The page 0x9000–0x9FFF must exist.
+    // 2. Plan the boot information: QEMU's page 0x9000–0x9FFF, or, when the kernel occupies any
+    // of it, the first page after the kernel. Everything the MBI points at must be addressable
+    // with 32 bits, and in RAM.
     let ramSize = ram.size
-    guard ram.contains(MultibootLayout.bootInformationPage.lowerBound, count: 0x1000) else {
-        throw .bootDataDoesNotFit(start: MultibootLayout.bootInformationPage.lowerBound, size: 0x1000, ramSize: ramSize)
-    }
-    // Everything the MBI points at must be addressable with 32 bits, and in RAM.
     let limit = min(ramSize, 0x1_0000_0000)
     let kernelEnd = pieces.map(\.end).max() ?? 0
-    let dataStart = max(pageAlignUp(kernelEnd) ?? .max, MultibootLayout.bootInformationPage.upperBound)
+    var dataStart = max(pageAlignUp(kernelEnd) ?? .max, MultibootLayout.bootInformationPage.upperBound)
+    let low = MultibootLayout.bootInformationPage
+    let infoPage: UInt64
+    if pieces.contains(where: { $0.address < low.upperBound && $0.end > low.lowerBound }) {
+        infoPage = dataStart
+        guard let next = checkedAdd(infoPage, 0x1000), next <= limit else {
+            throw .bootDataDoesNotFit(start: infoPage, size: 0x1000, ramSize: ramSize)
+        }
+        dataStart = next
+    } else {
+        infoPage = low.lowerBound
+        guard ram.contains(infoPage, count: 0x1000) else {
+            throw .bootDataDoesNotFit(start: infoPage, size: 0x1000, ramSize: ramSize)
+        }
+    }
     let cmdlineBytes = Array(commandLine.utf8) + [0]
     let moduleStrings = modules.map { Array($0.commandLine.utf8) + [0] }
     let loaderBytes = Array(MultibootLayout.bootLoaderName.utf8) + [0]
@@ -444,8 +466,7 @@ public func loadMultiboot(
         loaded.append(LoadedModule(start: UInt32(start), end: UInt32(end), stringAddress: s, commandLine: m.commandLine))
     }
     let loaderAddr = putString(loaderBytes)
-    ranges.append(LoadedRange(kind: .bootInformation, start: MultibootLayout.bootInformationPage.lowerBound,
-                              end: MultibootLayout.bootInformationPage.upperBound, fileBytes: 0))
+    ranges.append(LoadedRange(kind: .bootInformation, start: infoPage, end: infoPage + 0x1000, fileBytes: 0))
     ranges.append(LoadedRange(kind: .bootStrings, start: dataStart, end: dataEnd, fileBytes: 0))
     for (i, m) in loaded.enumerated() {
         ranges.append(LoadedRange(kind: .module(index: i), start: UInt64(m.start), end: UInt64(m.end),
@@ -453,7 +474,7 @@ public func loadMultiboot(
     }
 
     let infoFlags = writeBootInformation(
-        into: ram, cmdline: cmdlineAddr, modsAddr: UInt32(dataStart), modsCount: UInt32(modules.count),
+        into: ram, page: infoPage, cmdline: cmdlineAddr, modsAddr: UInt32(dataStart), modsCount: UInt32(modules.count),
         bootLoaderName: loaderAddr)
 
     return BootImage(
@@ -462,7 +483,7 @@ public func loadMultiboot(
         headerOffset: Int(header.offset),
         headerFlags: header.flags,
         entry: entry,
-        multibootInfoAddress: UInt32(MultibootLayout.infoAddress),
+        multibootInfoAddress: UInt32(infoPage + MultibootLayout.infoOffset),
         infoFlags: infoFlags,
         symbols: isELF ? SymbolTable(elf: image) : .empty,
         ranges: ranges,
@@ -483,21 +504,20 @@ public func multibootMemoryMap(ramSize: UInt64) -> [(base: UInt64, length: UInt6
     return map
 }
 
-/// Writes the memory map at 0x9000 and the Multiboot information structure at 0x9500
-/// ("3.3 Boot information format"). Returns the MBI `flags` written.
+/// Writes the memory map at `page` (0x9000) and the Multiboot information structure at
+/// `page + 0x500` (0x9500) ("3.3 Boot information format"). Returns the MBI `flags` written.
 ///
 /// Provided, and flagged: bit 0 mem_lower/mem_upper, bit 2 cmdline, bit 3 mods, bit 6 mmap,
 /// bit 9 boot_loader_name. Not provided (flag clear, field 0): boot_device (bit 1), symbols
 /// (bits 4/5), drives, config table, APM, VBE, framebuffer.
 private func writeBootInformation(
-    into ram: PhysicalMemory, cmdline: UInt32, modsAddr: UInt32, modsCount: UInt32, bootLoaderName: UInt32
+    into ram: PhysicalMemory, page: UInt64, cmdline: UInt32, modsAddr: UInt32, modsCount: UInt32, bootLoaderName: UInt32
 ) -> UInt32 {
-    let page = MultibootLayout.bootInformationPage
-    ram.zero(at: page.lowerBound, count: UInt64(page.count))
+    ram.zero(at: page, count: 0x1000)
 
     // Memory map: each entry is `size` (20, not counting itself), base_addr, length, type; mmap_addr
     // points at the first `size` field and mmap_length counts whole entries including `size`.
-    var at = MultibootLayout.memoryMapAddress
+    var at = page
     for e in multibootMemoryMap(ramSize: ram.size) {
         ram.write32(20, at: at)
         ram.write64(e.base, at: at + 4)
@@ -505,7 +525,7 @@ private func writeBootInformation(
         ram.write32(e.type, at: at + 20)
         at += 24
     }
-    let mmapLength = UInt32(at - MultibootLayout.memoryMapAddress)
+    let mmapLength = UInt32(at - page)
 
     // mem_lower: KiB from 0 (at most 640); mem_upper: KiB from 1 MiB to the first hole — RAM is
     // contiguous in vmxemu, so to the end of RAM (clamped to 32 bits).
@@ -513,7 +533,7 @@ private func writeBootInformation(
     let memUpper = UInt32(min(ram.size > 0x10_0000 ? (ram.size - 0x10_0000) / 1024 : 0, UInt64(UInt32.max)))
     let flags: UInt32 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 9
 
-    let mbi = MultibootLayout.infoAddress
+    let mbi = page + MultibootLayout.infoOffset
     ram.write32(flags, at: mbi + 0)
     ram.write32(memLower, at: mbi + 4)
     ram.write32(memUpper, at: mbi + 8)
@@ -521,19 +541,15 @@ private func writeBootInformation(
     ram.write32(modsCount, at: mbi + 20)
     ram.write32(modsAddr, at: mbi + 24)
     ram.write32(mmapLength, at: mbi + 44)
-    ram.write32(UInt32(MultibootLayout.memoryMapAddress), at: mbi + 48)
+    ram.write32(UInt32(page), at: mbi + 48)
     ram.write32(bootLoaderName, at: mbi + 64)
     return flags
 }
 
-/// Checks that a kernel piece lies in RAM and off the boot information page.
+/// Checks that a kernel piece lies in RAM.
 private func checkPlacement(segment: Int?, start: UInt64, size: UInt64, _ ram: PhysicalMemory) throws(LoadError) {
     guard ram.contains(start, count: size) else {
         throw .segmentOutsideRAM(segment: segment, start: start, size: size, ramSize: ram.size)
-    }
-    let page = MultibootLayout.bootInformationPage
-    if size > 0 && start < page.upperBound && start + size > page.lowerBound {
-        throw .overlapsBootInformation(segment: segment, start: start, size: size)
     }
 }
 

@@ -13,7 +13,7 @@ import Darwin
 ///  ┌──────────── Machine ────────────┐
 ///  │ PhysicalMemory (guest RAM)      │
 ///  │ PortBus: UART 0x3F8, exit 0xF4, │
-///  │          console 0xE9           │
+///  │          0xE9 with --debugcon   │
 ///  │ CPU (X86)  ── run(budget:) ──►  │ StopCause
 ///  └─────────────────────────────────┘
 /// ```
@@ -26,10 +26,18 @@ public final class Machine: @unchecked Sendable {
     public private(set) var image: BootImage?
     public var symbols: SymbolTable { image?.symbols ?? .empty }
 
-    public init(memoryBytes: UInt64 = 128 << 20, console: ConsoleSink = FileDescriptorSink.standardOutput(),
-                qemuExitStatus: Bool = false) {
-        memory = PhysicalMemory(size: memoryBytes)
-        bus = PortBus(console: console, qemuExitStatus: qemuExitStatus)
+    public convenience init(memoryBytes: UInt64 = 128 << 20, console: ConsoleSink = FileDescriptorSink.standardOutput(),
+                            qemuExitStatus: Bool = false, debugcon: ConsoleSink? = nil) {
+        self.init(memory: PhysicalMemory(size: memoryBytes), console: console, qemuExitStatus: qemuExitStatus,
+                  debugcon: debugcon)
+    }
+
+    /// A machine on RAM the caller reserved (`PhysicalMemory(reserving:)`, which can fail cleanly
+    /// for a size the user chose). `debugcon`: the sink for port 0xE9, nil for none.
+    public init(memory: PhysicalMemory, console: ConsoleSink = FileDescriptorSink.standardOutput(),
+                qemuExitStatus: Bool = false, debugcon: ConsoleSink? = nil) {
+        self.memory = memory
+        bus = PortBus(console: console, qemuExitStatus: qemuExitStatus, debugcon: debugcon)
         cpu = CPU(memory: memory, io: bus)
         platform = Platform(cpu: cpu, bus: bus, ramBytes: memoryBytes)
     }

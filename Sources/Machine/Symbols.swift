@@ -34,7 +34,19 @@ public struct Symbol: Sendable, Hashable, CustomStringConvertible {
 /// Table"): `STT_FUNC` and `STT_OBJECT` symbols that are defined (`st_shndx != SHN_UNDEF`) and
 /// have a name. Reading is best-effort: the symbol table is a debugging aid, not needed to boot,
 /// so a malformed or missing section header table gives an empty or partial table, never an error.
+///
+/// Reading is bounded whatever the image says: names are interned (symbols naming the same
+/// string-table offset share one `String`, so N symbols naming one long string cost one copy, not
+/// N), a name is at most `maxNameLength` bytes (a longer one is cut there), and reading stops after
+/// `maxSymbols` symbols or `maxNameBytes` bytes of distinct names (`truncated` is then true).
 public struct SymbolTable: Sendable {
+    /// The most symbols read from an image (a Linux vmlinux has about 10⁵).
+    public static let maxSymbols = 1 << 20
+    /// The longest name kept, in bytes; longer names are cut.
+    public static let maxNameLength = 1024
+    /// The most bytes of distinct names read from an image.
+    public static let maxNameBytes = 32 << 20
+
     /// Sorted by address; among equal addresses, by name.
     public let symbols: [Symbol]
     /// `prefixMaxLast[i]` = the highest last byte covered by a sized symbol among `symbols[0...i]`
@@ -42,6 +54,8 @@ public struct SymbolTable: Sendable {
     /// can still contain the address. Inclusive, so a symbol ending at 2^64 needs no overflow.
     private let prefixMaxLast: [UInt64?]
     private let byName: [String: Int]
+    /// Reading the image stopped at `maxSymbols` or `maxNameBytes`: some symbols are missing.
+    public private(set) var truncated = false
 
     public static let empty = SymbolTable([])
 
@@ -120,16 +134,18 @@ public struct SymbolTable: Sendable {
     /// Reads the symbol tables of an ELF image. Returns `.empty` for non-ELF input or when the
     /// section header table is absent or malformed; skips individual malformed symbols.
     public init(elf bytes: [UInt8]) {
-        self.init(Self.readSymbols(ByteView(bytes: bytes)))
+        let (symbols, truncated) = Self.readSymbols(ByteView(bytes: bytes))
+        self.init(symbols)
+        self.truncated = truncated
     }
 
-    private static func readSymbols(_ v: ByteView) -> [Symbol] {
-        guard ELF.isELF(v.bytes), let h = try? ELFHeader.parse(v) else { return [] }
+    private static func readSymbols(_ v: ByteView) -> ([Symbol], truncated: Bool) {
+        guard ELF.isELF(v.bytes), let h = try? ELFHeader.parse(v) else { return ([], false) }
         let c = h.elfClass
         let shentMin: UInt64 = c == .elf32 ? 40 : 64
         let shentsize = UInt64(h.shentsize)
         guard h.shoff != 0, h.shnum > 0, shentsize >= shentMin,
-              v.contains(h.shoff, shentsize * UInt64(h.shnum)) else { return [] }
+              v.contains(h.shoff, shentsize * UInt64(h.shnum)) else { return ([], false) }
 
         // Section header fields (System V ABI, "Sections"): sh_type @4, then for ELF32
         // sh_offset @16, sh_size @20, sh_link @24, sh_entsize @36; for ELF64 sh_offset @24,
@@ -152,6 +168,9 @@ public struct SymbolTable: Sendable {
 
         let symMin: UInt64 = c == .elf32 ? 16 : 24
         var out: [Symbol] = []
+        // Interned names: file offset of the name → the one String for it.
+        var names: [UInt64: String] = [:]
+        var nameBytes = 0
         for i in 0..<UInt64(h.shnum) {
             guard let symtab = section(i), symtab.type == ELF.shtSymtab,
                   v.contains(symtab.offset, symtab.size),
@@ -188,20 +207,39 @@ public struct SymbolTable: Sendable {
                 case ELF.stbWeak: binding = .weak
                 default: continue
                 }
-                guard let name = cString(v, start: strtab.offset, length: strtab.size, at: UInt64(nameOff)),
-                      !name.isEmpty else { continue }
+                guard UInt64(nameOff) < strtab.size else { continue }
+                let key = strtab.offset + UInt64(nameOff)
+                let name: String
+                if let known = names[key] {
+                    name = known
+                } else {
+                    guard let s = cString(v, start: strtab.offset, length: strtab.size, at: UInt64(nameOff)) else { continue }
+                    nameBytes += s.utf8.count
+                    if nameBytes > maxNameBytes { return (out, true) }
+                    names[key] = s
+                    name = s
+                }
+                guard !name.isEmpty else { continue }
+                if out.count == maxSymbols { return (out, true) }
                 out.append(Symbol(name: name, address: value, size: size, kind: kind, binding: binding))
             }
         }
-        return out
+        return (out, false)
     }
 
-    /// The NUL-terminated string at `at` inside the string table `[start, start+length)`, or nil
-    /// if it is not terminated inside the table.
+    /// The NUL-terminated string at `at` inside the string table `[start, start+length)`, cut at
+    /// `maxNameLength` bytes; nil if it is not terminated inside the table (and shorter than the
+    /// cap). Scans at most `maxNameLength` + 1 bytes.
     private static func cString(_ v: ByteView, start: UInt64, length: UInt64, at: UInt64) -> String? {
         guard at < length else { return nil }
         let from = Int(start + at), to = Int(start + length)  // inside the file: checked by caller
-        guard let nul = v.bytes[from..<to].firstIndex(of: 0) else { return nil }
+        let scanEnd = min(to, from + maxNameLength + 1)
+        guard let nul = v.bytes[from..<scanEnd].firstIndex(of: 0) else {
+            // Longer than the cap: keep its first bytes (where it ends is not looked for, so a
+            // name costs at most the cap to read).
+            guard scanEnd - from > maxNameLength else { return nil }
+            return String(decoding: v.bytes[from..<(from + maxNameLength)], as: UTF8.self)
+        }
         return String(decoding: v.bytes[from..<nul], as: UTF8.self)
     }
 }

@@ -7,7 +7,8 @@
 //
 // Scripts (-x files and -ex commands in command-line order, then a non-terminal stdin) stop at the first result
 // that is not ok: exit status 1 for a failing command or assertion, 2 for a usage error, 3 for
-// a guest fatal event, N for `quit N`. At the terminal a failing command only prints.
+// a guest fatal event, N for `quit N`. A script that runs to its end exits with the guest's own
+// status if the guest exited (port 0xF4), else 0. At the terminal a failing command only prints.
 //
 // Ctrl-C: at the prompt it clears the line; while `c`/`si`/`next-exit` run the machine it
 // stops the guest (MachineController.interrupt) and the prompt returns.
@@ -61,6 +62,8 @@ public struct REPLOptions: Sendable {
     /// History file on (default) or off (`--no-history`).
     public var history = true
     public var prompt = "(vmx) "
+    /// `--json`: every result as one JSON line (as `set json on`).
+    public var json = false
     public init() {}
 }
 
@@ -113,13 +116,14 @@ public final class REPL: @unchecked Sendable {
     /// The whole session: scripts, commands, then the terminal or stdin; the exit status.
     public func run() -> Int32 {
         installSIGINT()
+        if options.json { DebugSession.of(controller).json = true }
         let steps = options.steps ?? (options.scripts.map(REPLOptions.Step.script) + options.commands.map(REPLOptions.Step.command))
         var exIndex = 0
         for step in steps {
             switch step {
             case .script(let path):
                 guard let text = DebuggerCommands.readTextFileForREPL(path) else {
-                    eprint("vmxemu: -x: cannot read '\(path)'")
+                    eprint("vmxemu: -x: cannot read '\(path)'" + (DebuggerCommands.isDirectory(path) ? ": it is a directory" : ""))
                     return 2
                 }
                 if let s = runScript(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), name: path) { return s }
@@ -132,7 +136,7 @@ public final class REPL: @unchecked Sendable {
                 }
             }
         }
-        if options.batch { return 0 }
+        if options.batch { return guestExitStatus ?? 0 }
         if isatty(0) != 0 { return interactive() }
         // A pipe or file on stdin is a script: no prompt, no echo.
         var lines: [String] = []
@@ -147,7 +151,13 @@ public final class REPL: @unchecked Sendable {
             }
         }
         _ = lines
-        return 0
+        return guestExitStatus ?? 0
+    }
+
+    /// The status the guest wrote to the debug-exit port, if it has exited: a script that ran
+    /// to its end without a failing command or `quit N` ends with it, as a plain `run` does.
+    var guestExitStatus: Int32? {
+        controller.withStopped { $0.bus.exitRequest?.status } ?? nil
     }
 
     nonisolated(unsafe) static let stdinFile = fdopen(0, "r")

@@ -11,7 +11,7 @@ extension CPU {
         case .bmi:
             // VEX in real-address or virtual-8086 mode is #UD (Table 2-28).
             if cr0 & CR0.pe == 0 || flagsRest & RFLAGS.vm != 0 { throw Fault.UD() }
-            let vreg = UInt8(truncatingIfNeeded: i.pointee.imm2)
+            let vreg = i.pointee.vexRegister
             let reg = i.pointee.reg
             let src = try readRM(i, osz)
             let v = getReg(osz, vreg)
@@ -21,7 +21,7 @@ extension CPU {
             func flags(_ r: UInt64, cf: Bool) -> UInt64 {
                 (r & m == 0 ? RFLAGS.zf : 0) | (r & sign != 0 ? RFLAGS.sf : 0) | (cf ? RFLAGS.cf : 0)
             }
-            switch BMIForm(rawValue: i.pointee.sub) {
+            switch BMIForm(rawValue: i.pointee.bmiForm) {
             case .andn:                                          // Gy ← ¬Vy ∧ Ey
                 let r = ~v & src & m
                 setReg(osz, reg, r); setArith(flags(r, cf: false))
@@ -71,7 +71,7 @@ extension CPU {
             case .shlx, .sarx, .shrx:                            // count = Vy mod size; flags unchanged
                 let c = v & (bits - 1)
                 let r: UInt64
-                switch BMIForm(rawValue: i.pointee.sub) {
+                switch BMIForm(rawValue: i.pointee.bmiForm) {
                 case .shlx: r = (src << c) & m
                 case .shrx: r = src >> c
                 default: r = UInt64(bitPattern: Int64(bitPattern: signExtend(src, osz)) >> Int64(c)) & m
@@ -88,7 +88,7 @@ extension CPU {
             // ADCX: CF is the carry in and out, OF unchanged; ADOX: OF likewise, CF unchanged.
             let a = getReg(osz, i.pointee.reg), b = try readRM(i, osz)
             let f = arithFlags()
-            let carryBit = i.pointee.sub == 0 ? RFLAGS.cf : RFLAGS.of
+            let carryBit = i.pointee.modrmReg == 0 ? RFLAGS.cf : RFLAGS.of   // 0 ADCX, 1 ADOX
             let cin: UInt64 = f & carryBit != 0 ? 1 : 0
             let wide = (a & m).addingReportingOverflow(b & m)
             let sum = wide.partialValue.addingReportingOverflow(cin)
@@ -108,8 +108,8 @@ extension CPU {
             // CR4.FSGSBASE = 1; a non-canonical WR*BASE value is #GP(0). 32-bit forms zero-extend.
             if cr4 & CR4.fsgsbase == 0 { throw Fault.UD() }
             let sz: UInt8 = osz == 3 ? 3 : 2
-            let seg = i.pointee.sub & 1 == 0 ? Seg.fs : Seg.gs
-            if i.pointee.sub < 2 {
+            let seg = i.pointee.modrmReg & 1 == 0 ? Seg.fs : Seg.gs
+            if i.pointee.modrmReg < 2 {
                 setReg(sz, i.pointee.rm, segs[seg].base & CPU.mask(sz))
             } else {
                 let v = getReg(sz, i.pointee.rm)

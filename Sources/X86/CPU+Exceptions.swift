@@ -18,7 +18,16 @@ extension CPU {
     /// Deliver `first` through the IDT, handling faults during delivery as the SDM says
     /// (Table 6-5 "Conditions for Generating a Double Fault"). Returns a stop cause if the
     /// processor shuts down (triple fault).
-    @usableFromInline func deliver(_ first: Fault) -> StopCause? {
+    @usableFromInline func deliver(_ event: Fault) -> StopCause? {
+        var first = event
+        // Data breakpoints a MOV SS / POP SS hit wait for the next instruction boundary or event
+        // (§6.8.3 "Masking Exceptions and Interrupts When Switching Stacks"): a #DB delivered now
+        // reports them with its own conditions; any other event goes first, and they follow it
+        // as a #DB trap before the handler's first instruction (below).
+        if first.isDebugException && pendingDebugHits != 0 {
+            first.errorCode |= UInt32(truncatingIfNeeded: pendingDebugHits)
+            pendingDebugHits = 0
+        }
         var current = first
         var chain: [Fault] = [first]
         // An event injected by VM entry is delivered without consulting the exception bitmap
@@ -29,7 +38,14 @@ extension CPU {
             if vmx.nonRoot && !injected && exceptionExits(current) { return vmExitForException(current) }
             injected = false
             do {
+                if current.isDebugException && vmx.injecting == 0 { recordDebugConditions(current) }
                 try deliverOnce(current)
+                if pendingDebugHits != 0 {
+                    let held = UInt32(truncatingIfNeeded: pendingDebugHits)
+                    pendingDebugHits = 0
+                    currentRip = rip
+                    return deliver(Fault.debug(held, trap: true))
+                }
                 return nil
             } catch let second {
                 // A task switch through a task gate became a VM exit: the host runs now.
@@ -71,6 +87,23 @@ extension CPU {
         }
     }
 
+    /// A #DB about to be delivered through the IDT updates DR6 and DR7 (SDM Vol. 3A §17.2.3
+    /// "Debug Status Register (DR6)": "Certain debug exceptions may clear bits 0-3. The remaining
+    /// contents of the DR6 register are never cleared by the processor" — B0–B3 become the
+    /// breakpoints this exception reports, BD/BS/BT are set when their condition is; §17.2.4
+    /// "Debug Control Register (DR7)": "The processor clears the GD flag upon entering to the
+    /// debug exception handler"). INT1 reports no condition and leaves DR6 alone. A #DB that
+    /// causes a VM exit changes neither (Vol. 3C §27.1 "Architectural State Before a VM Exit"),
+    /// nor does one injected by VM entry.
+    func recordDebugConditions(_ f: Fault) {
+        let c = UInt64(f.debugConditions)
+        if !f.isINT1 || c != 0 { dr6 = (dr6 & ~0xF) | c }
+        dr7 &= ~0x2000
+        // IA32_DEBUGCTL.LBR and .BTF are cleared when a debug exception is generated (Vol. 3B
+        // §17.4.1 "IA32_DEBUGCTL MSR", §17.4.3 "Single-Stepping on Branches").
+        msrs.debugCtl &= ~0x3
+    }
+
     /// One attempt to deliver an event: IDT lookup, gate checks, stack switch, frame push.
     /// Faults raised while delivering a hardware exception carry the EXT bit (§6.13 "Error Code").
     func deliverOnce(_ f: Fault) throws(Fault) {
@@ -82,10 +115,11 @@ extension CPU {
         // "For any fault-class exception except a debug exception generated in response to an
         // instruction breakpoint, the value pushed for RF is 1" (SDM Vol. 3A §17.3.1.1
         // "Instruction-Breakpoint Exception Condition"), so the restarted instruction does not
-        // hit an instruction breakpoint again. #DB faults (instruction breakpoints; a general-
-        // detect #DB too, which this cannot tell apart) and the aborts #DF, #MC are left alone,
-        // and so is an event injected by VM entry (its RFLAGS is the guest's, §26.6.1).
-        if f.kind == .exception && !f.trap && f.vector != 1 && f.vector != 8 && f.vector != 18 && vmx.injecting == 0 {
+        // hit an instruction breakpoint again. The #DB fault of instruction breakpoints (a
+        // general-detect #DB, BD, is a fault that does get RF = 1) and the aborts #DF, #MC are
+        // left alone, and so is an event injected by VM entry (its RFLAGS is the guest's, §26.6.1).
+        let breakpointFault = f.vector == 1 && f.debugConditions & 0x2000 == 0
+        if f.kind == .exception && !f.trap && !breakpointFault && f.vector != 8 && f.vector != 18 && vmx.injecting == 0 {
             oldFlags |= RFLAGS.rf
         }
         let returnRip = rip

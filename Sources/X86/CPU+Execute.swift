@@ -159,20 +159,20 @@ extension CPU {
             r[Int(i.pointee.reg)] = i.pointee.disp &+ r[Int(i.pointee.base)] &+ (r[Int(i.pointee.index)] << UInt64(i.pointee.scale))
         case .aluRR64:
             let d = Int(i.pointee.reg)
-            let v = alu64(i.pointee.sub, r[d], r[Int(i.pointee.rm)])
-            if i.pointee.sub != 7 { r[d] = v }
+            let v = alu64(i.pointee.aluOp, r[d], r[Int(i.pointee.rm)])
+            if i.pointee.aluOp != 7 { r[d] = v }
         case .aluRI64:
             let d = Int(i.pointee.reg)
-            let v = alu64(i.pointee.sub, r[d], i.pointee.imm)
-            if i.pointee.sub != 7 { r[d] = v }
+            let v = alu64(i.pointee.aluOp, r[d], i.pointee.imm)
+            if i.pointee.aluOp != 7 { r[d] = v }
         case .aluRR32:
             let d = Int(i.pointee.reg)
-            let v = alu32(i.pointee.sub, r[d] & 0xFFFF_FFFF, r[Int(i.pointee.rm)] & 0xFFFF_FFFF)
-            if i.pointee.sub != 7 { r[d] = v }
+            let v = alu32(i.pointee.aluOp, r[d] & 0xFFFF_FFFF, r[Int(i.pointee.rm)] & 0xFFFF_FFFF)
+            if i.pointee.aluOp != 7 { r[d] = v }
         case .aluRI32:
             let d = Int(i.pointee.reg)
-            let v = alu32(i.pointee.sub, r[d] & 0xFFFF_FFFF, i.pointee.imm)
-            if i.pointee.sub != 7 { r[d] = v }
+            let v = alu32(i.pointee.aluOp, r[d] & 0xFFFF_FFFF, i.pointee.imm)
+            if i.pointee.aluOp != 7 { r[d] = v }
         case .testRR64:
             setLazy(.logic, 3, r[Int(i.pointee.reg)] & r[Int(i.pointee.rm)], 0, 0)
         case .testRR32:
@@ -196,7 +196,7 @@ extension CPU {
             if UInt64(bitPattern: (Int64(bitPattern: target) << 16) >> 16) != target { throw Fault.GP(0) }
             try push(3, rip)
             rip = target
-            return i.pointee.imm2 == 1
+            return i.pointee.continuesAtTarget
         case .ret64:
             let rsp0 = r[Reg.rsp]
             let t = try pop(3)
@@ -214,8 +214,8 @@ extension CPU {
         case .aluEG:
             try aluToRM(i, getReg(osz, i.pointee.reg))
         case .aluGE:
-            let r = alu(i.pointee.sub, osz, getReg(osz, i.pointee.reg), try readRM(i, osz))
-            if i.pointee.sub != 7 { setReg(osz, i.pointee.reg, r) }
+            let r = alu(i.pointee.aluOp, osz, getReg(osz, i.pointee.reg), try readRM(i, osz))
+            if i.pointee.aluOp != 7 { setReg(osz, i.pointee.reg, r) }
         case .aluEI:
             try aluToRM(i, i.pointee.imm & CPU.mask(osz))
         case .testEG:
@@ -225,19 +225,19 @@ extension CPU {
             let r = try readRM(i, osz) & i.pointee.imm & CPU.mask(osz)
             setLazy(.logic, osz, r, 0, 0)
         case .jcc:
-            // A block may have been decoded through this branch (`imm2` = 1: predicted taken, the
-            // block continues at the target; 0: continues at the fall-through).
-            if condition(i.pointee.sub) { try branch(rip &+ i.pointee.imm, osz); return i.pointee.imm2 == 1 }
-            return i.pointee.imm2 == 0
+            // A block may have been decoded through this branch (`continuesAtTarget`: predicted
+            // taken, the block continues at the target; else at the fall-through).
+            if condition(i.pointee.conditionCode) { try branch(rip &+ i.pointee.imm, osz); return i.pointee.continuesAtTarget }
+            return !i.pointee.continuesAtTarget
         case .jmpRel:
             try branch(rip &+ i.pointee.imm, osz)
-            return i.pointee.imm2 == 1
+            return i.pointee.continuesAtTarget
         case .callRel:
             let target = rip &+ i.pointee.imm
             let rsp0 = regs[Reg.rsp]
             try push(osz, rip)
             do { try branch(target, osz) } catch { regs[Reg.rsp] = rsp0; throw error }
-            return i.pointee.imm2 == 1
+            return i.pointee.continuesAtTarget
         case .ret:
             let rsp0 = regs[Reg.rsp]
             let t = try pop(osz)
@@ -266,10 +266,10 @@ extension CPU {
                 setReg(osz, i.pointee.rm, r)
             }
         case .movzx:
-            let v = try readRM(i, UInt8(i.pointee.imm2))
+            let v = try readRM(i, i.pointee.sourceSize)
             setReg(osz, i.pointee.reg, v)
         case .movsx:
-            let s = UInt8(i.pointee.imm2)
+            let s = i.pointee.sourceSize
             let v = try readRM(i, s)
             setReg(osz, i.pointee.reg, signExtend(v, s) & CPU.mask(osz))
         case .movsxd:
@@ -277,13 +277,13 @@ extension CPU {
             setReg(osz, i.pointee.reg, osz == 3 ? signExtend(v, 2) : v)
         case .cmovcc:
             let v = try readRM(i, osz)
-            if condition(i.pointee.sub) { setReg(osz, i.pointee.reg, v) }
+            if condition(i.pointee.conditionCode) { setReg(osz, i.pointee.reg, v) }
             else if osz == 2 { setReg(2, i.pointee.reg, getReg(2, i.pointee.reg)) }   // 32-bit CMOV zero-extends even when false
         case .setcc:
-            try writeRM(i, 0, condition(i.pointee.sub) ? 1 : 0)
+            try writeRM(i, 0, condition(i.pointee.conditionCode) ? 1 : 0)
         case .shiftE:
-            let sub = i.pointee.sub
-            if sub >= 4 && sub != 6 && !i.pointee.mem && i.pointee.imm2 == 2 {
+            let sub = i.pointee.shiftOp
+            if sub >= 4 && sub != 6 && !i.pointee.mem && i.pointee.countSource == Insn.countImm8 {
                 // SHL/SHR/SAR r, imm8: the common compiler forms, inline.
                 let count = i.pointee.imm & (osz == 3 ? 0x3F : 0x1F)
                 // Count 0: no change, but a 32-bit destination is still written (zero-extended).
@@ -322,7 +322,7 @@ extension CPU {
     /// `r/m ← r/m OP b` for the eight ALU operations (CMP only reads). A memory destination is
     /// checked for writability before it is read, so a fault leaves no side effect.
     @inline(__always) func aluToRM(_ i: UnsafePointer<Insn>, _ b: UInt64) throws(Fault) {
-        let osz = i.pointee.osz, op = i.pointee.sub
+        let osz = i.pointee.osz, op = i.pointee.aluOp
         if i.pointee.mem {
             let off = ea(i), seg = Int(i.pointee.seg)
             if op != 7 { try probeWrite(osz, seg, off) }
@@ -427,9 +427,9 @@ extension CPU {
         let osz = i.pointee.osz
         let bits = UInt64(8) << UInt64(osz)
         let raw: UInt64
-        switch i.pointee.imm2 {
-        case 0: raw = 1
-        case 1: raw = regs[Reg.rcx] & 0xFF
+        switch i.pointee.countSource {
+        case Insn.countOne: raw = 1
+        case Insn.countCL: raw = regs[Reg.rcx] & 0xFF
         default: raw = i.pointee.imm
         }
         let count = raw & (osz == 3 ? 0x3F : 0x1F)
@@ -440,9 +440,9 @@ extension CPU {
         if count == 0 { if osz == 2 && !i.pointee.mem { setReg(2, i.pointee.rm, a) }; return }
         let m = CPU.mask(osz), sb = CPU.signBit(osz)
         var r: UInt64 = 0
-        var f = i.pointee.sub < 4 ? arithFlags() : 0     // rotates keep SF/ZF/AF/PF
+        var f = i.pointee.shiftOp < 4 ? arithFlags() : 0     // rotates keep SF/ZF/AF/PF
         var c = false, o = false
-        switch i.pointee.sub {
+        switch i.pointee.shiftOp {
         case 0: // ROL
             let n = count % bits
             r = n == 0 ? a : ((a << n) | (a >> (bits - n))) & m
@@ -461,7 +461,7 @@ extension CPU {
             let n = count % (bits + 1)
             var v = a, carry = f & 1 != 0
             for _ in 0..<n {
-                if i.pointee.sub == 2 {
+                if i.pointee.shiftOp == 2 {
                     let out = v & sb != 0
                     v = ((v << 1) | (carry ? 1 : 0)) & m
                     carry = out
@@ -472,7 +472,7 @@ extension CPU {
                 }
             }
             r = v
-            if i.pointee.sub == 2 { o = (r & sb != 0) != carry } else { o = (r & sb != 0) != (r & (sb >> 1) != 0) }
+            if i.pointee.shiftOp == 2 { o = (r & sb != 0) != carry } else { o = (r & sb != 0) != (r & (sb >> 1) != 0) }
             f = (f & ~(RFLAGS.cf | RFLAGS.of)) | (carry ? RFLAGS.cf : 0) | (o ? RFLAGS.of : 0)
             setArith(f); try writeRM(i, osz, r); return
         case 4, 6: // SHL/SAL

@@ -107,6 +107,9 @@ extension CPU {
     /// Replace all of RFLAGS (bit 1 forced to 1, reserved bits 3, 5, 15, 22+ forced to 0).
     @usableFromInline func setFlags(_ v: UInt64) {
         let v = (v & 0x3F_7FD5) | 0x2
+        // Setting EFLAGS.AC at CPL 3 with CR0.AM = 1 turns alignment checking on: data
+        // translations cached before would skip it (CPU+Memory.swift, `alignmentChecking`).
+        if (v ^ flagsRest) & RFLAGS.ac != 0 && cpl == 3 && cr0 & CR0.am != 0 { tlb.flush() }
         setArith(v)
         flagsRest = v & ~RFLAGS.arith
     }

@@ -181,13 +181,13 @@ extension CPU {
             let v = try pop(osz)
             do { try writeRM(i, osz, v) } catch { regs[Reg.rsp] = rsp0; throw error }
         case .pushSeg:
-            let sel = UInt64(segs[Int(i.pointee.sub)].selector)
+            let sel = UInt64(segs[Int(i.pointee.segmentRegister)].selector)
             try push(osz, sel)
         case .popSeg:
             let rsp0 = regs[Reg.rsp]
             let v = try pop(osz)
-            do { try loadSegment(Int(i.pointee.sub), UInt16(truncatingIfNeeded: v)) } catch { regs[Reg.rsp] = rsp0; throw error }
-            if i.pointee.sub == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
+            do { try loadSegment(Int(i.pointee.segmentRegister), UInt16(truncatingIfNeeded: v)) } catch { regs[Reg.rsp] = rsp0; throw error }
+            if i.pointee.segmentRegister == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
         case .pusha:
             let sp = getReg(osz, UInt8(Reg.rsp))
             for r in 0..<8 { try push(osz, r == Reg.rsp ? sp : getReg(osz, UInt8(r))) }
@@ -198,7 +198,7 @@ extension CPU {
             }
         case .movES:
             // MOV r/m, Sreg: a memory destination is always 16 bits; a register one is zero-extended.
-            let sel = UInt64(segs[Int(i.pointee.sub)].selector)
+            let sel = UInt64(segs[Int(i.pointee.segmentRegister)].selector)
             if i.pointee.mem { try writeRM(i, 1, sel) } else { setReg(osz == 1 ? 1 : (osz == 3 ? 3 : 2), i.pointee.rm, sel) }
         case .loadFarPointer:
             // LDS/LES/LSS/LFS/LGS (SDM Vol. 2A "LDS/LES/LFS/LGS/LSS—Load Far Pointer"): the
@@ -208,12 +208,12 @@ extension CPU {
             let n = UInt64(1) << UInt64(osz)
             let offset = try readMem(osz, seg, off)
             let sel = UInt16(truncatingIfNeeded: try readMem(1, seg, off &+ n))
-            try loadSegment(Int(i.pointee.sub), sel)
+            try loadSegment(Int(i.pointee.segmentRegister), sel)
             setReg(osz, i.pointee.reg, offset)
         case .movSE:
             let v = try readRM(i, 1)
-            try loadSegment(Int(i.pointee.sub), UInt16(truncatingIfNeeded: v))
-            if i.pointee.sub == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
+            try loadSegment(Int(i.pointee.segmentRegister), UInt16(truncatingIfNeeded: v))
+            if i.pointee.segmentRegister == UInt8(Seg.ss) { vmx.ssShadowRip = rip }   // blocking by MOV SS (SDM Vol. 3C §24.4.2)
         case .enter:
             try enter(i)
         case .leave:
@@ -237,7 +237,7 @@ extension CPU {
             let c = (regs[Reg.rcx] &- 1) & am
             regs[Reg.rcx] = i.pointee.asz == 3 ? c : (i.pointee.asz == 2 ? c : (regs[Reg.rcx] & ~0xFFFF) | c)
             let take: Bool
-            switch i.pointee.sub {
+            switch i.pointee.loopKind {
             case 0: take = c != 0 && !zf   // LOOPNE
             case 1: take = c != 0 && zf    // LOOPE
             default: take = c != 0
@@ -246,9 +246,9 @@ extension CPU {
         case .jcxz:
             if regs[Reg.rcx] & CPU.mask(i.pointee.asz) == 0 { try branch(rip &+ i.pointee.imm, osz) }
         case .jmpFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: false, osz: osz, start: rip &- UInt64(i.pointee.len))
+            try farTransfer(sel: i.pointee.farSelector, offset: i.pointee.imm, call: false, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .callFar:
-            try farTransfer(sel: UInt16(i.pointee.imm2), offset: i.pointee.imm, call: true, osz: osz, start: rip &- UInt64(i.pointee.len))
+            try farTransfer(sel: i.pointee.farSelector, offset: i.pointee.imm, call: true, osz: osz, start: rip &- UInt64(i.pointee.len))
         case .jmpFarE, .callFarE:
             let off = ea(i), seg = Int(i.pointee.seg)
             let n: UInt64 = UInt64(1) << UInt64(osz)
@@ -271,7 +271,7 @@ extension CPU {
         case .into:
             if of { throw Fault(kind: .software, vector: 4, trap: true) }
         case .int1:
-            throw Fault(kind: .exception, vector: 1, trap: true)
+            throw Fault.int1()
         case .hlt:
             if cpl != 0 { throw Fault.GP(0) }
             if vmx.nonRoot && vmx.proc & Proc.hltExiting != 0 { try vmExitForInstruction(i, .hlt, qualification: 0, instructionInfo: 0) }
@@ -289,13 +289,13 @@ extension CPU {
         case .movs, .cmps, .stos, .lods, .scas, .ins, .outs:
             try stringInsn(i)
         case .inPort, .outPort:
-            let port = UInt16(i.pointee.sub == 1 ? i.pointee.imm : regs[Reg.rdx] & 0xFFFF)
+            let port = UInt16(i.pointee.portIsImmediate ? i.pointee.imm : regs[Reg.rdx] & 0xFFFF)
             let size = 1 << Int(osz)
             try checkIOPermission(port, size)
             if vmx.nonRoot && ioExits(port, size) {
                 try vmExitForInstruction(i, .ioInstruction, qualification: ioQualification(
                     port: port, size: size, input: i.pointee.op == .inPort, string: false, rep: false,
-                    immediate: i.pointee.sub == 1), instructionInfo: 0)
+                    immediate: i.pointee.portIsImmediate), instructionInfo: 0)
             }
             if !guestBreakpoints.isEmpty { checkIOBreakpoints(port, size) }
             if i.pointee.op == .inPort {
@@ -406,13 +406,13 @@ extension CPU {
     func bitTest(_ i: UnsafePointer<Insn>) throws(Fault) {
         let osz = i.pointee.osz
         let bits = Int64(8) << Int64(osz)
-        let op = i.pointee.sub   // 4 BT, 5 BTS, 6 BTR, 7 BTC
+        let op = i.pointee.bitOp   // 4 BT, 5 BTS, 6 BTR, 7 BTC
         var off: Int64
-        if i.pointee.imm2 == 1 { off = Int64(i.pointee.imm) & (bits - 1) }
+        if i.pointee.bitOffsetIsImmediate { off = Int64(i.pointee.imm) & (bits - 1) }
         else { off = Int64(bitPattern: signExtend(getReg(osz, i.pointee.reg), osz)) }
         if i.pointee.mem {
             var addr = ea(i)
-            if i.pointee.imm2 == 0 {
+            if !i.pointee.bitOffsetIsImmediate {
                 let unit = off >> (Int64(osz) + 3)      // floor division by bits
                 addr = addr &+ UInt64(bitPattern: unit &* (bits / 8))
                 addr &= CPU.mask(i.pointee.asz)
@@ -448,7 +448,7 @@ extension CPU {
     /// concatenation as Intel silicon does.
     func doubleShift(_ i: UnsafePointer<Insn>) throws(Fault) {
         let osz = i.pointee.osz
-        let raw = i.pointee.imm2 == 1 ? regs[Reg.rcx] & 0xFF : i.pointee.imm
+        let raw = i.pointee.countSource == Insn.countCL ? regs[Reg.rcx] & 0xFF : i.pointee.imm
         let count = raw & (osz == 3 ? 63 : 31)
         if i.pointee.mem { try probeWrite(osz, Int(i.pointee.seg), ea(i)) }
         let a = try readRM(i, osz)
@@ -500,7 +500,7 @@ extension CPU {
     func enter(_ i: UnsafePointer<Insn>) throws(Fault) {
         let osz = i.pointee.osz
         let size = i.pointee.imm
-        let level = i.pointee.imm2 & 31
+        let level = i.pointee.nestingLevel & 31
         let n = UInt64(1) << UInt64(osz)
         let rsp0 = regs[Reg.rsp]
         do {
@@ -568,7 +568,19 @@ extension CPU {
                     instructionInfo: asz << 7 | (op == .outs ? UInt32(seg) << 15 : 0), guestLinear: lin)
             }
         }
-        var budget = 4096    // iterations before yielding back to the run loop (interrupt window)
+        // Iterations before yielding back to the run loop (interrupt window, deadlines): a slice of
+        // at most `repSlice`, and no more than the REP iterations left to this run (`repAllowance`,
+        // set by `run(budget:)`): iterations count toward the run's budget, so one long REP can
+        // neither hold the run loop nor hide its work from the deadline. At least one, so the
+        // instruction always progresses.
+        let slice = rep == 0 ? 1 : max(1, Int(min(UInt64(CPU.repSlice), repAllowance)))
+        var budget = slice
+        defer {
+            if rep != 0 {
+                let used = UInt64(slice &- budget)
+                repAllowance = repAllowance > used ? repAllowance &- used : 0
+            }
+        }
         while true {
             if rep != 0 && regs[Reg.rcx] & am == 0 { return }
             switch op {
@@ -624,7 +636,14 @@ extension CPU {
             budget -= 1
             if budget == 0 {
                 // Let the run loop look at interrupts and budgets; resume the same instruction.
-                if regs[Reg.rcx] & am != 0 { rip = start }
+                if regs[Reg.rcx] & am != 0 {
+                    rip = start
+                    if repAllowance <= UInt64(slice) {
+                        // The run's allowance is spent: end the run as its budget would.
+                        pendingStop = .budget
+                        throw Fault(kind: .stop, vector: 0xFF, trap: true)
+                    }
+                }
                 return
             }
         }

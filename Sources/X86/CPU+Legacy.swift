@@ -12,12 +12,12 @@ extension CPU {
             let cfIn = f & RFLAGS.cf != 0, afIn = f & RFLAGS.af != 0
             var cf = false, af = false
             var newAL = al, newAH = ah
-            switch i.pointee.sub {
+            switch i.pointee.bcdOp {
             case 0, 1:
                 // DAA / DAS: "old_AL ← AL; old_CF ← CF; CF ← 0; IF (((AL AND 0FH) > 9) or AF = 1)
                 // THEN AL ← AL ± 6; CF ← old_CF or (Carry/Borrow from AL ← AL ± 6); AF ← 1 …
                 // IF ((old_AL > 99H) or (old_CF = 1)) THEN AL ← AL ± 60H; CF ← 1 …"
-                let add = i.pointee.sub == 0
+                let add = i.pointee.bcdOp == 0
                 if al & 0xF > 9 || afIn {
                     newAL = add ? al + 6 : al &- 6
                     cf = cfIn || (add ? newAL > 0xFF : al < 6)
@@ -40,7 +40,7 @@ extension CPU {
                 // AAA / AAS: "IF ((AL AND 0FH) > 9) or (AF = 1) THEN AX ← AX ± 106H (AAS: AX − 6,
                 // AH − 1); AF ← 1; CF ← 1; ELSE AF ← 0; CF ← 0; AL ← AL AND 0FH".
                 if al & 0xF > 9 || afIn {
-                    if i.pointee.sub == 2 {
+                    if i.pointee.bcdOp == 2 {
                         let ax = ((ah << 8) | al) &+ 0x106
                         newAH = (ax >> 8) & 0xFF; newAL = ax & 0xFF
                     } else {

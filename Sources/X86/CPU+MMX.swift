@@ -1,5 +1,5 @@
 /// MMX technology (SDM Vol. 1 ch. 9 "Programming with Intel® MMX™ Technology") and the SSE, SSE2
-/// and SSSE3 instructions that take MMX-register operands (the forms `isMMXForm` lists).
+/// and SSSE3 instructions that take MMX-register operands (the `SIMDTable` rows of unit `.mmx`).
 ///
 /// MM0–MM7 are bits 63:0 of the physical x87 registers R0–R7, not of ST(i) (SDM Vol. 1 §9.5
 /// "Compatibility with x87 FPU Architecture"; Vol. 3A §12.2 "The MMX State and MMX Register
@@ -136,7 +136,7 @@ extension CPU {
         // MARK: Shifts by imm8 (Groups 12–14: /2 PSRLx, /4 PSRAx, /6 PSLLx; SDM Vol. 2B "PSRLW/PSRLD/PSRLQ", …)
         case 0x00171, 0x00172, 0x00173:
             let bits = opc == 0x71 ? 16 : opc == 0x72 ? 32 : 64
-            let v = mm(rm), sub = i.pointee.sub, m = CPU.maskBits(bits)
+            let v = mm(rm), sub = i.pointee.modrmReg, m = CPU.maskBits(bits)
             var r: UInt64 = 0
             for k in 0..<(64 / bits) {
                 let sh = UInt64(k * bits)

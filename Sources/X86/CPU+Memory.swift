@@ -184,15 +184,36 @@ extension CPU {
         return try readSlowUnwatched(lin, n, seg)
     }
 
+    /// Alignment checking is on: CR0.AM = 1, EFLAGS.AC = 1 and CPL 3 (SDM Vol. 3A §6.15
+    /// "Interrupt 17—Alignment Check Exception (#AC)"). While it is, data translations stay out of
+    /// the software TLB (`fill`) so every data access reaches `checkAlignment`; setting AC, AM or
+    /// entering CPL 3 flushes the TLB (`setFlags`, `modeChanged`, `setCPL`).
+    @inline(__always) var alignmentChecking: Bool {
+        cpl == 3 && cr0 & CR0.am != 0 && flagsRest & RFLAGS.ac != 0
+    }
+
+    /// #AC(0) for a misaligned data access at CPL 3 with alignment checking on. Table 6-7
+    /// "Alignment Requirements by Data Type": a word at an even address, a doubleword at a
+    /// multiple of 4, a quadword at a multiple of 8; wider operands reach here in pieces of at
+    /// most 8 bytes and are checked piece by piece. #AC ranks below the page fault of the same
+    /// access (§6.9 "Priority Among Concurrent Exceptions and Interrupts", Table 6-2), so it is
+    /// checked after the translation succeeded. The implicit supervisor accesses to descriptor
+    /// tables and the TSS go through `readSystem`/`writeSystem` and are not checked (§6.15).
+    @inline(__always) func checkAlignment(_ lin: UInt64, _ n: UInt64) throws(Fault) {
+        if n > 1 && n <= 8 && n & (n - 1) == 0 && lin & (n - 1) != 0 && alignmentChecking { throw Fault.AC() }
+    }
+
     func readSlowUnwatched(_ lin: UInt64, _ n: UInt64, _ seg: Int) throws(Fault) -> UInt64 {
         if (lin & 0xFFF) + n <= 0x1000 {
             let phys = try translate(lin, .read, seg: seg)
+            try checkAlignment(lin, n)
             return readPhys(phys, n)
         }
         // Page-crossing: translate both pages before reading either (no partial side effects).
         let first = 0x1000 - (lin & 0xFFF)
         let p1 = try translate(lin, .read, seg: seg)
         let p2 = try translate(lin &+ first, .read, seg: seg)
+        try checkAlignment(lin, n)
         var v: UInt64 = 0
         for k in 0..<n {
             let b = k < first ? readPhys(p1 &+ k, 1) : readPhys(p2 &+ (k - first), 1)
@@ -213,12 +234,14 @@ extension CPU {
     func writeSlowUnwatched(_ lin: UInt64, _ n: UInt64, _ v: UInt64, _ seg: Int) throws(Fault) {
         if (lin & 0xFFF) + n <= 0x1000 {
             let phys = try translate(lin, .write, seg: seg)
+            try checkAlignment(lin, n)
             writePhys(phys, n, v)
             return
         }
         let first = 0x1000 - (lin & 0xFFF)
         let p1 = try translate(lin, .write, seg: seg)
         let p2 = try translate(lin &+ first, .write, seg: seg)
+        try checkAlignment(lin, n)
         for k in 0..<n {
             let b = (v >> (8 * k)) & 0xFF
             if k < first { writePhys(p1 &+ k, 1, b) } else { writePhys(p2 &+ (k - first), 1, b) }
@@ -306,6 +329,7 @@ extension CPU {
             tlb.fTag[i] = page; tlb.fPhys[i] = ppage
         case .read, .write:
             guard ppage < ramSize else { return }       // unbacked: always the slow path
+            if alignmentChecking { return }             // each access is checked (checkAlignment)
             if mmioTouches(page: ppage) { return }      // a device page: every access reaches the device
             // Watched pages stay out of the TLB so each access is checked.
             if accessesWatched && (watchpoints.contains(where: { $0.touches(page: page) })

@@ -69,10 +69,15 @@ extension CPU {
 
     /// Run until something stops the CPU or `budget` instructions have retired.
     /// Exceptions the guest handles are delivered inside; only stops come back.
+    ///
+    /// REP string iterations count too: a run executes at most `budget` instructions and at
+    /// most min(max(`budget`, `repSlice`), `repAllowanceLimit`) REP iterations, then returns
+    /// `.budget` (a REP instruction left unfinished resumes at the next run).
     public func run(budget: UInt64) -> StopCause {
         // The budget is cut into slices that end at the next timer event (Interrupts.swift):
         // `remaining` instructions in this slice, `beyond` after it.
         var remaining = budget
+        repAllowance = min(max(budget, UInt64(CPU.repSlice)), CPU.repAllowanceLimit)
         var beyond: UInt64 = 0
         pendingStop = nil
         var firstInsn = true
@@ -129,6 +134,7 @@ extension CPU {
                                 if hits != 0 { guestDebugFault = hits; break }
                             }
                             let tf = flagsRest & RFLAGS.tf != 0
+                            let insnStart = rip, insnLen = UInt64(base[k].len)
                             // "The RF Flag is cleared at the start of the instruction after the
                             // check for code breakpoint" (§17.3.1.1) — so IRET can load it for
                             // the instruction it returns to.
@@ -141,8 +147,23 @@ extension CPU {
                             }
                             // Single-step (SDM Vol. 3A §17.3.1.4 "Single-Step Exception
                             // Condition"): a #DB trap after the instruction, DR6.BS = 1 — except
-                            // after MOV SS/POP SS, which inhibit it for one instruction (§6.8.3).
-                            if tf && vmx.ssShadowRip != rip { singleStepTrap = true }
+                            // after MOV SS/POP SS, which inhibit debug exceptions until the
+                            // boundary after the next instruction (§6.8.3 "Masking Exceptions and
+                            // Interrupts When Switching Stacks"): its single-step trap is not
+                            // taken, and the data breakpoints it hit wait for that boundary (or
+                            // for the next event delivered, see `deliver`).
+                            if vmx.ssShadowRip == rip {
+                                if guestDataHits != 0 { pendingDebugHits |= guestDataHits; guestDataHits = 0 }
+                            } else {
+                                // With IA32_DEBUGCTL.BTF = 1 the trap follows only instructions
+                                // that branch (Vol. 3B §17.4.3 "Single-Stepping on Branches"):
+                                // here, those that leave RIP neither at their own start (a REP
+                                // string instruction resuming) nor right after themselves.
+                                if tf && (msrs.debugCtl & 2 == 0 || (rip != insnStart && rip != insnStart &+ insnLen)) {
+                                    singleStepTrap = true
+                                }
+                                if pendingDebugHits != 0 { guestDataHits |= pendingDebugHits; pendingDebugHits = 0 }
+                            }
                             if singleStepTrap || guestDataHits != 0 { break }
                             if !stay { break }
                         }
@@ -170,10 +191,10 @@ extension CPU {
                     // #DB (SDM Vol. 3A §17.2.3 "Debug Status Register (DR6)"): B0–B3 name the
                     // breakpoints that hit, BS the single step. A data breakpoint or single step is a
                     // trap (RIP after the instruction); an instruction breakpoint a fault (RIP at it).
-                    dr6 |= (singleStepTrap ? 0x4000 : 0) | guestDataHits | guestDebugFault
+                    let conditions = (singleStepTrap ? 0x4000 : 0) | guestDataHits | guestDebugFault
                     guestDataHits = 0
                     currentRip = rip
-                    if let stop = deliver(Fault(kind: .exception, vector: 1, trap: guestDebugFault == 0)) { return stop }
+                    if let stop = deliver(Fault.debug(UInt32(conditions), trap: guestDebugFault == 0)) { return stop }
                     break
                 }
                 if remaining == 0 || attention || slot == BlockCache.scratch { break }
@@ -308,7 +329,7 @@ extension CPU {
                 default: break
                 }
             }
-            if follow { insn2.imm2 = 1 }
+            if follow { insn2.continuesAtTarget = true }
             base[k] = insn2
             k += 1
             if (insn.op.endsBlock && !follow) || page2 != 0 { break }

@@ -18,27 +18,31 @@ enum MXCSR {
 }
 
 extension CPU {
-    /// SSE instructions (`Op.sse`): imm2 = map << 8 | opcode | mandatory-prefix column << 16
-    /// (map 1 = 0F, 2 = 0F 38, 3 = 0F 3A; column 0 none, 1 66, 2 F3, 3 F2 as in `OpcodeTables`);
-    /// imm = the imm8 where the form has one; reg/rm/mem from ModRM (register numbers with REX).
+    /// SSE instructions (`Op.sse`): `simdKey` = the form's row in `SIMDTable` (mandatory-prefix
+    /// column << 16 | map << 8 | opcode; map 1 = 0F, 2 = 0F 38, 3 = 0F 3A; column 0 none, 1 66,
+    /// 2 F3, 3 F2), `simdUnit` = the executor the row names; imm = the imm8 where the form has
+    /// one; reg/rm/mem from ModRM (register numbers with REX).
     @inline(never) func executeSSE(_ i: UnsafePointer<Insn>) throws(Fault) {
-        let key = Int(truncatingIfNeeded: i.pointee.imm2 & 0x3FFFF)
-        let col = key >> 16, map = (key >> 8) & 0xFF, opc = key & 0xFF
+        let key = i.pointee.simdKey
+        let col = key >> 16, opc = key & 0xFF
 
-        // Not SSE-state instructions: no CR0.EM/TS or CR4.OSFXSR checks.
-        switch key {
-        case 0x102F6, 0x202F6: throw unimplementedStop("ADCX/ADOX")
-        case 0x10282: throw unimplementedStop("INVPCID")
-        case 0x302F0, 0x302F1: try crc32(i); return
-        case 0x001C3:
-            // MOVNTI m32/m64, r32/r64 (SDM Vol. 2B "MOVNTI"): a GPR store; the hint is ignored.
-            let w: UInt8 = i.pointee.osz == 3 ? 3 : 2
-            try writeMem(w, Int(i.pointee.seg), ea(i), getReg(w, i.pointee.reg))
+        switch i.pointee.simdUnit {
+        case SIMDUnit.gpr.rawValue:
+            // Not SSE-state instructions: no CR0.EM/TS or CR4.OSFXSR checks.
+            if key == 0x001C3 {
+                // MOVNTI m32/m64, r32/r64 (SDM Vol. 2B "MOVNTI"): a GPR store; the hint is ignored.
+                let w: UInt8 = i.pointee.osz == 3 ? 3 : 2
+                try writeMem(w, Int(i.pointee.seg), ea(i), getReg(w, i.pointee.reg))
+            } else {
+                try crc32(i)                                // F2 0F 38 F0/F1
+            }
+            return
+        case SIMDUnit.mmx.rawValue:
+            // MMX-register forms and EMMS (0F 77): CPU+MMX, with their own exception conditions.
+            try executeMMX(i, key)
             return
         default: break
         }
-        // MMX-register forms and EMMS (0F 77): CPU+MMX, with their own exception conditions.
-        if isMMXForm(col, map, opc) { try executeMMX(i, key); return }
 
         // SDM Vol. 2A §2.4 "Exceptions Type 1–5": #UD if CR0.EM = 1 or CR4.OSFXSR = 0, then #NM
         // if CR0.TS = 1 (SDM Vol. 3A §2.5 "Control Registers").
@@ -53,7 +57,7 @@ extension CPU {
         // MARK: LDMXCSR / STMXCSR
         case 0x001AE:
             let off = ea(i), seg = Int(i.pointee.seg)
-            if i.pointee.sub == 2 {
+            if i.pointee.modrmReg == 2 {
                 // SDM Vol. 2A "LDMXCSR": #GP(0) if reserved bits (outside MXCSR_MASK) are set.
                 let v = UInt32(truncatingIfNeeded: try readMem(2, seg, off))
                 if v & ~MXCSR.mask != 0 { throw Fault.GP(0) }
@@ -197,11 +201,11 @@ extension CPU {
         case 0x10171, 0x10172, 0x10173:
             let bits = opc == 0x71 ? 16 : opc == 0x72 ? 32 : 64
             var v = getX(rm)
-            switch (opc, i.pointee.sub) {
+            switch (opc, i.pointee.modrmReg) {
             case (0x73, 3): v = imm >= 16 ? (0, 0) : shr128(v, imm * 8)
             case (0x73, 7): v = imm >= 16 ? (0, 0) : shl128(v, imm * 8)
             default:
-                let sub = i.pointee.sub
+                let sub = i.pointee.modrmReg
                 var r: (UInt64, UInt64) = (0, 0)
                 let m = CPU.maskBits(bits)
                 for k in 0..<(128 / bits) {
@@ -290,20 +294,6 @@ extension CPU {
     }
 
     // MARK: - Helpers
-
-    /// MMX-register forms (no mandatory prefix in 0F 60–7F, C4, C5, D0–FF, 0F 38 00–1E, 0F 3A 0F;
-    /// CVTPI2PS/PD, CVT(T)PS2PI, CVT(T)PD2PI; MOVQ2DQ, MOVDQ2Q).
-    @inline(__always) func isMMXForm(_ col: Int, _ map: Int, _ opc: Int) -> Bool {
-        switch (col, map) {
-        case (0, 1): return (0x60...0x7F).contains(opc) || (0xD0...0xFF).contains(opc) || opc == 0xC4 || opc == 0xC5
-            || opc == 0x2A || opc == 0x2C || opc == 0x2D
-        case (0, 2): return opc <= 0x1E
-        case (0, 3): return opc == 0x0F
-        case (1, 1): return opc == 0x2A || opc == 0x2C || opc == 0x2D
-        case (2, 1), (3, 1): return opc == 0xD6
-        default: return false
-        }
-    }
 
     /// One lane of a shift by imm8 (Groups 12–14: /2 PSRL, /4 PSRA, /6 PSLL; SDM Vol. 2B "PSRLW/PSRLD/
     /// PSRLQ", "PSRAW/PSRAD", "PSLLW/PSLLD/PSLLQ"): a count ≥ the lane width gives 0, or for PSRA
@@ -459,10 +449,10 @@ extension CPU {
     }
 
     /// CRC32 r32/r64, r/m8/16/32/64 (SDM Vol. 2A "CRC32"): CRC-32C (polynomial 11EDC6F41H) in
-    /// the bit-reflected form, over the source's bytes from the lowest. imm2 bit 0: the
-    /// Ev form (0F 38 F1; size = osz), else Eb; bit 20: REX.W (64-bit destination).
+    /// the bit-reflected form, over the source's bytes from the lowest. `simdKey` bit 0: the
+    /// Ev form (0F 38 F1; size = osz), else Eb.
     func crc32(_ i: UnsafePointer<Insn>) throws(Fault) {
-        let size: UInt8 = i.pointee.imm2 & 1 == 0 ? 0 : i.pointee.osz
+        let size: UInt8 = i.pointee.simdKey & 1 == 0 ? 0 : i.pointee.osz
         let src = try readRM(i, size)
         var crc = UInt32(truncatingIfNeeded: regs[Int(i.pointee.reg)])
         for k in 0..<(1 << Int(size)) {

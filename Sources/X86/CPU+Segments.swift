@@ -447,6 +447,7 @@ extension CPU {
         // Available TSS: type 9 (32/64-bit) or 1 (16-bit, not in IA-32e mode).
         if !d.isSystem || !(d.type == 9 || (d.type == 1 && !longMode)) { throw Fault.GP(e) }
         if !d.present { throw Fault.NP(e) }
+        try checkSystemDescriptorHigh(sel, d)
         try writeSystem(gdtrBase &+ UInt64(sel & ~7) &+ 5, 1, UInt64((d.hi >> 8) & 0xFF) | 2)   // mark busy
         var r = d.register(sel)
         r.attr |= 2
@@ -465,7 +466,22 @@ extension CPU {
         let e = UInt32(sel & ~3)
         if !d.isSystem || d.type != 2 { throw Fault.GP(e) }
         if !d.present { throw Fault.NP(e) }
+        try checkSystemDescriptorHigh(sel, d)
         segs[Seg.ldtr] = d.register(sel)
+    }
+
+    /// IA-32e mode: the upper half of a 16-byte LDT or TSS descriptor (SDM Vol. 3A §7.2.3 "TSS
+    /// Descriptor in 64-bit mode", Figure 7-4 "Format of TSS and LDT Descriptors in 64-bit
+    /// Mode"). LLDT and LTR raise #GP(selector) if its type field (bits 12:8 of the highest
+    /// doubleword) is not 0 (Vol. 2A "LLDT", Vol. 2B "LTR": 64-Bit Mode Exceptions), and also if
+    /// the 64-bit base it completes is not canonical (Vol. 3A §3.3.7.1 "Canonical Addressing").
+    /// The instruction pages do not list that last case; Intel processors fault it with the
+    /// selector as error code, as for the descriptor's other checks (Bochs and KVM's instruction
+    /// emulator do the same), before TR's busy bit is set.
+    func checkSystemDescriptorHigh(_ sel: UInt16, _ d: Descriptor) throws(Fault) {
+        guard longMode else { return }
+        let top = try readSystem(gdtrBase &+ UInt64(sel & ~7) &+ 12, 4)
+        if (top >> 8) & 0x1F != 0 || !isCanonical(d.base) { throw Fault.GP(UInt32(sel & ~3)) }
     }
 
     /// Build a stop carrying an "unimplemented" report for the current instruction.

@@ -8,7 +8,12 @@ public struct MSRFile: Sendable {
     public var featureControl: UInt64 = 0          // no firmware: unlocked, all clear
     public var sysenterCS: UInt64 = 0, sysenterESP: UInt64 = 0, sysenterEIP: UInt64 = 0
     public var pat: UInt64 = 0x0007_0406_0007_0406 // reset value (SDM Vol. 3A §12.12.4)
-    public var miscEnable: UInt64 = 0x1            // fast strings
+    /// Fast strings (0), BTS unavailable (11) and PEBS unavailable (12) — the model has no
+    /// debug store —, ENABLE MONITOR FSM (18) (SDM Vol. 4 Table 2-2 "IA-32 Architectural MSRs",
+    /// IA32_MISC_ENABLE). Performance monitoring (7) reads 0: CPUID.0AH reports no PMU.
+    public var miscEnable: UInt64 = 0x1 | 1 << 11 | 1 << 12 | 1 << 18
+    public var debugCtl: UInt64 = 0
+    public var mcgStatus: UInt64 = 0
     public var star: UInt64 = 0, lstar: UInt64 = 0, cstar: UInt64 = 0, fmask: UInt64 = 0
     public var kernelGSBase: UInt64 = 0
     public var tscAux: UInt64 = 0
@@ -28,6 +33,22 @@ public enum MSR {
     public static let cstar: UInt32 = 0xC000_0083, fmask: UInt32 = 0xC000_0084
     public static let fsBase: UInt32 = 0xC000_0100, gsBase: UInt32 = 0xC000_0101, kernelGSBase: UInt32 = 0xC000_0102
     public static let tscAux: UInt32 = 0xC000_0103, xss: UInt32 = 0xDA0
+    public static let debugCtl: UInt32 = 0x1D9
+    public static let mcgCap: UInt32 = 0x179, mcgStatus: UInt32 = 0x17A, mcgCtl: UInt32 = 0x17B
+    /// IA32_DEBUGCTL bits the model defines (SDM Vol. 3B §17.4.1 "IA32_DEBUGCTL MSR"; Vol. 4
+    /// Table 2-2): LBR (0), BTF (1), TR (6), BTS (7), BTINT (8), BTS_OFF_OS (9), BTS_OFF_USR (10).
+    /// The others are reserved here: FREEZE_LBRS_ON_PMI (11) and FREEZE_PERFMON_ON_PMI (12) need
+    /// CPUID.01H:ECX.PDCM and a version-2 PMU, FREEZE_WHILE_SMM (14) IA32_PERF_CAPABILITIES[12],
+    /// RTM_DEBUG (15) CPUID.(EAX=07H,ECX=0):EBX.RTM, ENABLE_UNCORE_PMI (13) an uncore PMU — the
+    /// model reports none of them. A WRMSR setting a reserved bit is #GP(0); so is a guest
+    /// IA32_DEBUGCTL field with one when "load debug controls" is 1 (Vol. 3C §26.3.1.1).
+    public static let debugCtlDefined: UInt64 = 0x7C3
+    /// IA32_MISC_ENABLE bits software may change (Vol. 4 Table 2-2): fast strings (0), automatic
+    /// thermal control (3), Enhanced Intel SpeedStep enable (16), ENABLE MONITOR FSM (18), limit
+    /// CPUID maxval (22), xTPR message disable (23), XD bit disable (34). Bits 7, 11, 12 are read
+    /// only (writes leave them); the rest are reserved (#GP(0)).
+    public static let miscEnableWritable: UInt64 = 1 | 1 << 3 | 1 << 16 | 1 << 18 | 1 << 22 | 1 << 23 | 1 << 34
+    public static let miscEnableReadOnly: UInt64 = 1 << 7 | 1 << 11 | 1 << 12
     public static let names: [UInt32: String] = [
         tsc: "IA32_TIME_STAMP_COUNTER", apicBase: "IA32_APIC_BASE", featureControl: "IA32_FEATURE_CONTROL",
         biosSignId: "IA32_BIOS_SIGN_ID", mtrrcap: "IA32_MTRRCAP", sysenterCS: "IA32_SYSENTER_CS",
@@ -35,6 +56,7 @@ public enum MSR {
         mtrrDefType: "IA32_MTRR_DEF_TYPE", miscEnable: "IA32_MISC_ENABLE", efer: "IA32_EFER", star: "IA32_STAR",
         lstar: "IA32_LSTAR", cstar: "IA32_CSTAR", fmask: "IA32_FMASK", fsBase: "IA32_FS_BASE",
         gsBase: "IA32_GS_BASE", kernelGSBase: "IA32_KERNEL_GS_BASE", tscAux: "IA32_TSC_AUX", xss: "IA32_XSS",
+        debugCtl: "IA32_DEBUGCTL", mcgCap: "IA32_MCG_CAP", mcgStatus: "IA32_MCG_STATUS",
     ]
 }
 
@@ -126,6 +148,8 @@ extension CPU {
             msrs.kernelGSBase = g
             refreshSegmentCache(Seg.gs)
         case .rdtsc, .rdtscp:
+            // RDTSCP in VMX non-root operation with "enable RDTSCP" = 0 is #UD (Vol. 3C §25.3
+            // "Changes to Instruction Behavior in VMX Non-Root Operation").
             if vmx.nonRoot && i.pointee.op == .rdtscp && vmx.proc2 & Proc2.enableRDTSCP == 0 { throw Fault.UD() }
             if cr4 & CR4.tsd != 0 && cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.GP(0) }
             if vmx.nonRoot && vmx.proc & Proc.rdtscExiting != 0 {
@@ -136,6 +160,9 @@ extension CPU {
             regs[Reg.rdx] = t >> 32
             if i.pointee.op == .rdtscp { regs[Reg.rcx] = msrs.tscAux & 0xFFFF_FFFF }
         case .rdpid:
+            // RDPID too is #UD in VMX non-root operation with "enable RDTSCP" = 0 (Vol. 3C §25.3
+            // "Changes to Instruction Behavior in VMX Non-Root Operation", RDPID).
+            if vmx.nonRoot && vmx.proc2 & Proc2.enableRDTSCP == 0 { throw Fault.UD() }
             regs[Reg.rax] = codeMode == 2 ? msrs.tscAux : msrs.tscAux & 0xFFFF_FFFF
         case .rdpmc:
             // No performance counters are modeled (CPUID.0AH reports version 0): every index is invalid.
@@ -192,6 +219,12 @@ extension CPU {
                 let q = UInt64(i.pointee.reg & 7) | (i.pointee.op == .movFromDR ? 16 : 0) | UInt64(i.pointee.rm & 0xF) << 8
                 try vmExitForInstruction(i, .movDR, qualification: q, instructionInfo: 0)
             }
+            // General detect (SDM Vol. 3A §17.2.4 "Debug Control Register (DR7)", GD; §17.3.1.3
+            // "General-Detect Exception Condition"): with DR7.GD = 1 any MOV to or from a debug
+            // register is a #DB fault, DR6.BD set, before the instruction executes. It is not among
+            // the faults that take priority over a VM exit (Vol. 3C §25.1.1 "Relative Priority of
+            // Faults and VM Exits"), so MOV-DR exiting comes first.
+            if dr7 & 0x2000 != 0 { throw Fault.debug(0x2000, trap: false) }
             if i.pointee.op == .movFromDR {
                 let v: UInt64
                 switch r {
@@ -278,6 +311,9 @@ extension CPU {
             // MONITOR / MWAIT (SDM Vol. 2B): CPL > 0 is #UD here (IA32_MISC_ENABLE gives no ring-3
             // MONITOR); in VMX non-root operation "MONITOR exiting"/"MWAIT exiting" cause exits
             // 39/36 (SDM Vol. 3C §25.1.3), ahead of the #GP checks on ECX.
+            // #UD while IA32_MISC_ENABLE.ENABLE MONITOR FSM (bit 18) is 0: CPUID.01H:ECX.MONITOR
+            // then reads 0 (Vol. 2B "MONITOR", "#UD If CPUID.01H:ECX.MONITOR[bit 3] = 0").
+            if msrs.miscEnable & (1 << 18) == 0 { throw Fault.UD() }
             if cpl != 0 && cr0 & CR0.pe != 0 { throw Fault.UD() }
             let isMonitor = i.pointee.op == .monitor
             if vmx.nonRoot {
@@ -435,6 +471,14 @@ extension CPU {
         case MSR.sysenterEIP: return msrs.sysenterEIP
         case MSR.pat: return msrs.pat
         case MSR.miscEnable: return msrs.miscEnable
+        case MSR.debugCtl: return msrs.debugCtl
+        // Machine-check architecture (SDM Vol. 3B §15.3.1 "Machine-Check Global Control MSRs"):
+        // IA32_MCG_CAP reports 0 error-reporting banks and no MCG_CTL_P (bit 8), so
+        // IA32_MCG_CTL and the bank MSRs IA32_MCi_CTL/STATUS/ADDR/MISC (400H + 4i) do not exist
+        // (#GP(0), the default below). Nothing here ever signals a machine check, so
+        // IA32_MCG_STATUS stays as software left it.
+        case MSR.mcgCap: return 0
+        case MSR.mcgStatus: return msrs.mcgStatus
         case MSR.mtrrDefType: return msrs.mtrrDefType
         case 0x200...0x213: return msrs.mtrrVar[Int(index - 0x200)]
         case 0x250: return msrs.mtrrFixed[0]
@@ -456,6 +500,10 @@ extension CPU {
         default: throw Fault.GP(0)
         }
     }
+
+    /// Memory types an MTRR may hold: UC 0, WC 1, WT 4, WP 5, WB 6 (SDM Vol. 3A §12.11.1 "MTRR
+    /// Feature Identification", Table 12-8 "Memory Types That Can Be Encoded in MTRRs").
+    static func validMTRRType(_ t: UInt64) -> Bool { t == 0 || t == 1 || (t >= 4 && t <= 6) }
 
     @inline(__always) func isCanonical(_ v: UInt64) -> Bool {
         UInt64(bitPattern: (Int64(bitPattern: v) << 16) >> 16) == v
@@ -489,15 +537,58 @@ extension CPU {
             // Each byte must be a valid memory type: 0, 1, 4, 5, 6, 7 (SDM Vol. 3A §12.12.2).
             for k in 0..<8 { let t = (v >> (8 * UInt64(k))) & 0xFF; if t > 7 || t == 2 || t == 3 { throw Fault.GP(0) } }
             msrs.pat = v
-        case MSR.miscEnable: msrs.miscEnable = v & 0x1   // only fast-strings is writable here
-        case MSR.mtrrDefType: if v & ~0xCFF != 0 { throw Fault.GP(0) }; msrs.mtrrDefType = v
-        case 0x200...0x213: msrs.mtrrVar[Int(index - 0x200)] = v
-        case 0x250: msrs.mtrrFixed[0] = v
-        case 0x258, 0x259: msrs.mtrrFixed[Int(index - 0x258) + 1] = v
-        case 0x268...0x26F: msrs.mtrrFixed[Int(index - 0x268) + 3] = v
+        case MSR.miscEnable:
+            if v & ~(MSR.miscEnableWritable | MSR.miscEnableReadOnly) != 0 { throw Fault.GP(0) }
+            // XD bit disable (34) with EFER.NXE = 1 would make the NXE bit — and XD in the
+            // paging structures — reserved under a running OS; no behaviour is modeled for that.
+            if v & (1 << 34) != 0 && efer & EFER.nxe != 0 {
+                throw unimplementedStop("WRMSR IA32_MISC_ENABLE setting XD bit disable while IA32_EFER.NXE = 1")
+            }
+            msrs.miscEnable = (v & MSR.miscEnableWritable) | (msrs.miscEnable & MSR.miscEnableReadOnly)
+        case MSR.debugCtl:
+            if v & ~MSR.debugCtlDefined != 0 { throw Fault.GP(0) }
+            // Branch trace messages (TR) stored to the BTS buffer (BTS) need the debug store
+            // (IA32_DS_AREA, CPUID.01H:EDX.DS), which the model does not have (§17.4.5 "Branch
+            // Trace Store (BTS)"): say so rather than drop the records. LBR is kept but records
+            // nothing: the last-branch record stack MSRs do not exist here (RDMSR #GP), so no
+            // record can be read wrong. BTF is single-stepping on branches (CPU+Run.swift).
+            if v & 0xC0 == 0xC0 { throw unimplementedStop("WRMSR IA32_DEBUGCTL enabling the branch trace store (TR and BTS)") }
+            msrs.debugCtl = v
+        case MSR.mcgStatus:
+            // RIPV (0), EIPV (1), MCIP (2) — LMCE_S (3) needs MCG_LMCE_P, which MCG_CAP does not
+            // report; software writes 0 to clear (Vol. 3B §15.3.1.2 "IA32_MCG_STATUS MSR").
+            if v & ~0x7 != 0 { throw Fault.GP(0) }
+            msrs.mcgStatus = v
+        case MSR.mtrrDefType:
+            // Type (7:0) a valid memory type, FE (10), E (11); the rest reserved (SDM Vol. 3A
+            // §12.11.2.1 "IA32_MTRR_DEF_TYPE MSR").
+            if v & ~0xCFF != 0 || !CPU.validMTRRType(v & 0xFF) { throw Fault.GP(0) }
+            msrs.mtrrDefType = v
+        case 0x200...0x213:
+            // IA32_MTRR_PHYSBASEn (even): type 7:0, PhysBase up to MAXPHYADDR; IA32_MTRR_PHYSMASKn
+            // (odd): V (11), PhysMask up to MAXPHYADDR; the rest reserved (§12.11.2.3
+            // "Variable Range MTRRs"): #GP(0) on a reserved bit or an undefined type (§12.11.2).
+            let above = ~((UInt64(1) << maxPhysAddrBits) - 1)
+            if index & 1 == 0 {
+                if v & (above | 0xF00) != 0 || !CPU.validMTRRType(v & 0xFF) { throw Fault.GP(0) }
+            } else if v & (above | 0x7FF) != 0 {
+                throw Fault.GP(0)
+            }
+            msrs.mtrrVar[Int(index - 0x200)] = v
+        case 0x250, 0x258, 0x259, 0x268...0x26F:
+            // Fixed-range MTRRs: eight type fields, each a valid memory type (§12.11.2.2
+            // "Fixed Range MTRRs").
+            for k in 0..<8 where !CPU.validMTRRType((v >> (8 * UInt64(k))) & 0xFF) { throw Fault.GP(0) }
+            switch index {
+            case 0x250: msrs.mtrrFixed[0] = v
+            case 0x258, 0x259: msrs.mtrrFixed[Int(index - 0x258) + 1] = v
+            default: msrs.mtrrFixed[Int(index - 0x268) + 3] = v
+            }
         case MSR.efer:
             // SCE, LME, NXE writable; LMA read-only (SDM Vol. 3A §2.2.1 "Extended Feature Enable Register").
             if v & ~(EFER.sce | EFER.lme | EFER.lma | EFER.nxe) != 0 { throw Fault.GP(0) }
+            // NXE is reserved while IA32_MISC_ENABLE disables the XD bit (CPUID.80000001H:EDX.NX = 0).
+            if v & EFER.nxe != 0 && msrs.miscEnable & (1 << 34) != 0 { throw Fault.GP(0) }
             if cr0 & CR0.pg != 0 && (v ^ efer) & EFER.lme != 0 { throw Fault.GP(0) }
             efer = (v & ~EFER.lma) | (efer & EFER.lma)
             modeChanged()

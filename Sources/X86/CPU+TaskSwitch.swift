@@ -249,10 +249,7 @@ extension CPU {
 
         // §7.2.1 "Task-State Segment (TSS)", T flag; §17.2.3 "Debug Status Register (DR6)", BT:
         // a debug exception (trap) before the new task's first instruction.
-        if tBit {
-            dr6 |= 0x8000
-            throw Fault(kind: .exception, vector: 1, trap: true)
-        }
+        if tBit { throw Fault.debug(0x8000, trap: true) }
         taskSwitchCommitted = false
     }
 

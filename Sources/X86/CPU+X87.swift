@@ -205,7 +205,7 @@ extension CPU {
     /// operands, so it is read back from the instruction bytes (first byte D8…DF after the
     /// prefixes, then ModRM) without side effects.
     func x87ModRM(_ i: UnsafePointer<Insn>) -> UInt8 {
-        let sub = UInt8(i.pointee.sub & 7)
+        let sub = UInt8(i.pointee.modrmReg & 7)
         if !i.pointee.mem { return 0xC0 | sub << 3 | UInt8(i.pointee.rm & 7) }
         let len = UInt64(i.pointee.len)
         let start = rip &- len
@@ -226,12 +226,12 @@ extension CPU {
 
     // MARK: Dispatch
 
-    /// x87 instructions (`Op.x87`: imm2 = the escape D8…DF as 0…7, 8 = FWAIT; sub = ModRM.reg,
-    /// rm = ModRM.rm, mem = memory form) and `Op.fxsave` (sub 0 = FXSAVE, 1 = FXRSTOR).
+    /// x87 instructions (`Op.x87`: `x87Escape` = the escape D8…DF as 0…7 or `Insn.fwait`;
+    /// `modrmReg`, rm = ModRM.rm, mem = memory form) and `Op.fxsave` (`modrmReg` 0 = FXSAVE, 1 = FXRSTOR).
     @inline(never) func executeX87(_ i: UnsafePointer<Insn>) throws(Fault) {
         if i.pointee.op == .fxsave { try fxsaveOrRestore(i); return }
-        let esc = Int(i.pointee.imm2)
-        if esc == 8 {
+        let esc = i.pointee.x87Escape
+        if esc == Insn.fwait {
             // WAIT/FWAIT: #NM only when MP = 1 and TS = 1 (SDM Vol. 3A §2.5 "Control Registers",
             // Table 2-2 "Action Taken By x87 FPU Instructions for Different Combinations of EM, MP,
             // and TS"), then the pending-exception check.
@@ -241,7 +241,7 @@ extension CPU {
         }
         // Any other x87 instruction: #NM when EM = 1 or TS = 1 (Table 2-2).
         if cr0 & (CR0.em | CR0.ts) != 0 { throw Fault.NM() }
-        let sub = Int(i.pointee.sub & 7), rm = Int(i.pointee.rm & 7)
+        let sub = Int(i.pointee.modrmReg & 7), rm = Int(i.pointee.rm & 7)
         if i.pointee.mem {
             switch (esc, sub) {
             case (1, 4...7), (5, 4), (5, 6), (5, 7):
@@ -975,7 +975,7 @@ extension CPU {
         let seg = Int(i.pointee.seg), off = ea(i)
         // #GP(0): memory operand not aligned on a 16-byte boundary, regardless of segment.
         if (segBase[seg] &+ off) & 0xF != 0 { throw Fault.GP(0) }
-        if i.pointee.sub == 0 {
+        if i.pointee.modrmReg == 0 {
             // Probe both ends of the 512 bytes (at most two pages, and the segment limit) first.
             try probeWrite(3, seg, off); try probeWrite(3, seg, x87Off(i, off, 504))
             try saveLegacyRegion(i, seg, off, x87: true, sse: true)

@@ -35,11 +35,11 @@ extension CPU {
         }
     }
 
-    /// 0F AE /4 XSAVE, /5 XRSTOR, /6 XSAVEOPT (imm2 = 0) and 0F C7 /3 XRSTORS, /4 XSAVEC,
-    /// /5 XSAVES (imm2 = 1). The legacy region, then the 64-byte XSAVE header at offset 512
+    /// 0F AE /4 XSAVE, /5 XRSTOR, /6 XSAVEOPT and 0F C7 /3 XRSTORS, /4 XSAVEC, /5 XSAVES
+    /// (`xsaveCompacted`). The legacy region, then the 64-byte XSAVE header at offset 512
     /// (XSTATE_BV, XCOMP_BV, reserved).
     func xsaveOrRestore(_ i: UnsafePointer<Insn>) throws(Fault) {
-        let compacting = i.pointee.imm2 == 1, sub = i.pointee.sub
+        let compacting = i.pointee.xsaveCompacted, sub = i.pointee.modrmReg
         let supervisor = compacting && sub != 4             // XSAVES, XRSTORS
         // "If the 'enable XSAVES/XRSTORS' VM-execution control is 0, XSAVES/XRSTORS cause #UD"
         // (SDM Vol. 3C §25.3 "Changes to Instruction Behavior in VMX Non-Root Operation"); the

@@ -119,6 +119,14 @@ public final class CPU: @unchecked Sendable {
     // MARK: Run state
 
     public internal(set) var instructions: UInt64 = 0
+    /// REP string iterations the current `run(budget:)` may still execute (string instructions
+    /// spend it; see `run(budget:)`).
+    @usableFromInline var repAllowance: UInt64 = 0
+    /// Iterations of a REP string instruction between looks at the run loop.
+    public static let repSlice = 4096
+    /// The most REP iterations one `run(budget:)` executes (a few tens of milliseconds of the
+    /// slowest forms, port I/O), whatever its budget.
+    public static let repAllowanceLimit: UInt64 = 1 << 18
     /// Set by another thread (gdb Ctrl-C, a timeout) to make `run` return at the next block.
     /// Byte 0 of a 2-byte word whose byte 1 is `eventsPending`: the run loop tests both with one
     /// 16-bit load per block (`attention`, Interrupts.swift).
@@ -176,8 +184,14 @@ public final class CPU: @unchecked Sendable {
     @usableFromInline var guestBreakpoints: [GuestBreakpoint] = []
     /// DR6 B0–B3 bits of data breakpoints hit by the current instruction (a trap after it).
     @usableFromInline var guestDataHits: UInt64 = 0
+    /// DR6 B0–B3 of data breakpoints hit by a MOV SS / POP SS, held pending until the instruction
+    /// boundary after the next instruction (SDM Vol. 3A §6.8.3 "Masking Exceptions and Interrupts
+    /// When Switching Stacks"). Nonzero keeps the checked run loop on (`debugChecks`).
+    @usableFromInline var pendingDebugHits: UInt64 = 0 {
+        didSet { updateDebugChecks() }
+    }
     @usableFromInline func updateDebugChecks() {
-        debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty || !guestBreakpoints.isEmpty
+        debugChecks = !breakpoints.isEmpty || !watchpoints.isEmpty || !guestBreakpoints.isEmpty || pendingDebugHits != 0
     }
     /// Breakpoints or watchpoints exist: run instruction by instruction with checks.
     @usableFromInline var debugChecks = false
@@ -234,7 +248,7 @@ public final class CPU: @unchecked Sendable {
         mxcsr = 0x1F80
         x87 = X87State()
         xcr0 = 1
-        guestBreakpoints = []; guestDataHits = 0
+        guestBreakpoints = []; guestDataHits = 0; pendingDebugHits = 0
         cpl = 0
         msrs = MSRFile()
         vmx = VMXState()

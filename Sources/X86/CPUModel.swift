@@ -17,7 +17,7 @@ public enum CPUModel {
         | (1 << 0) /* SSE3 */ | (1 << 9) /* SSSE3 */ | (1 << 19) /* SSE4.1 */ | (1 << 20) /* SSE4.2 */
     /// CPUID.1:EDX feature bits.
     public static let leaf1EDX: UInt32 = (1 << 0) /* FPU */ | (1 << 24) /* FXSR */ | (1 << 2) /* DE */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 11) /* SEP */
-        | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */
+        | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 7) /* MCE */ | (1 << 8) /* CX8 */ | (1 << 14) /* MCA: IA32_MCG_CAP, 0 banks */
         | (1 << 12) /* MTRR */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 16) /* PAT */
         | (1 << 17) /* PSE-36 */ | (1 << 19) /* CLFSH */ | (1 << 23) /* MMX */ | (1 << 25) /* SSE */ | (1 << 26) /* SSE2 */
     /// CPUID.(EAX=7,ECX=0):EBX — FSGSBASE, BMI1, BMI2, INVPCID, RDSEED, ADX, CLFLUSHOPT (66 0F AE /7:
@@ -44,19 +44,26 @@ public enum CPUModel {
     /// CPUID for `leaf`/`subleaf` (SDM Vol. 2 "CPUID—CPU Identification").
     public static func cpuid(leaf: UInt32, subleaf: UInt32, cpu: CPU?) -> (UInt32, UInt32, UInt32, UInt32) {
         var leaf = leaf
+        // IA32_MISC_ENABLE (SDM Vol. 4 Table 2-2): "Limit CPUID Maxval" (bit 22) makes leaf 0
+        // report 2; ENABLE MONITOR FSM (bit 18) = 0 clears CPUID.01H:ECX.MONITOR; XD bit disable
+        // (bit 34) clears CPUID.80000001H:EDX.NX.
+        let misc = cpu?.msrs.miscEnable ?? MSRFile().miscEnable
+        let maxBasic = misc & (1 << 22) != 0 ? 2 : maxBasicLeaf
         // Leaves above the maximum return the highest basic leaf's data (Intel behaviour).
-        if leaf >= 0x8000_0000 { if leaf > maxExtendedLeaf { leaf = maxBasicLeaf } }
-        else if leaf > maxBasicLeaf { leaf = maxBasicLeaf }
+        if leaf >= 0x8000_0000 { if leaf > maxExtendedLeaf { leaf = maxBasic } }
+        else if leaf > maxBasic { leaf = maxBasic }
         switch leaf {
-        case 0: return (maxBasicLeaf, chars(vendor, 0), chars(vendor, 2), chars(vendor, 1))
+        case 0: return (maxBasic, chars(vendor, 0), chars(vendor, 2), chars(vendor, 1))
         case 1:
             // EBX: CLFLUSH line size 8×8 bytes, one logical processor, initial APIC ID 0.
             // ECX.OSXSAVE (bit 27) mirrors CR4.OSXSAVE.
             let osxsave: UInt32 = (cpu?.cr4 ?? 0) & CR4.osxsave != 0 ? 1 << 27 : 0
+            let monitor: UInt32 = misc & (1 << 18) != 0 ? 0 : 1 << 3
             // With a local APIC (a machine with a platform): EDX.APIC (9), ECX.x2APIC (21) and
             // ECX.TSC-Deadline (24); the initial APIC ID in EBX[31:24] is 0 (one CPU).
             let apic = cpu?.platform?.hasLocalAPIC == true
-            return (signature, (8 << 8) | (1 << 16), leaf1ECX | osxsave | (apic ? 1 << 21 | 1 << 24 : 0),
+            return (signature, (8 << 8) | (1 << 16),
+                    (leaf1ECX & ~monitor) | osxsave | (apic ? 1 << 21 | 1 << 24 : 0),
                     leaf1EDX | (apic ? 1 << 9 : 0))
         case 5:
             // MONITOR/MWAIT leaf: 64-byte monitor line; ECX bit 0 = extensions enumerated, bit 1 =
@@ -76,7 +83,7 @@ public enum CPUModel {
             default: return (0, 0, 0, 0)
             }
         case 0x8000_0000: return (maxExtendedLeaf, 0, 0, 0)
-        case 0x8000_0001: return (0, 0, ext1ECX, ext1EDX)
+        case 0x8000_0001: return (0, 0, ext1ECX, misc & (1 << 34) != 0 ? ext1EDX & ~(1 << 20) : ext1EDX)
         case 0x8000_0002, 0x8000_0003, 0x8000_0004:
             let k = Int(leaf - 0x8000_0002) * 4
             let padded = brand

@@ -4,11 +4,11 @@
 /// needs (operation, operand size, ModRM operands, displacement, immediates) — and cached by
 /// physical address in blocks (`BlockCache`). Execution never looks at instruction bytes again.
 
-/// Operations. Forms that share semantics share an op; `sub` selects the variant
-/// (ALU operation, condition code, group member).
+/// Operations. Forms that share semantics share an op; a named `Insn` accessor selects the
+/// variant (`aluOp`, `conditionCode`, `modrmReg` of a group member, …).
 public enum Op: UInt16, Sendable {
     case unimplemented, ud
-    // Integer ALU: sub = 0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP
+    // Integer ALU: `aluOp` = 0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP
     case aluEG, aluGE, aluEI
     case testEG, testEI
     case incE, decE, notE, negE, mulE, imul1E, divE, idivE, imulGE, imulGEI
@@ -16,7 +16,7 @@ public enum Op: UInt16, Sendable {
     case xchgEG
     case push, pop, pushI, pushE, popE, pushSeg, popSeg, pusha, popa, pushf, popf
     case cbw, cwd, lahf, sahf
-    // Shifts: sub = 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL(=SHL), 7 SAR; imm2 = 0 count 1, 1 CL, 2 imm
+    // Shifts: `shiftOp` = 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL(=SHL), 7 SAR; `countSource`
     case shiftE, shld, shrd
     case jcc, jmpRel, callRel, ret, jmpE, callE, jmpFar, jmpFarE, callFar, callFarE, retFar, iret
     case loop, jcxz
@@ -28,16 +28,16 @@ public enum Op: UInt16, Sendable {
     // System
     case lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, smsw, lmsw, invlpg, swapgs, rdtscp, rdpid
     case movFromCR, movToCR, movFromDR, movToDR, wrmsr, rdmsr, rdtsc, rdpmc, cpuid
-    case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: sub = the segment register
+    case loadFarPointer   // LES/LDS/LSS/LFS/LGS Gv, Mp: `segmentRegister`
     case syscall, sysret, sysenter, sysexit, clts, invd, wbinvd, lar, lsl, verr, verw
-    case clflush, rdrand   // RDRAND (sub 6) and RDSEED (sub 7)
-    case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: sub = ModRM.reg 0…3
-    case adx                // ADCX (sub 0), ADOX (sub 1)
-    case bmi                // BMI1/BMI2 (VEX): sub = `BMIForm`, imm2 = VEX.vvvv register
-    // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (sub 0…5), SALC, ARPL, BOUND
+    case clflush, rdrand   // RDRAND (`modrmReg` 6) and RDSEED (7)
+    case fsgsbase           // RDFSBASE RDGSBASE WRFSBASE WRGSBASE: `modrmReg` 0…3
+    case adx                // ADCX (`modrmReg` 0), ADOX (1)
+    case bmi                // BMI1/BMI2 (VEX): `bmiForm`, `vexRegister` (`VEXTable`)
+    // Legacy forms outside 64-bit mode (CPU+Legacy): DAA DAS AAA AAS AAM AAD (`bcdOp` 0…5), SALC, ARPL, BOUND
     case bcd, salc, arpl, bound
     case invpcid            // INVPCID r, m128 (66 0F 38 82): reg = the type register
-    case xgetbv, xsetbv, xsave   // XSAVE (sub 4), XRSTOR (5), XSAVEOPT (6): CPU+XSave
+    case xgetbv, xsetbv, xsave   // XSAVE (`modrmReg` 4), XRSTOR (5), XSAVEOPT (6): CPU+XSave
     // VMX (SDM Vol. 3C ch. 30 "VMX Instruction Reference")
     case vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume, vmcall
     case monitor, mwait
@@ -75,14 +75,61 @@ public struct Insn: Sendable {
     public var lock: Bool = false
     public var disp: UInt64 = 0
     public var imm: UInt64 = 0
+    /// A second operand whose meaning depends on `op`: read it through the named accessors below.
     public var imm2: UInt64 = 0
     public init() {}
 }
 
-/// The BMI1/BMI2 instructions (`Op.bmi`, `Insn.sub`): SDM Vol. 2A/2B instruction pages.
-public enum BMIForm: UInt8, Sendable {
-    case andn, blsr, blsmsk, blsi, bzhi, pdep, pext, mulx, bextr, shlx, sarx, shrx, rorx
-    case blsGroup   // decoding only: VEX 0F38 F3 before ModRM.reg picks BLSR/BLSMSK/BLSI
+/// Named views of the fields `sub` and `imm2`, whose meaning depends on the operation. Each is
+/// a plain load of the field (no cost on the execution path); the decoder writes them.
+extension Insn {
+    /// ModRM.reg, where it selects the group member or a segment/control register.
+    @inline(__always) public var modrmReg: UInt8 { get { sub } set { sub = newValue } }
+    /// ALU operation (`aluEG`, `aluGE`, `aluEI` and their fast forms): 0 ADD, 1 OR, 2 ADC, 3 SBB,
+    /// 4 AND, 5 SUB, 6 XOR, 7 CMP — opcode bits 5:3 or ModRM.reg of Group 1 (SDM Vol. 2D Table A-6).
+    @inline(__always) public var aluOp: UInt8 { get { sub } set { sub = newValue } }
+    /// Condition code of Jcc, SETcc, CMOVcc: the opcode's low four bits (SDM Vol. 1 Appendix B
+    /// "EFLAGS Condition Codes").
+    @inline(__always) public var conditionCode: UInt8 { get { sub } set { sub = newValue } }
+    /// Shift or rotate (`shiftE`): 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL, 7 SAR (Group 2).
+    @inline(__always) public var shiftOp: UInt8 { get { sub } set { sub = newValue } }
+    /// Where a shift count comes from (`shiftE`, `shld`, `shrd`): `Insn.countOne`, `countCL`, `countImm8`.
+    @inline(__always) public var countSource: UInt64 { get { imm2 } set { imm2 = newValue } }
+    public static let countOne: UInt64 = 0, countCL: UInt64 = 1, countImm8: UInt64 = 2
+    /// Bit test (`btE`): 4 BT, 5 BTS, 6 BTR, 7 BTC (Group 8 numbering).
+    @inline(__always) public var bitOp: UInt8 { get { sub } set { sub = newValue } }
+    /// `btE`: the bit offset is the imm8 (0F BA), not a register.
+    @inline(__always) public var bitOffsetIsImmediate: Bool { get { imm2 == 1 } set { imm2 = newValue ? 1 : 0 } }
+    /// A segment register (ES 0 … GS 5): PUSH/POP Sreg, MOV Sreg, LES…LGS.
+    @inline(__always) public var segmentRegister: UInt8 { get { sub } set { sub = newValue } }
+    /// IN/OUT: the port is the imm8 (E4–E7), not DX.
+    @inline(__always) public var portIsImmediate: Bool { get { sub == 1 } set { sub = newValue ? 1 : 0 } }
+    /// LOOPNE (0), LOOPE (1), LOOP (2): the opcode's low two bits.
+    @inline(__always) public var loopKind: UInt8 { get { sub } set { sub = newValue } }
+    /// A relative branch through which the block was decoded (Jcc, JMP, CALL): the block
+    /// continues at the branch target, not at the next instruction (`CPU+Run`).
+    @inline(__always) public var continuesAtTarget: Bool { get { imm2 == 1 } set { imm2 = newValue ? 1 : 0 } }
+    /// JMP/CALL ptr16:16/32: the selector.
+    @inline(__always) public var farSelector: UInt16 { get { UInt16(truncatingIfNeeded: imm2) } set { imm2 = UInt64(newValue) } }
+    /// MOVZX/MOVSX: size code of the source (0 byte, 1 word).
+    @inline(__always) public var sourceSize: UInt8 { get { UInt8(truncatingIfNeeded: imm2) } set { imm2 = UInt64(newValue) } }
+    /// ENTER: the nesting level (the second immediate).
+    @inline(__always) public var nestingLevel: UInt64 { get { imm2 } set { imm2 = newValue } }
+    /// `x87`: the escape opcode D8…DF as 0…7, or `Insn.fwait`.
+    @inline(__always) public var x87Escape: Int { get { Int(truncatingIfNeeded: imm2) } set { imm2 = UInt64(newValue) } }
+    public static let fwait = 8
+    /// `sse`: the form's key in `SIMDTable` (column << 16 | map << 8 | opcode).
+    @inline(__always) public var simdKey: Int { Int(truncatingIfNeeded: imm2 & 0x3FFFF) }
+    /// `sse`: which executor runs the form (`SIMDForm.unit`).
+    @inline(__always) public var simdUnit: UInt8 { UInt8(truncatingIfNeeded: imm2 >> 24) & 3 }
+    /// `bcd`: 0 DAA, 1 DAS, 2 AAA, 3 AAS, 4 AAM, 5 AAD.
+    @inline(__always) public var bcdOp: UInt8 { get { sub } set { sub = newValue } }
+    /// `bmi`: the form.
+    @inline(__always) public var bmiForm: UInt8 { get { sub } set { sub = newValue } }
+    /// `bmi`: the register VEX.vvvv names.
+    @inline(__always) public var vexRegister: UInt8 { get { UInt8(truncatingIfNeeded: imm2) } set { imm2 = UInt64(newValue) } }
+    /// `xsave`: XRSTORS/XSAVEC/XSAVES (0F C7 /3–/5), not XSAVE/XRSTOR/XSAVEOPT (0F AE /4–/6).
+    @inline(__always) public var xsaveCompacted: Bool { get { imm2 == 1 } set { imm2 = newValue ? 1 : 0 } }
 }
 
 /// Why decoding could not produce an instruction.
@@ -227,29 +274,25 @@ extension CPU {
         func immZ(_ size: UInt8) throws(Fault) -> UInt64 { try immN(size == 1 ? 1 : 2) }
         /// The next byte, without consuming it.
         func peek() throws(Fault) -> UInt8 { let save = src.pos; let m = try src.next(); src.pos = save; return m }
-        /// Mandatory-prefix column of the SSE tables (`OpcodeTables`): 0 none, 1 66, 2 F3, 3 F2
+        /// Mandatory-prefix column of the SIMD tables (`SIMDTable`): 0 none, 1 66, 2 F3, 3 F2
         /// (SDM Vol. 2A §2.1.2 "Opcodes"). With several, F2/F3 select the form over 66 and the
         /// last of F2/F3 counts, as in `rep` (and as Zydis decodes them).
         let mp = i.rep == 1 ? 2 : i.rep == 2 ? 3 : opsize16 ? 1 : 0
-        /// Decode the rest of an instruction described by an `OpcodeTables` entry.
-        /// `mapOpcode`: map << 8 | opcode (map 1 = 0F, 2 = 0F 38, 3 = 0F 3A), kept in `imm2`.
-        func tableForm(_ code: UInt8, _ mapOpcode: Int) throws(Fault) {
-            switch code {
-            case OpcodeTables.invalid: i.op = .ud
-            case OpcodeTables.noModRM: i.op = .sse; i.imm2 = UInt64(mapOpcode) | UInt64(mp) << 16
-            default:
+        /// Decode the rest of an instruction described by a `SIMDTable` decode entry.
+        /// `mapOpcode`: map << 8 | opcode (map 1 = 0F, 2 = 0F 38, 3 = 0F 3A); `imm2` gets the
+        /// form's key and unit (`Insn.simdKey`, `Insn.simdUnit`).
+        func tableForm(_ e: UInt8, _ mapOpcode: Int) throws(Fault) {
+            guard e & SIMDTable.defined != 0 else { i.op = .ud; return }
+            i.op = .sse
+            i.imm2 = UInt64(mapOpcode) | UInt64(mp) << 16 | UInt64((e >> 4) & 3) << 24
+            let modrmKind = e & 3
+            if modrmKind != SIMDForm.ModRM.none.rawValue {
                 try modrm(false)
-                i.op = .sse
-                i.imm2 = UInt64(mapOpcode) | UInt64(mp) << 16
-                switch code | 0x20 {
-                case UInt8(ascii: "m"): if !i.mem { i.op = .ud }
-                case UInt8(ascii: "r"): if i.mem { i.op = .ud }
-                case UInt8(ascii: "x"): i.op = .ud
-                case UInt8(ascii: "y"): i.op = .ud
-                default: break
-                }
-                if code & 0x20 == 0 { i.imm = UInt64(try src.next()) }      // upper case: an imm8 follows
+                if modrmKind == SIMDForm.ModRM.memory.rawValue && !i.mem { i.op = .ud }
+                if modrmKind == SIMDForm.ModRM.register.rawValue && i.mem { i.op = .ud }
             }
+            if e & SIMDTable.hasImm8 != 0 { i.imm = UInt64(try src.next()) }
+            if e & SIMDTable.unsupported != 0 { i.op = .ud }     // after the whole instruction: #UD with its length
         }
         /// The rest of a VEX (C4/C5) or EVEX (62) instruction, for its length: the payload bytes,
         /// the opcode, ModRM with SIB and displacement (EVEX's compressed disp8 is one byte), and
@@ -291,38 +334,33 @@ extension CPU {
                 map = p1 & 0x1F; w = p2 & 0x80 != 0
                 vvvv = (~p2 >> 3) & 0xF; l = (p2 >> 2) & 1; pp = p2 & 3
             }
-            if mode != 2 { rexR = 0; rexX = 0; rexB = 0; vvvv &= 7 }    // outside 64-bit mode the high bits are ignored
+            // Outside 64-bit mode VEX.R, X, B and the high bit of VEX.vvvv are ignored (§2.3.5).
+            let vvvvField = vvvv
+            if mode != 2 { rexR = 0; rexX = 0; rexB = 0; vvvv &= 7 }
             let op = map == 2 || map == 3 ? try src.next() : 0
-            var form: BMIForm? = nil
-            switch (map, op, pp) {
-            case (2, 0xF2, 0): form = .andn
-            case (2, 0xF3, 0): form = .blsGroup
-            case (2, 0xF5, 0): form = .bzhi
-            case (2, 0xF5, 3): form = .pdep
-            case (2, 0xF5, 2): form = .pext
-            case (2, 0xF6, 3): form = .mulx
-            case (2, 0xF7, 0): form = .bextr
-            case (2, 0xF7, 1): form = .shlx
-            case (2, 0xF7, 2): form = .sarx
-            case (2, 0xF7, 3): form = .shrx
-            case (3, 0xF0, 3): form = .rorx
-            default: break
-            }
-            guard var f = form else {
+            // The form's row in `VEXTable`, or AVX.
+            let slot = map == 2 || map == 3 ? VEXTable.slots[(Int(map &- 2) &* 256 &+ Int(op)) &* 4 &+ Int(pp)] : 0
+            guard slot != 0 else {
                 src.pos = save
                 rexR = (rex >> 2) & 1; rexX = (rex >> 1) & 1; rexB = rex & 1
                 try vexTail(first); i.op = .ud
                 return
             }
             try modrm(false)
-            if f == .rorx { i.imm = UInt64(try src.next()) }
-            if f == .blsGroup {
-                switch i.sub { case 1: f = .blsr; case 2: f = .blsmsk; case 3: f = .blsi; default: i.op = .ud; return }
+            var row = Int(slot) &- 1
+            if slot & 0x80 != 0 {
+                let g = VEXTable.groupRows[Int(slot & 0x7F) &* 8 &+ Int(i.modrmReg)]
+                if g == 0 { i.op = .ud; return }
+                row = Int(g) &- 1
             }
-            i.op = l == 0 && !opsize16 && i.rep == 0 && rex == 0 ? .bmi : .ud
-            if f == .rorx && vvvv != 0 { i.op = .ud }    // RORX: "VEX.vvvv is reserved and must be 1111b"
-            i.sub = f.rawValue
-            i.imm2 = UInt64(vvvv)
+            let flags = VEXTable.rowFlags[row]
+            if flags & VEXTable.hasImm8 != 0 { i.imm = UInt64(try src.next()) }
+            i.op = l == 0 && !opsize16 && i.rep == 0 && rex == 0 && flags & VEXTable.unsupported == 0 ? .bmi : .ud
+            // RORX: "VEX.vvvv is reserved and must be 1111b, otherwise instructions will #UD" —
+            // all four bits, in every mode (SDM Vol. 2B "RORX").
+            if flags & VEXTable.vvvvReserved != 0 && vvvvField != 0 { i.op = .ud }
+            i.bmiForm = VEXTable.rowForm[row]
+            i.vexRegister = vvvv
             i.osz = mode == 2 && w ? 3 : 2
         }
 
@@ -332,23 +370,23 @@ extension CPU {
             switch opc {
             case 0x00...0x3F where opc & 7 < 6:
                 // ALU ops: 00-05 ADD, 08 OR, 10 ADC, 18 SBB, 20 AND, 28 SUB, 30 XOR, 38 CMP.
-                i.sub = opc >> 3
+                i.aluOp = opc >> 3
                 let form = opc & 7
                 let byteOp = form & 1 == 0
                 i.osz = byteOp ? 0 : osz
                 switch form {
-                case 0, 1: i.op = .aluEG; try modrm(byteOp); i.sub = opc >> 3
-                case 2, 3: i.op = .aluGE; try modrm(byteOp); i.sub = opc >> 3
+                case 0, 1: i.op = .aluEG; try modrm(byteOp); i.aluOp = opc >> 3
+                case 2, 3: i.op = .aluGE; try modrm(byteOp); i.aluOp = opc >> 3
                 default: i.op = .aluEI; i.mem = false; i.rm = 0; i.imm = byteOp ? try immN(0) : try immZ(osz)
                 }
             case 0x06, 0x07, 0x0E, 0x16, 0x17, 0x1E, 0x1F:
                 if mode == 2 { i.op = .ud } else {
                     i.op = opc & 1 == 0 ? .pushSeg : .popSeg
                     if opc == 0x0E { i.op = .pushSeg }
-                    i.sub = opc >> 3; i.osz = osz
+                    i.segmentRegister = opc >> 3; i.osz = osz
                 }
             case 0x27, 0x2F, 0x37, 0x3F:                     // DAA DAS AAA AAS
-                i.op = mode == 2 ? .ud : .bcd; i.sub = (opc >> 3) & 1 | (opc >> 3) & 2
+                i.op = mode == 2 ? .ud : .bcd; i.bcdOp = (opc >> 3) & 1 | (opc >> 3) & 2
             case 0x40...0x4F:   // INC/DEC r (not 64-bit mode: there they are REX)
                 i.op = opc < 0x48 ? .incE : .decE; i.mem = false; i.rm = opc & 7; i.osz = osz
             case 0x50...0x57: i.op = .push; i.rm = (opc & 7) | (rexB << 3); i.osz = osz64
@@ -370,7 +408,7 @@ extension CPU {
             case 0x6C, 0x6D: i.op = .ins; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
             case 0x6E, 0x6F: i.op = .outs; i.osz = opc & 1 == 0 ? 0 : (osz == 3 ? 2 : osz)
             case 0x70...0x7F:
-                i.op = .jcc; i.sub = opc & 0xF; i.osz = oszBranch; i.imm = try immN(0)
+                i.op = .jcc; i.conditionCode = opc & 0xF; i.osz = oszBranch; i.imm = try immN(0)
             case 0x80, 0x81, 0x82, 0x83:
                 if opc == 0x82 && mode == 2 { i.op = .ud; break }
                 let byteOp = opc != 0x81 && opc != 0x83
@@ -394,9 +432,9 @@ extension CPU {
             case 0x9A:
                 if mode == 2 { i.op = .ud } else {
                     i.op = .callFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
-                    i.imm2 = try immN(1) & 0xFFFF
+                    i.farSelector = UInt16(truncatingIfNeeded: try immN(1))
                 }
-            case 0x9B: i.op = .x87; i.imm2 = 8   // FWAIT: pending unmasked x87 exceptions, CR0.MP/TS
+            case 0x9B: i.op = .x87; i.x87Escape = Insn.fwait   // FWAIT: pending unmasked x87 exceptions, CR0.MP/TS
             case 0x9C: i.op = .pushf; i.osz = osz64
             case 0x9D: i.op = .popf; i.osz = osz64
             case 0x9E: i.op = .sahf
@@ -430,14 +468,14 @@ extension CPU {
             case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
                 let byteOp = opc & 1 == 0
                 i.op = .shiftE; i.osz = byteOp ? 0 : osz; try modrm(byteOp)
-                if opc <= 0xC1 { i.imm2 = 2; i.imm = try immN(0) & 0xFF } else if opc <= 0xD1 { i.imm2 = 0 } else { i.imm2 = 1 }
+                if opc <= 0xC1 { i.countSource = Insn.countImm8; i.imm = try immN(0) & 0xFF } else { i.countSource = opc <= 0xD1 ? Insn.countOne : Insn.countCL }
             case 0xC2: i.op = .ret; i.osz = oszBranch; i.imm = try immN(1) & 0xFFFF
             case 0xC3: i.op = .ret; i.osz = oszBranch; i.imm = 0
             case 0xC4, 0xC5:
                 // LES/LDS outside 64-bit mode with a memory operand; otherwise a VEX prefix.
                 // No AVX in the modeled CPU (CPUID.1:ECX.AVX = 0): VEX encodings are #UD, with
                 // the length of the VEX instruction (SDM Vol. 2A §2.3.5).
-                if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.sub = opc == 0xC4 ? 0 : 3 }
+                if mode != 2, try peek() < 0xC0 { i.op = .loadFarPointer; i.osz = osz; try modrm(false); i.segmentRegister = opc == 0xC4 ? 0 : 3 }
                 else { try vexForm(opc) }
             case 0xC6, 0xC7:
                 let byteOp = opc == 0xC6
@@ -448,7 +486,7 @@ extension CPU {
                     i.op = .ud
                     if i.sub == 7 && !i.mem && i.rm & 7 == 0 { _ = byteOp ? try immN(0) : try immZ(osz) }
                 } else { i.imm = byteOp ? try immN(0) & 0xFF : try immZ(osz) }
-            case 0xC8: i.op = .enter; i.osz = osz64; i.imm = try immN(1) & 0xFFFF; i.imm2 = UInt64(try src.next())
+            case 0xC8: i.op = .enter; i.osz = osz64; i.imm = try immN(1) & 0xFFFF; i.nestingLevel = UInt64(try src.next())
             case 0xC9: i.op = .leave; i.osz = osz64
             case 0xCA: i.op = .retFar; i.osz = osz; i.imm = try immN(1) & 0xFFFF
             case 0xCB: i.op = .retFar; i.osz = osz; i.imm = 0
@@ -457,7 +495,7 @@ extension CPU {
             case 0xCE: i.op = mode == 2 ? .ud : .into
             case 0xCF: i.op = .iret; i.osz = osz
             case 0xD4, 0xD5:   // AAM/AAD imm8 (SDM Vol. 2A "AAM", "AAD"): #UD in 64-bit mode
-                if mode == 2 { i.op = .ud } else { i.op = .bcd; i.sub = opc == 0xD4 ? 4 : 5; i.imm = UInt64(try src.next()) }
+                if mode == 2 { i.op = .ud } else { i.op = .bcd; i.bcdOp = opc == 0xD4 ? 4 : 5; i.imm = UInt64(try src.next()) }
             case 0xD6: i.op = mode == 2 ? .ud : .salc      // SALC: undocumented by Intel, executed by its CPUs
             case 0xD7: i.op = .xlat
             case 0xD8...0xDF:
@@ -466,7 +504,7 @@ extension CPU {
                 // the register forms in `OpcodeTables.x87UndefinedRegForms`.
                 try modrm(false)
                 let esc = Int(opc & 7)
-                i.imm2 = UInt64(esc); i.rm &= 7; i.reg &= 7
+                i.x87Escape = esc; i.rm &= 7; i.reg &= 7
                 if i.mem {
                     switch (esc, i.sub) {
                     case (1, 1), (3, 4), (3, 6), (5, 5): i.op = .ud
@@ -474,18 +512,18 @@ extension CPU {
                     }
                 }
                 else { i.op = OpcodeTables.x87UndefinedRegForms[esc] >> (UInt64(i.sub) << 3 | UInt64(i.rm & 7)) & 1 != 0 ? .ud : .x87 }
-            case 0xE0, 0xE1, 0xE2: i.op = .loop; i.sub = opc & 3; i.osz = oszBranch; i.imm = try immN(0)
+            case 0xE0, 0xE1, 0xE2: i.op = .loop; i.loopKind = opc & 3; i.osz = oszBranch; i.imm = try immN(0)
             case 0xE3: i.op = .jcxz; i.osz = oszBranch; i.imm = try immN(0)
-            case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
-            case 0xE6, 0xE7: i.op = .outPort; i.osz = opc == 0xE6 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.sub = 1
-            case 0xEC, 0xED: i.op = .inPort; i.osz = opc == 0xEC ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
-            case 0xEE, 0xEF: i.op = .outPort; i.osz = opc == 0xEE ? 0 : (osz == 3 ? 2 : osz); i.sub = 0
+            case 0xE4, 0xE5: i.op = .inPort; i.osz = opc == 0xE4 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.portIsImmediate = true
+            case 0xE6, 0xE7: i.op = .outPort; i.osz = opc == 0xE6 ? 0 : (osz == 3 ? 2 : osz); i.imm = UInt64(try src.next()); i.portIsImmediate = true
+            case 0xEC, 0xED: i.op = .inPort; i.osz = opc == 0xEC ? 0 : (osz == 3 ? 2 : osz); i.portIsImmediate = false
+            case 0xEE, 0xEF: i.op = .outPort; i.osz = opc == 0xEE ? 0 : (osz == 3 ? 2 : osz); i.portIsImmediate = false
             case 0xE8: i.op = .callRel; i.osz = oszBranch; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
             case 0xE9: i.op = .jmpRel; i.osz = oszBranch; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
             case 0xEA:
                 if mode == 2 { i.op = .ud } else {
                     i.op = .jmpFar; i.osz = osz; i.imm = osz == 1 ? try immN(1) & 0xFFFF : UInt64(try src.read32())
-                    i.imm2 = try immN(1) & 0xFFFF
+                    i.farSelector = UInt16(truncatingIfNeeded: try immN(1))
                 }
             case 0xEB: i.op = .jmpRel; i.osz = oszBranch; i.imm = try immN(0)
             case 0xF1: i.op = .int1
@@ -598,7 +636,7 @@ extension CPU {
             case 0x35: i.op = .sysexit; i.osz = rexW ? 3 : 2
             case 0xB2, 0xB4, 0xB5:                                      // LSS/LFS/LGS Gv, Mp
                 i.op = .loadFarPointer; i.osz = osz; try modrm(false)
-                i.sub = opc == 0xB2 ? 2 : (opc == 0xB4 ? 4 : 5)
+                i.segmentRegister = opc == 0xB2 ? 2 : (opc == 0xB4 ? 4 : 5)
                 if !i.mem { i.op = .ud }
             case 0x0D: i.op = .nop; try modrm(false)                   // PREFETCHW
             case 0x18...0x1F: i.op = .nop; try modrm(false)            // hint NOPs, NOP Ev
@@ -624,29 +662,29 @@ extension CPU {
             case 0x31: i.op = .rdtsc
             case 0x32: i.op = .rdmsr
             case 0x33: i.op = .rdpmc
-            case 0x40...0x4F: i.op = .cmovcc; i.osz = osz; i.sub = opc & 0xF; try modrm(false); i.sub = opc & 0xF
-            case 0x80...0x8F: i.op = .jcc; i.osz = oszBranch; i.sub = opc & 0xF; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
-            case 0x90...0x9F: i.op = .setcc; i.osz = 0; try modrm(true); i.sub = opc & 0xF
-            case 0xA0, 0xA8: i.op = .pushSeg; i.sub = opc == 0xA0 ? 4 : 5; i.osz = osz64
-            case 0xA1, 0xA9: i.op = .popSeg; i.sub = opc == 0xA1 ? 4 : 5; i.osz = osz64
+            case 0x40...0x4F: i.op = .cmovcc; i.osz = osz; try modrm(false); i.conditionCode = opc & 0xF
+            case 0x80...0x8F: i.op = .jcc; i.osz = oszBranch; i.conditionCode = opc & 0xF; i.imm = try immZ(oszBranch == 1 ? 1 : 2)
+            case 0x90...0x9F: i.op = .setcc; i.osz = 0; try modrm(true); i.conditionCode = opc & 0xF
+            case 0xA0, 0xA8: i.op = .pushSeg; i.segmentRegister = opc == 0xA0 ? 4 : 5; i.osz = osz64
+            case 0xA1, 0xA9: i.op = .popSeg; i.segmentRegister = opc == 0xA1 ? 4 : 5; i.osz = osz64
             case 0xA2: i.op = .cpuid
             case 0xA3, 0xAB, 0xB3, 0xBB:
                 i.op = .btE; i.osz = osz; try modrm(false)
-                i.sub = [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][opc]!; i.imm2 = 0   // register bit offset
+                i.bitOp = 4 | (opc >> 3) & 3; i.bitOffsetIsImmediate = false    // A3 BT, AB BTS, B3 BTR, BB BTC
             case 0xBA:
-                i.op = .btE; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 1
-                if i.sub < 4 { i.op = .ud }
-            case 0xA4: i.op = .shld; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 2
-            case 0xA5: i.op = .shld; i.osz = osz; try modrm(false); i.imm2 = 1
-            case 0xAC: i.op = .shrd; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.imm2 = 2
-            case 0xAD: i.op = .shrd; i.osz = osz; try modrm(false); i.imm2 = 1
+                i.op = .btE; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.bitOffsetIsImmediate = true
+                if i.bitOp < 4 { i.op = .ud }
+            case 0xA4: i.op = .shld; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.countSource = Insn.countImm8
+            case 0xA5: i.op = .shld; i.osz = osz; try modrm(false); i.countSource = Insn.countCL
+            case 0xAC: i.op = .shrd; i.osz = osz; try modrm(false); i.imm = try immN(0) & 0xFF; i.countSource = Insn.countImm8
+            case 0xAD: i.op = .shrd; i.osz = osz; try modrm(false); i.countSource = Insn.countCL
             case 0xAE:
                 // Group 15 (SDM Vol. 2 Table A-6), by mandatory prefix.
                 try modrm(false)
                 if i.mem {
                     switch (mp, i.sub) {
                     case (0, 0...1): i.op = .fxsave             // FXSAVE FXRSTOR (sub 0/1)
-                    case (0, 2...3): i.op = .sse; i.imm2 = 0x1AE    // LDMXCSR STMXCSR (sub 2/3)
+                    case (0, 2...3): i.op = .sse; i.imm2 = 0x1AE    // LDMXCSR STMXCSR (ModRM.reg 2/3): `simdKey` 0x1AE, unit SSE
                     case (0, 4...6): i.op = .xsave; i.osz = osz  // XSAVE XRSTOR XSAVEOPT (REX.W: the 64-bit forms)
                     case (0, 7), (1, 7): i.op = .clflush        // CLFLUSH; 66: CLFLUSHOPT
                     default: i.op = .ud                         // 66 /6 CLWB, F3 /4 PTWRITE: not in the modeled CPU
@@ -660,8 +698,8 @@ extension CPU {
                 }
             case 0xAF: i.op = .imulGE; i.osz = osz; try modrm(false)
             case 0xB0, 0xB1: i.op = .cmpxchg; i.osz = opc == 0xB0 ? 0 : osz; try modrm(opc == 0xB0)
-            case 0xB6, 0xB7: i.op = .movzx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xB6); i.imm2 = opc == 0xB6 ? 0 : 1
-            case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xBE); i.imm2 = opc == 0xBE ? 0 : 1
+            case 0xB6, 0xB7: i.op = .movzx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xB6); i.sourceSize = opc == 0xB6 ? 0 : 1
+            case 0xBE, 0xBF: i.op = .movsx; i.osz = osz; try modrm(false, byteRMOnly: opc == 0xBE); i.sourceSize = opc == 0xBE ? 0 : 1
             case 0xB8:
                 i.op = i.rep == 1 ? .popcnt : .ud; i.osz = osz; try modrm(false)
             case 0xBC: i.op = i.rep == 1 ? .tzcnt : .bsf; i.osz = osz; try modrm(false)   // F3: TZCNT (BMI1)
@@ -671,7 +709,7 @@ extension CPU {
                 // Group 9 (SDM Vol. 2 Table A-6).
                 try modrm(false)
                 if i.sub == 1 && i.mem { i.op = .cmpxchg8b; i.osz = rexW ? 3 : 2 }
-                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .xsave; i.osz = osz; i.imm2 = 1 }   // XRSTORS XSAVEC XSAVES (REX.W: 64-bit forms)
+                else if (3...5).contains(i.sub) && i.mem && mp == 0 { i.op = .xsave; i.osz = osz; i.xsaveCompacted = true }   // XRSTORS XSAVEC XSAVES (REX.W: 64-bit forms)
                 else if i.sub == 6 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }   // NFx: F2/F3 #UD
                 else if i.sub == 7 && !i.mem && i.rep == 1 { i.op = .rdpid }
                 else if i.sub == 7 && !i.mem && mp <= 1 { i.op = .rdrand; i.osz = osz }           // RDSEED
@@ -681,14 +719,13 @@ extension CPU {
             case 0xC8...0xCF: i.op = .bswap; i.osz = osz; i.mem = false; i.rm = (opc & 7) | (rexB << 3)
             case 0x38:
                 let o3 = try src.next()
-                if o3 == 0xF0 || o3 == 0xF1 {
+                if (o3 == 0xF0 || o3 == 0xF1) && i.rep != 2 {
                     try modrm(false)
                     if i.rep == 0 {
                         // MOVBE Gv,Mv (F0) / Mv,Gv (F1); register forms are #UD.
                         i.osz = osz
                         i.op = !i.mem ? .ud : (o3 == 0xF0 ? .movbeGM : .movbeMG)
-                    } else if i.rep == 2 { i.op = .sse; i.imm2 = 0x302F0 | UInt64(o3 & 1); i.osz = osz; if o3 == 0xF0 && !i.mem { i.rm = reg8(i.rm) } }   // F2: CRC32 Gy, Eb (F0) / Ev (F1), in CPU+SSE
-                    else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
+                    } else { i.op = .ud }                                  // F3 0F 38 F0/F1 is undefined (Table A-4)
                 } else if o3 == 0x82 && mp == 1 {
                     // INVPCID: the type is r64 in 64-bit mode, r32 otherwise; the descriptor is m128.
                     i.op = .invpcid; try modrm(false); i.osz = mode == 2 ? 3 : 2
@@ -696,10 +733,13 @@ extension CPU {
                 } else if o3 == 0xF6 && (mp == 1 || mp == 2) {
                     i.op = .adx; i.sub = mp == 1 ? 0 : 1; try modrm(false); i.sub = mp == 1 ? 0 : 1
                     i.osz = rexW ? 3 : 2                                  // ADCX/ADOX Gy, Ey (66 is mandatory, not a size)
-                } else { try tableForm(OpcodeTables.map0F38[Int(o3) &* 4 &+ mp], 0x200 | Int(o3)) }
+                } else {
+                    try tableForm(SIMDTable.map0F38[Int(o3) &* 4 &+ mp], 0x200 | Int(o3))
+                    if o3 == 0xF0 && !i.mem { i.rm = reg8(i.rm) }        // F2: CRC32 Gy, Eb (`SIMDOperand.gpr8`)
+                }
             case 0x3A:
                 let o3 = try src.next()
-                try tableForm(OpcodeTables.map0F3A[Int(o3) &* 4 &+ mp], 0x300 | Int(o3))
+                try tableForm(SIMDTable.map0F3A[Int(o3) &* 4 &+ mp], 0x300 | Int(o3))
             case 0x78 where mp == 0, 0x79 where mp == 0:
                 // VMREAD Ev, Gy / VMWRITE Gy, Ev: 64-bit operands in 64-bit mode, else 32-bit
                 // (operand-size prefixes select other instructions: #UD here).
@@ -707,16 +747,10 @@ extension CPU {
                 try modrm(false)
                 i.osz = mode == 2 ? 3 : 2
             case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2...0xC6, 0xD0...0xFE:
-                try tableForm(OpcodeTables.map0F[Int(opc) &* 4 &+ mp], 0x100 | Int(opc))
-                // Groups 12-14 (Table A-6): shifts by imm8 of MMX (none) and XMM (66) registers.
-                if (0x71...0x73).contains(opc) && i.op != .ud {
-                    switch i.sub {
-                    case 2, 6: break                                    // PSRLx, PSLLx
-                    case 4 where opc != 0x73: break                     // PSRAW, PSRAD
-                    case 3 where opc == 0x73 && mp == 1, 7 where opc == 0x73 && mp == 1: break   // PSRLDQ, PSLLDQ (66 only)
-                    default: i.op = .ud
-                    }
-                }
+                try tableForm(SIMDTable.map0F[Int(opc) &* 4 &+ mp], 0x100 | Int(opc))
+                // Groups 12-14 (Table A-6): the member is ModRM.reg (`SIMDTable.groupMembers`).
+                if (0x71...0x73).contains(opc) && i.op != .ud
+                    && SIMDTable.groupMemberMask[Int(opc &- 0x71) &* 4 &+ mp] >> i.modrmReg & 1 == 0 { i.op = .ud }
             default:
                 i.op = .ud
             }
@@ -725,9 +759,9 @@ extension CPU {
         if i.lock {
             let lockable: Bool
             switch i.op {
-            case .aluEG, .aluEI: lockable = i.mem && i.sub != 7
+            case .aluEG, .aluEI: lockable = i.mem && i.aluOp != 7
             case .incE, .decE, .notE, .negE, .xchgEG, .btE, .xadd, .cmpxchg, .cmpxchg8b:
-                lockable = i.mem && !(i.op == .btE && i.sub == 4)
+                lockable = i.mem && !(i.op == .btE && i.bitOp == 4)
             default: lockable = false
             }
             // (Nothing lockable decodes to `.unimplemented`: those with LOCK are #UD too.)
@@ -755,11 +789,11 @@ extension CPU {
         case .movEI:
             if !i.mem { i.op = .movRI; i.imm &= CPU.mask(i.osz); i.reg = i.rm }
         case .aluEG, .aluGE:
-            guard !i.mem, i.sub != 2, i.sub != 3 else { return }
+            guard !i.mem, i.aluOp != 2, i.aluOp != 3 else { return }
             if i.op == .aluEG { let d = i.rm; i.rm = i.reg; i.reg = d }
             i.op = wide ? .aluRR64 : .aluRR32
         case .aluEI:
-            guard !i.mem, i.sub != 2, i.sub != 3 else { return }
+            guard !i.mem, i.aluOp != 2, i.aluOp != 3 else { return }
             i.reg = i.rm; i.imm &= CPU.mask(i.osz)
             i.op = wide ? .aluRI64 : .aluRI32
         case .testEG:
@@ -802,18 +836,8 @@ extension Op {
     }
 }
 
-/// The SSE/MMX forms of the 0F, 0F 38 and 0F 3A maps (SDM Vol. 2 Appendix A, Tables,
-/// A-5, with the mandatory-prefix rows), indexed by `opcode * 4 + column`, the column being the
-/// mandatory prefix: 0 none, 1 66, 2 F3, 3 F2. Entries:
-///   `.` undefined (#UD); `n` defined, no ModRM;
-///   `a` defined with ModRM, `m` memory operand only, `r` register operand only (else #UD);
-///   `x` any ModRM, `y` memory only, of a feature the modeled CPU does not have (CPUModel: no VMX
-///   yet, AES-NI, PCLMULQDQ, SHA, GFNI, Key Locker, CET, MOVDIRI/MOVDIR64B, ENQCMD, HRESET): #UD,
-///   but with the length of the instruction (each instruction's "#UD If CPUID.… = 0").
-/// Upper case: an imm8 follows the ModRM operand.
+/// Decoder tables outside `SIMDTable`.
 @usableFromInline enum OpcodeTables {
-    static let invalid = UInt8(ascii: "."), noModRM = UInt8(ascii: "n")
-
     /// x87 register forms (ModRM C0-FF) that are blank in the escape maps D8-DF (SDM Vol. 2
     /// Appendix A.5.2, Tables, …, A-22): bit (ModRM - C0) per escape, set = #UD.
     /// (The undocumented aliases FSTP1, FXCH4, FCOMP5, FFREEP, FXCH7, FSTP8/9 and the 8087/287
@@ -835,108 +859,4 @@ extension Op {
             bits([0xE1...0xE7, 0xF8...0xFF]),                                // DF (E0 FNSTSW AX)
         ]
     }()
-
-    static func build(_ rows: [(ClosedRange<Int>, String)]) -> [UInt8] {
-        var t = [UInt8](repeating: invalid, count: 256 * 4)
-        for (ops, forms) in rows {
-            // Four columns per row; a short row leaves its missing columns undefined (#UD),
-            // which the Zydis oracle would report — never a trap in the host.
-            let f = Array(forms.utf8)
-            for op in ops { for c in 0..<4 { t[op * 4 + c] = c < f.count ? f[c] : invalid } }
-        }
-        return t
-    }
-
-    /// Two-byte opcodes 0F 10-17, 28-2F, 50-7F, C2-C6, D0-FE (Table A-3).
-    static let map0F: [UInt8] = build([
-        (0x10...0x11, "aaaa"),  // MOVUPS MOVUPD MOVSS MOVSD
-        (0x12...0x12, "amaa"),  // MOVLPS/MOVHLPS, MOVLPD m64, MOVSLDUP, MOVDDUP
-        (0x13...0x13, "mm.."),  // MOVLPS m64, MOVLPD m64
-        (0x14...0x15, "aa.."),  // UNPCKLPS/PD, UNPCKHPS/PD
-        (0x16...0x16, "ama."),  // MOVHPS/MOVLHPS, MOVHPD m64, MOVSHDUP
-        (0x17...0x17, "mm.."),  // MOVHPS m64, MOVHPD m64
-        (0x28...0x29, "aa.."),  // MOVAPS MOVAPD
-        (0x2A...0x2A, "aaaa"),  // CVTPI2PS CVTPI2PD CVTSI2SS CVTSI2SD
-        (0x2B...0x2B, "mm.."),  // MOVNTPS MOVNTPD
-        (0x2C...0x2D, "aaaa"),  // CVT(T)PS2PI CVT(T)PD2PI CVT(T)SS2SI CVT(T)SD2SI
-        (0x2E...0x2F, "aa.."),  // UCOMISS/SD, COMISS/SD
-        (0x50...0x50, "rr.."),  // MOVMSKPS MOVMSKPD
-        (0x51...0x51, "aaaa"),  // SQRT
-        (0x52...0x53, "a.a."),  // RSQRTPS/SS, RCPPS/SS
-        (0x54...0x57, "aa.."),  // AND ANDN OR XOR PS/PD
-        (0x58...0x5A, "aaaa"),  // ADD MUL, CVTPS2PD CVTPD2PS CVTSS2SD CVTSD2SS
-        (0x5B...0x5B, "aaa."),  // CVTDQ2PS CVTPS2DQ CVTTPS2DQ
-        (0x5C...0x5F, "aaaa"),  // SUB MIN DIV MAX
-        (0x60...0x6B, "aa.."),  // PUNPCKL*, PACKSSWB, PCMPGT*, PACKUSWB, PUNPCKH*, PACKSSDW
-        (0x6C...0x6D, ".a.."),  // PUNPCKLQDQ PUNPCKHQDQ
-        (0x6E...0x6E, "aa.."),  // MOVD/MOVQ mm|xmm, r/m
-        (0x6F...0x6F, "aaa."),  // MOVQ mm, MOVDQA, MOVDQU
-        (0x70...0x70, "AAAA"),  // PSHUFW PSHUFD PSHUFHW PSHUFLW
-        (0x71...0x73, "RR.."),  // Groups 12-14 (the member is checked by the decoder)
-        (0x74...0x76, "aa.."),  // PCMPEQB/W/D
-        (0x77...0x77, "n..."),  // EMMS
-        (0x78...0x79, "x..."),  // VMREAD VMWRITE (VMX not advertised yet)
-        (0x7C...0x7D, ".a.a"),  // HADDPD/HADDPS, HSUBPD/HSUBPS
-        (0x7E...0x7E, "aaa."),  // MOVD/MOVQ r/m, mm|xmm; MOVQ xmm, xmm/m64
-        (0x7F...0x7F, "aaa."),  // MOVQ mm/m64, MOVDQA, MOVDQU
-        (0xC2...0xC2, "AAAA"),  // CMPPS CMPPD CMPSS CMPSD
-        (0xC3...0xC3, "m..."),  // MOVNTI
-        (0xC4...0xC4, "AA.."),  // PINSRW
-        (0xC5...0xC5, "RR.."),  // PEXTRW
-        (0xC6...0xC6, "AA.."),  // SHUFPS SHUFPD
-        (0xD0...0xD0, ".a.a"),  // ADDSUBPD ADDSUBPS
-        (0xD1...0xD5, "aa.."),  // PSRLW/D/Q, PADDQ, PMULLW
-        (0xD6...0xD6, ".arr"),  // MOVQ xmm/m64, xmm; MOVQ2DQ; MOVDQ2Q
-        (0xD7...0xD7, "rr.."),  // PMOVMSKB
-        (0xD8...0xE5, "aa.."),  // PSUBUSB … PMULHW
-        (0xE6...0xE6, ".aaa"),  // CVTTPD2DQ CVTDQ2PD CVTPD2DQ
-        (0xE7...0xE7, "mm.."),  // MOVNTQ MOVNTDQ
-        (0xE8...0xEF, "aa.."),  // PSUBSB … PXOR
-        (0xF0...0xF0, "...m"),  // LDDQU
-        (0xF1...0xF6, "aa.."),  // PSLLW/D/Q, PMULUDQ, PMADDWD, PSADBW
-        (0xF7...0xF7, "rr.."),  // MASKMOVQ MASKMOVDQU
-        (0xF8...0xFE, "aa.."),  // PSUBB … PADDD
-    ])
-
-    /// Three-byte opcodes 0F 38 xx without VEX (Table A-4); F0/F1 (MOVBE/CRC32) are decoded apart.
-    static let map0F38: [UInt8] = build([
-        (0x00...0x0B, "aa.."),  // PSHUFB … PMULHRSW (SSSE3, MMX and XMM)
-        (0x10...0x10, ".a.."),  // PBLENDVB
-        (0x14...0x15, ".a.."),  // BLENDVPS BLENDVPD
-        (0x17...0x17, ".a.."),  // PTEST
-        (0x1C...0x1E, "aa.."),  // PABSB/W/D
-        (0x20...0x25, ".a.."),  // PMOVSX*
-        (0x28...0x29, ".a.."),  // PMULDQ PCMPEQQ
-        (0x2A...0x2A, ".m.."),  // MOVNTDQA
-        (0x2B...0x2B, ".a.."),  // PACKUSDW
-        (0x30...0x35, ".a.."),  // PMOVZX*
-        (0x37...0x41, ".a.."),  // PCMPGTQ, PMIN*/PMAX*, PMULLD, PHMINPOSUW
-        (0x80...0x81, ".y.."),  // INVEPT INVVPID (VMX not advertised yet)
-        (0x82...0x82, ".m.."),  // INVPCID
-        (0xC8...0xCD, "x..."),  // SHA1NEXTE … SHA256MSG2 (no SHA)
-        (0xCF...0xCF, ".x.."),  // GF2P8MULB (no GFNI)
-        (0xD8...0xD8, "..x."),  // AESENCWIDE128KL … AESDECWIDE256KL (no Key Locker)
-        (0xDB...0xDB, ".x.."),  // AESIMC (no AES-NI)
-        (0xDC...0xDF, ".xx."),  // AESENC AESENCLAST AESDEC AESDECLAST; F3: LOADIWKEY, AES*KL (no Key Locker)
-        (0xF5...0xF5, ".y.."),  // WRUSS (no CET)
-        (0xF6...0xF6, "yaa."),  // WRSS (no CET), ADCX, ADOX
-        (0xF8...0xF8, ".yyy"),  // MOVDIR64B, ENQCMDS, ENQCMD (not modeled)
-        (0xF9...0xF9, "y..."),  // MOVDIRI (not modeled)
-        (0xFA...0xFB, "..x."),  // ENCODEKEY128 ENCODEKEY256 (no Key Locker)
-    ])
-
-    /// Three-byte opcodes 0F 3A xx without VEX (Table A-5); all take an imm8.
-    static let map0F3A: [UInt8] = build([
-        (0x08...0x0E, ".A.."),  // ROUNDPS/PD/SS/SD, BLENDPS/PD, PBLENDW
-        (0x0F...0x0F, "AA.."),  // PALIGNR (MMX and XMM)
-        (0x14...0x17, ".A.."),  // PEXTRB PEXTRW PEXTRD/Q EXTRACTPS
-        (0x20...0x22, ".A.."),  // PINSRB INSERTPS PINSRD/Q
-        (0x40...0x42, ".A.."),  // DPPS DPPD MPSADBW
-        (0x44...0x44, ".X.."),  // PCLMULQDQ (not advertised)
-        (0x60...0x63, ".A.."),  // PCMPESTRM PCMPESTRI PCMPISTRM PCMPISTRI
-        (0xCC...0xCC, "X..."),  // SHA1RNDS4 (no SHA)
-        (0xCE...0xCF, ".X.."),  // GF2P8AFFINEQB GF2P8AFFINEINVQB (no GFNI)
-        (0xDF...0xDF, ".X.."),  // AESKEYGENASSIST (no AES-NI)
-        (0xF0...0xF0, "..X."),  // HRESET (not modeled)
-    ])
 }

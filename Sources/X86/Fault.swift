@@ -37,6 +37,30 @@ public struct Fault: Error, Equatable, Sendable, CustomStringConvertible {
     // Exception vectors (SDM Vol. 3A §6.3.1, Table 6-1 "Protected-Mode Exceptions and Interrupts").
     public static func DE() -> Fault { Fault(vector: 0) }
     public static func DB() -> Fault { Fault(vector: 1) }
+
+    /// A #DB raised for debug conditions: `conditions` in DR6's layout — B0–B3 (bits 3:0), BD
+    /// (13), BS (14), BT (15) (SDM Vol. 3A §17.2.3 "Debug Status Register (DR6)"). A #DB pushes
+    /// no error code, so `errorCode` carries them (`hasErrorCode` stays false): delivery through
+    /// the IDT merges them into DR6, a VM exit reports them as its qualification (Vol. 3C
+    /// §27.2.1 "Basic VM-Exit Information", Table 27-1).
+    public static func debug(_ conditions: UInt32, trap: Bool) -> Fault {
+        var f = Fault(vector: 1, trap: trap)
+        f.errorCode = conditions
+        return f
+    }
+
+    /// Marks the #DB of INT1 (ICEBP, F1) among the conditions: a "privileged software exception"
+    /// (Vol. 3C §24.8.3 "VM-Entry Controls for Event Injection", interruption type 5) that reports
+    /// no condition in DR6.
+    public static let int1Marker: UInt32 = 1 << 31
+    public static func int1() -> Fault { debug(int1Marker, trap: true) }
+
+    /// A #DB raised for debug conditions (not INT n with n = 1, which is a software interrupt).
+    public var isDebugException: Bool { kind == .exception && vector == 1 }
+    /// INT1 (ICEBP).
+    public var isINT1: Bool { isDebugException && errorCode & Fault.int1Marker != 0 }
+    /// The DR6-format conditions of a #DB (0 for any other event).
+    public var debugConditions: UInt32 { isDebugException ? errorCode & 0xE00F : 0 }
     public static func UD() -> Fault { Fault(vector: 6) }
     public static func NM() -> Fault { Fault(vector: 7) }
     public static func TS(_ e: UInt32) -> Fault { Fault(vector: 10, errorCode: e) }

@@ -200,7 +200,11 @@ extension CPU {
             case .stop(let s): return s
             case .blocked: eventsPending.pointee = 1
             case .shadow: eventsPending.pointee = 1; shadow = true
-            case .none, .delivered: break
+            case .delivered:
+                // More may be pending behind the one taken (a controller's output stays asserted
+                // without a new change): look again at the next boundary.
+                if nmiPending || interruptController?.interruptPending == true { eventsPending.pointee = 1 }
+            case .none: break
             }
             if let at = haltWaitingAt {
                 // HLT (SDM Vol. 2A "HLT"): the CPU resumes on an interrupt or NMI; the next one can

@@ -1,23 +1,47 @@
-/// Guest physical RAM: one host allocation, addressed from physical address 0.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Guest physical RAM: one host mapping, addressed from physical address 0.
 ///
 /// The CPU reaches it through `base` on its hot path; everything else (loaders, the debugger)
 /// goes through the checked accessors here, which never touch memory outside the allocation.
 /// Physical addresses beyond `size` are "unbacked": reads give all-ones and writes are dropped,
 /// as on a PC with nothing decoding that address.
+///
+/// The RAM is reserved, not committed: a private anonymous mapping with MAP_NORESERVE, whose
+/// pages the host kernel supplies (zero-filled) when the guest first touches them. A guest that
+/// uses 2 MiB of a 4 GiB machine costs the host about 2 MiB.
 public final class PhysicalMemory: @unchecked Sendable {
-    /// Start of the host allocation. Stable for the object's lifetime.
+    /// Start of the host mapping. Stable for the object's lifetime.
     public let base: UnsafeMutableRawPointer
     /// Bytes of RAM (a multiple of 4 KiB).
     public let size: UInt64
+    /// Bytes mapped at `base` (`size`, or one page for an empty RAM).
+    private let mappedBytes: Int
 
-    public init(size: UInt64) {
+    /// Reserves `size` bytes (rounded up to 4 KiB) of zeroed RAM, or nil when the host refuses the
+    /// mapping (the size does not fit the address space, or mmap(2) fails: `errno` says why).
+    public init?(reserving size: UInt64) {
+        guard size <= UInt64(Int.max) - 0xFFF else { errno = ENOMEM; return nil }
         let rounded = (size + 0xFFF) & ~UInt64(0xFFF)
+        let bytes = max(Int(rounded), 0x1000)
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else { return nil }
         self.size = rounded
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: Int(rounded), alignment: 4096)
-        self.base.initializeMemory(as: UInt8.self, repeating: 0, count: Int(rounded))
+        self.base = p
+        self.mappedBytes = bytes
     }
 
-    deinit { base.deallocate(); rom?.deallocate() }
+    /// Reserves `size` bytes; traps if the host cannot. For fixed, small sizes (tests, scratch
+    /// machines); a size the user chose goes through `init?(reserving:)`.
+    public convenience init(size: UInt64) {
+        self.init(reserving: size)!
+    }
+
+    deinit { munmap(base, mappedBytes); rom?.deallocate() }
 
     // MARK: Firmware ROM
 
@@ -26,13 +50,15 @@ public final class PhysicalMemory: @unchecked Sendable {
     public private(set) var rom: UnsafeMutableRawPointer? = nil
     public private(set) var romBase: UInt64 = 0
     public private(set) var romSize: UInt64 = 0
+    /// The largest firmware image: 16 MiB.
+    public static let romLimit = 16 << 20
 
     /// Map `image` at `4 GiB − size` (size rounded up to 4 KiB, the image at the top) and copy
     /// its last 128 KiB (or all of it, if smaller) to just below 1 MiB as a writable shadow, as a
-    /// PC's chipset aliases the BIOS there. Returns false if the image is empty or over 16 MiB.
+    /// PC's chipset aliases the BIOS there. Returns false if the image is empty or over `romLimit`.
     @discardableResult
     public func mapROM(_ image: [UInt8]) -> Bool {
-        guard !image.isEmpty, image.count <= 16 << 20 else { return false }
+        guard !image.isEmpty, image.count <= Self.romLimit else { return false }
         rom?.deallocate()
         let size = (UInt64(image.count) + 0xFFF) & ~UInt64(0xFFF)
         let p = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 4096)

@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
         var rows: [(String, UInt64, Double, Double, Double, Double)] = []
         for name in images {
             let path = "\(dir)/\(name).elf"
-            guard let kernel = readFile(path) else {
+            guard let kernel = try? HostFile.read(path, limit: HostFile.imageLimit, why: "the image limit") else {
                 eprint("vmxemu bench: cannot read \(path) (run `make -C GuestImages` first)")
                 throw ExitCode(2)
             }

@@ -23,6 +23,9 @@ enum ExitStatus {
 }
 
 struct Run: ParsableCommand {
+    /// The largest `--timeout`, in seconds (about 11.6 days): beyond it a deadline means nothing.
+    static let maxTimeout: Double = 1_000_000
+
     static let configuration = CommandConfiguration(
         abstract: "Boot a multiboot (v1) kernel, as qemu-system-x86_64 -kernel does.",
         discussion: """
@@ -31,12 +34,17 @@ struct Run: ParsableCommand {
 
         Devices: a 16550 UART at 0x3F8 (COM1) whose output goes to stdout (or --serial file:PATH); \
         a debug-exit port at 0xF4 — writing v ends the run with exit status v (with \
-        --qemu-exit-status: (v<<1)|1, as QEMU's isa-debug-exit); a console at port 0xE9. \
-        Unmapped ports read all-ones; unbacked physical memory reads all-ones.
+        --qemu-exit-status: (v<<1)|1, as QEMU's isa-debug-exit), of which an exit status keeps \
+        the low 8 bits (a warning says so when that drops bits); with --debugcon, QEMU's debug \
+        console at port 0xE9. Unmapped ports read all-ones; unbacked physical memory reads all-ones.
 
         Exit status: the guest's (via port 0xF4); 2 bad image or arguments; 3 triple fault or a \
         halt nothing can wake; 4 an instruction vmxemu does not implement; 124 --timeout or \
         --max-instructions reached; 137 killed from gdb.
+
+        Limits: the image is a regular file of at most 1 GiB, each module at most the guest RAM; \
+        --memory at most the host's physical RAM (and 64G), reserved and committed only as the \
+        guest touches it; --timeout is a number of seconds in (0, 1000000], kept to within 0.1 s.
 
         Debugging with gdb: --gdb [HOST:]PORT starts a gdb server (host 127.0.0.1 unless given; \
         port 0 picks a free one), -s is --gdb 1234, -S (--wait-gdb) keeps the CPU stopped until \
@@ -63,10 +71,13 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where COM1 output goes: stdio or file:PATH.", valueName: "stdio|file:PATH"))
     var serial: String = "stdio"
 
+    @Option(name: .long, help: ArgumentHelp("Give the guest QEMU's debug console at port 0xE9, writing to stdout or a file (off by default, as in QEMU).", valueName: "stdio|file:PATH"))
+    var debugcon: String?
+
     @Flag(name: .long, help: "Map a debug-exit write of v to exit status (v<<1)|1, as QEMU's isa-debug-exit.")
     var qemuExitStatus = false
 
-    @Option(name: .long, help: "Stop the guest after this many seconds of wall time (exit status 124).")
+    @Option(name: .long, help: "Stop the guest after this many seconds of wall time, at most 1000000 (exit status 124).")
     var timeout: Double?
 
     @Option(name: .long, help: "Stop the guest after this many instructions (exit status 124).")
@@ -93,15 +104,28 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("ex", withSingleDash: true), help: ArgumentHelp("Run one REPL command (repeatable; -x and -ex run in command-line order, as gdb does; implies --repl).", valueName: "CMD"))
     var exCommands: [String] = []
 
-    @Flag(name: .long, help: "Exit after the -x/-ex commands (status 0, or the first failure's: 1 command or assert, 2 usage, 3 guest fatal).")
+    @Flag(name: .long, help: "Exit after the -x/-ex commands (the first failure's status: 1 command or assert, 2 usage, 3 guest fatal; else the guest's exit status if it exited, else 0).")
     var batch = false
 
     @Flag(name: .customLong("no-history"), help: "Do not read or write the REPL history ($XDG_STATE_HOME/vmxemu/history).")
     var noHistory = false
 
+    @Flag(name: .long, help: "Script runs: every command's result as one JSON object per line on stdout (the guest's serial output goes to stderr unless --serial names a file).")
+    var json = false
+
     func run() throws {
         guard let mem = parseSize(memory), mem >= 2 << 20 else {
             eprint("vmxemu: --memory '\(memory)' is not a size of at least 2M (examples: 128M, 1G)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let ramLimit = HostMemory.guestRAMLimit
+        guard mem <= ramLimit else {
+            let why = HostMemory.physicalBytes.map { $0 <= HostMemory.cap ? "this host's physical RAM" : "vmxemu's cap" } ?? "vmxemu's cap"
+            eprint("vmxemu: --memory '\(memory)' is more than the limit of \(HostMemory.describe(ramLimit)) (\(why))")
+            throw ExitCode(ExitStatus.usage)
+        }
+        if let timeout, !(timeout > 0 && timeout <= Run.maxTimeout) {
+            eprint("vmxemu: --timeout '\(timeout)' is not a number of seconds in (0, \(Int(Run.maxTimeout))]")
             throw ExitCode(ExitStatus.usage)
         }
         if (image == nil) == (bios == nil) {
@@ -120,6 +144,10 @@ struct Run: ParsableCommand {
             endpoint = GDBEndpoint(host: GDBEndpoint.defaultHost, port: GDBEndpoint.defaultPort)
         }
         let wantsREPL = repl || batch || !commandFiles.isEmpty || !exCommands.isEmpty
+        if json && !wantsREPL {
+            eprint("vmxemu: --json is for script runs (-x, -ex, --batch, --repl): it makes each command's result a JSON line")
+            throw ExitCode(ExitStatus.usage)
+        }
         if wantsREPL && (timeout != nil || maxInstructions != nil) {
             eprint("vmxemu: --timeout and --max-instructions cannot be combined with the REPL")
             throw ExitCode(ExitStatus.usage)
@@ -128,26 +156,54 @@ struct Run: ParsableCommand {
             eprint("vmxemu: --timeout and --max-instructions cannot be combined with a gdb server")
             throw ExitCode(ExitStatus.usage)
         }
-        guard let kernel = readFile(path) else {
-            eprint("vmxemu: cannot read \(image != nil ? "image" : "firmware") '\(path)': \(String(cString: strerror(errno)))")
+        let kernel: [UInt8]
+        do {
+            kernel = try bios == nil
+                ? HostFile.read(path, limit: HostFile.imageLimit, why: "the image limit")
+                : HostFile.read(path, limit: UInt64(PhysicalMemory.romLimit), why: "the firmware limit")
+        } catch {
+            eprint("vmxemu: cannot read \(image != nil ? "image" : "firmware") '\(path)': \(error)")
             throw ExitCode(ExitStatus.usage)
         }
         var modules: [BootModule] = []
+        // A module must fit in guest RAM below 4 GiB: a larger file is refused before it is read.
+        let moduleLimit = min(mem, 1 << 32)
         for spec in module {
             let parts = spec.split(separator: " ", maxSplits: 1)
             let path = parts.first.map(String.init) ?? ""
-            guard let bytes = readFile(path) else {
-                eprint("vmxemu: cannot read module '\(path)': \(String(cString: strerror(errno)))")
+            do {
+                let bytes = try HostFile.read(path, limit: moduleLimit, why: "guest RAM below 4 GiB")
+                modules.append(BootModule(contents: bytes, commandLine: spec))
+            } catch {
+                eprint("vmxemu: cannot read module '\(path)': \(error)")
                 throw ExitCode(ExitStatus.usage)
             }
-            modules.append(BootModule(contents: bytes, commandLine: spec))
         }
         let sink: ConsoleSink
-        do { sink = try SerialTarget(parsing: serial).makeSink() } catch {
+        do {
+            let target = try SerialTarget(parsing: serial)
+            // With --json stdout carries the JSON lines only: the guest's serial output moves to stderr.
+            if json && target == .stdio { sink = FileDescriptorSink(fileDescriptor: 2) } else { sink = try target.makeSink() }
+        } catch {
             eprint("vmxemu: --serial: \(error)")
             throw ExitCode(ExitStatus.usage)
         }
-        let machine = Machine(memoryBytes: mem, console: sink, qemuExitStatus: qemuExitStatus)
+        var debugconSink: ConsoleSink?
+        if let debugcon {
+            do {
+                // stdio shares standard output with COM1 (one sink, so their bytes stay in order).
+                let target = try SerialTarget(parsing: debugcon)
+                debugconSink = target == .stdio && (try? SerialTarget(parsing: serial)) == .stdio ? sink : try target.makeSink()
+            } catch {
+                eprint("vmxemu: --debugcon: \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        guard let ram = PhysicalMemory(reserving: mem) else {
+            eprint("vmxemu: cannot reserve \(HostMemory.describe(mem)) of guest RAM: \(String(cString: strerror(errno)))")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let machine = Machine(memory: ram, console: sink, qemuExitStatus: qemuExitStatus, debugcon: debugconSink)
         if bios != nil {
             guard machine.powerOn(firmware: kernel) else {
                 eprint("vmxemu: \(path): a firmware image must be 1 byte to 16 MiB")
@@ -169,6 +225,7 @@ struct Run: ParsableCommand {
             options.steps = REPLOptions.orderedSteps(Array(CommandLine.arguments.dropFirst()), scripts: commandFiles, commands: exCommands)
             options.batch = batch
             options.history = !noHistory
+            options.json = json
             throw ExitCode(REPLRun.run(machine: machine, imagePath: image ?? bios, endpoint: endpoint, options: options, quiet: quiet))
         }
         if let endpoint {
@@ -184,9 +241,13 @@ struct Run: ParsableCommand {
         let stats = "\(n) instructions in \(String(format3(elapsed)))s (\(String(format3(Double(n) / max(elapsed, 1e-9) / 1e6))) MIPS)"
         switch stop {
         case .exit(let status):
+            if let req = machine.bus.exitRequest, req.truncated {
+                let asked = qemuExitStatus ? "(\(req.value)<<1)|1 = \(req.requested) under --qemu-exit-status" : "\(req.requested)"
+                eprint("vmxemu: warning: the guest asked to exit with \(asked), which does not fit an exit status (8 bits); exiting with its low 8 bits, \(status)")
+            }
             if !quiet {
                 if qemuExitStatus, let v = machine.bus.exitRequest?.value {
-                    eprint("vmxemu: guest wrote \(v) to port 0xF4: exit status \(status) = (\(v)<<1)|1 under --qemu-exit-status (\(stats))")
+                    eprint("vmxemu: guest wrote \(v) to port 0xF4: exit status \(status) \(machine.bus.exitRequest?.truncated == true ? "from" : "=") (\(v)<<1)|1 under --qemu-exit-status (\(stats))")
                 } else {
                     eprint("vmxemu: guest exited with status \(status) (\(stats))")
                 }

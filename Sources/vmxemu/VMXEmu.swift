@@ -22,8 +22,12 @@ struct VMXEmu: ParsableCommand {
         Guest serial output (COM1, port 0x3F8) goes to stdout; vmxemu's own messages go to stderr.
         A guest ends the run by writing its exit status to port 0xF4.
         """,
+        version: version,
         subcommands: [Run.self, Bench.self, Decode.self]
     )
+
+    /// `vmxemu --version`: the release and the one SDM edition every VMX citation refers to.
+    static let version = "vmxemu 0.1.0 (VMX per \(SDM.edition))"
 
     /// As ArgumentParser's `main`, except that arguments the parser rejects end with status 2 —
     /// the status vmxemu documents for bad arguments — instead of EX_USAGE (64).
@@ -71,17 +75,4 @@ extension String {
         while s.last == set { s.removeLast() }
         return String(s)
     }
-}
-
-func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n > 0 { out.append(contentsOf: buf[0..<n]) }
-        if n < buf.count { break }
-    }
-    return ferror(f) != 0 ? nil : out
 }

@@ -141,10 +141,7 @@ private final class FuzzRig {
         #expect(resumes > 1000)
 
         // The fuzzed machine still serves stock gdb over TCP.
-        guard E2E.gdbAvailable else {
-            print("SKIP the real-gdb half: \(E2E.gdb) is missing (apt-get install gdb)")
-            return
-        }
+        try Oracle.require(.gdb)
         let target = MachineTarget(controller: lastRig.target.controller, hooks: MachineTargetHooks(log: { _ in }))
         lastRig.session.disconnect()
         let server = GDBServer(target: target, port: 0, log: { _ in })

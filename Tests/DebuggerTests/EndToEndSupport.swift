@@ -10,7 +10,6 @@ import Glibc
 
 enum E2E {
     static let gdb = "/usr/bin/gdb"
-    static var gdbAvailable: Bool { FileManager.default.isExecutableFile(atPath: gdb) }
     /// The repository root (this file is Tests/DebuggerTests/EndToEndSupport.swift).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -40,45 +39,13 @@ enum E2E {
     static var checkU64: String { "0x" + String(symbol("check_u64", in: image("hello")), radix: 16) }
     static func checkU64(plus n: UInt64) -> String { "0x" + String(symbol("check_u64", in: image("hello")) + n, radix: 16) }
 
-    /// `vmxemu` next to the test bundle (`swift build` puts both in the same directory), or the
-    /// binary `VMXEMU_BIN` names (e.g. a release build for the benchmark).
-    static let vmxemu: String? = {
-        if let bin = ProcessInfo.processInfo.environment["VMXEMU_BIN"], FileManager.default.isExecutableFile(atPath: bin) {
-            return bin
-        }
-        var dirs: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            dirs.append(URL(fileURLWithPath: exe).deletingLastPathComponent().path)
-        }
-        dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path)
-        for d in dirs {
-            // The bundle may be `X.xctest` (a file on Linux) or a directory inside one.
-            for candidate in ["\(d)/vmxemu", "\(d)/../vmxemu", "\(d)/../../../vmxemu"] {
-                if FileManager.default.isExecutableFile(atPath: candidate) {
-                    return URL(fileURLWithPath: candidate).standardized.path
-                }
-            }
-        }
-        return nil
-    }()
+    /// `vmxemu` next to the test bundle, or the binary `VMXEMU_BIN` names (e.g. a release build
+    /// for the benchmark); the `.vmxemu` oracle of TestSupport.
+    static var vmxemu: String? { Oracle.vmxemuPath }
 
-    /// Why the gdb-in-the-loop suite cannot run here (nil = it can).
-    static let skipReason: String? = {
-        if !FileManager.default.isExecutableFile(atPath: gdb) { return "\(gdb) is missing (apt-get install gdb)" }
-        if vmxemu == nil { return "the vmxemu binary was not found next to the test bundle (run `swift build` first)" }
-        for name in ["hello", "bench-int", "ud2-triple"] where !FileManager.default.fileExists(atPath: image(name)) {
-            return "\(image(name)) is missing (make -C GuestImages)"
-        }
-        return nil
-    }()
-
-    static var canRun: Bool {
-        if let why = skipReason {
-            print("SKIP gdb-in-the-loop tests: \(why)")
-            return false
-        }
-        return true
-    }
+    /// What the gdb-in-the-loop suites need: a missing one fails them under
+    /// VMXEMU_REQUIRE_ORACLES=1 and skips them (with the reason) otherwise.
+    static let needs: [Oracle] = [.gdb, .vmxemu, .guestImage("hello"), .guestImage("bench-int"), .guestImage("ud2-triple")]
 }
 
 /// Collects a pipe's output on a background thread.

@@ -1,16 +1,18 @@
 // Stock gdb against the real `vmxemu run IMAGE --gdb 127.0.0.1:0 -S` on the GuestImages built
 // with -g: source lines, backtraces, system registers, memory, stepping, watchpoints, hardware
 // breakpoints, Ctrl-C, detach/re-attach, the one-gdb rule, kill and the guest's exit.
-// Skipped (with the reason printed) where gdb, the vmxemu binary or the images are missing.
+// Where gdb, the vmxemu binary or the images are missing: a failure under VMXEMU_REQUIRE_ORACLES=1
+// (CI), else a skip with the reason (TestSupport/Oracle.swift).
 import Foundation
 import GDBRemote
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite(.serialized, .enabled(if: E2E.canRun, "\(E2E.skipReason ?? "")"))
+@Suite(.serialized, OracleTrait(oracles: E2E.needs))
 struct GDBEndToEndTests {
     /// `target remote`, `break` at a C function, `continue` with the source line, `bt`,
     /// `info registers` with the decoded system registers, `x/8gx $rsp`, register writes,
@@ -331,10 +333,7 @@ struct GDBEndToEndTests {
     /// (gdb rule "swbreak only where inserted": a guest int3 is never reported as a gdb breakpoint).
     @Test func guestHandledExceptionsDoNotStopGDB() throws {
         let image = E2E.image("fault-tests")
-        guard FileManager.default.fileExists(atPath: image) else {
-            print("SKIP guestHandledExceptionsDoNotStopGDB: \(image) is missing (make -C GuestImages)")
-            return
-        }
+        try Oracle.require(.guestImage("fault-tests"))
         let vm = try VMXEmuProcess(image: image)
         let out = try GDB.run(["target remote 127.0.0.1:\(vm.port)", "continue"], file: image, helper: true)
         #expect(out.contains("[Inferior 1 (process 1) exited normally]"))

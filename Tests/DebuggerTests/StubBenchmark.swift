@@ -9,6 +9,7 @@
 import Foundation
 import GDBRemote
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -16,8 +17,8 @@ import Glibc
 
 private let benchEnabled = ProcessInfo.processInfo.environment["VMXEMU_GDB_BENCH"] == "1"
 
-@Suite(.serialized, .enabled(if: benchEnabled && E2E.skipReason == nil,
-                            "set VMXEMU_GDB_BENCH=1 to run (and have gdb, vmxemu and the images)"))
+@Suite(.serialized, .enabled(if: benchEnabled, "a benchmark: set VMXEMU_GDB_BENCH=1 to run it"),
+       OracleTrait(oracles: benchEnabled ? E2E.needs : []))
 struct StubBenchmark {
     static let qemu = "/usr/bin/qemu-system-x86_64"
 

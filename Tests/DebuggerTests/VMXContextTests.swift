@@ -5,19 +5,16 @@
 
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite(.serialized, .enabled(if: E2E.skipReason == nil, "\(E2E.skipReason ?? "")"))
+@Suite(.serialized, OracleTrait(oracles: E2E.needs + [.guestImage("minivmm")]))
 struct VMXContextTests {
     static let image = E2E.image("minivmm")
 
     @Test func continueAlternatesBetweenGuestAndVMMThreads() throws {
-        guard FileManager.default.fileExists(atPath: Self.image) else {
-            print("SKIP: \(Self.image) is missing (make -C GuestImages)")
-            return
-        }
         let vm = try VMXEmuProcess(image: Self.image)
         let out = try GDB.run([
             "set schedule-multiple on",
@@ -63,10 +60,6 @@ struct VMXContextTests {
     /// thread (which would crash gdb 13 in `finish_step_over`). 300 `stepi` through guest_main's
     /// first kprintf cross several I/O exits (each character is an OUT the VMM emulates).
     @Test func stepiInTheGuestCrossesVMExitsInTheGuestThread() throws {
-        guard FileManager.default.fileExists(atPath: Self.image) else {
-            print("SKIP: \(Self.image) is missing (make -C GuestImages)")
-            return
-        }
         let vm = try VMXEmuProcess(image: Self.image)
         // gdb's `while` needs a script file (a -ex line cannot hold the loop body).
         let loop = NSTemporaryDirectory() + "vmxemu-stepi-\(getpid()).gdb"

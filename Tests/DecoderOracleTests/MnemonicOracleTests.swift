@@ -5,12 +5,17 @@
 // with and without REX.W.
 
 import Testing
+import TestSupport
 import CZydis
 @testable import Debugger
 @testable import X86
 
-@Suite("Disassembly mnemonics vs Zydis (x87, SSE, MMX)")
+@Suite("Disassembly mnemonics vs Zydis (x87, SSE, MMX)", .requires(.zydis))
 struct MnemonicOracleTests {
+    init() throws {
+        if let why = Zydis.unavailableReason { try Oracle.zydis.unusable(why) }
+    }
+
     /// Names that differ from Zydis's by convention only, each with its reason.
     static let aliases: [String: String] = [
         // The SDM lists the undocumented aliases of FCOM/FCOMP/FXCH/FSTP in Tables A-8…A-22 with
@@ -28,10 +33,11 @@ struct MnemonicOracleTests {
         return (i.op, Disassembler.text(i, address: DecodeHarness.code, bits: [16, 32, 64][mode]))
     }
 
-    func compare(_ cases: [[UInt8]], mode: Int) -> (checked: Int, mismatches: [String]) {
+    func compare(_ cases: [[UInt8]], mode: Int) -> (checked: Int, mismatches: [String], aliasesUsed: Set<String>) {
         let h = DecodeHarness(mode: mode)
         var checked = 0
         var bad: [String] = []
+        var aliasesUsed: Set<String> = []
         for bytes in cases {
             guard let (_, text) = ours(bytes, mode: mode, harness: h) else { continue }
             let padded = bytes + [UInt8](repeating: 0, count: 15 - bytes.count)
@@ -40,31 +46,36 @@ struct MnemonicOracleTests {
             checked += 1
             let mine = String(text.split(separator: " ").first ?? "")
             let normalized = Self.aliases[mine] ?? mine
+            if Self.aliases[mine] != nil && normalized == z.mnemonic { aliasesUsed.insert(mine) }
             if normalized != z.mnemonic && !text.hasPrefix("sse[") {
                 bad.append("\(bytes.map { hex($0) }.joined(separator: " ")): ours \"\(text)\", Zydis \(z.mnemonic)")
             }
             if text.hasPrefix("sse[") { bad.append("\(bytes.map { hex($0) }.joined(separator: " ")): not tabled (\(text)), Zydis \(z.mnemonic)") }
         }
-        return (checked, bad)
+        return (checked, bad, aliasesUsed)
     }
 
     @Test func x87Mnemonics() throws {
-        if let why = Zydis.unavailableReason { print("mnemonic oracle: SKIPPED — \(why)"); return }
         var cases: [[UInt8]] = []
         for esc in UInt8(0xD8)...0xDF {
             for modrm in 0xC0...0xFF { cases.append([esc, UInt8(modrm)]) }
             for sub in 0..<8 { cases.append([esc, UInt8(sub << 3)]) }      // [rax] / [bx+si]
         }
+        var used: Set<String> = []
         for mode in [2, 1] {
-            let (n, bad) = compare(cases, mode: mode)
+            let (n, bad, aliases) = compare(cases, mode: mode)
             print("mnemonic oracle x87 \(DecodeHarness.modeNames[mode]): \(n) encodings, \(bad.count) disagreements")
             #expect(n > 400)
             #expect(bad.isEmpty, "\(bad.prefix(20).joined(separator: "\n"))")
+            used.formUnion(aliases)
+        }
+        // Every alias must explain a name Zydis gives: an unused one is stale.
+        for name in Self.aliases.keys.sorted() where !used.contains(name) {
+            Issue.record("alias \(name) → \(Self.aliases[name]!) explained no mnemonic: remove it")
         }
     }
 
     @Test func sseMnemonics() throws {
-        if let why = Zydis.unavailableReason { print("mnemonic oracle: SKIPPED — \(why)"); return }
         var cases: [[UInt8]] = []
         for prefix in [[], [0x66], [0xF3], [0xF2]] as [[UInt8]] {
             for rex in [[], [0x48]] as [[UInt8]] {
@@ -78,7 +89,7 @@ struct MnemonicOracleTests {
                 }
             }
         }
-        let (n, bad) = compare(cases, mode: 2)
+        let (n, bad, _) = compare(cases, mode: 2)
         print("mnemonic oracle SSE/MMX 64-bit: \(n) encodings, \(bad.count) disagreements")
         #expect(n > 2000)
         #expect(bad.isEmpty, "\(bad.prefix(30).joined(separator: "\n"))")

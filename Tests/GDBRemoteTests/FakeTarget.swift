@@ -98,6 +98,9 @@ final class FakeTarget: GDBTarget, GDBSoftwareBreakpoints, GDBHardwareBreakpoint
     }
 
     func writeRegisters(_ thread: GDBThreadID, _ file: GDBRegisterFile) throws(GDBTargetError) {
+        // A register this target refuses with a message (as vmxemu does for a GPR of a guest
+        // that is off the CPU).
+        if file.value("k_gs_base") == 1 { throw GDBTargetError(.einval, "k_gs_base: not writable in this context") }
         let ok: Bool = lock.withLock {
             guard var f = registers[thread] else { return false }
             for r in file.layout.registers { if let v = file[r.regnum] { f[r.regnum] = v } }

@@ -2,12 +2,11 @@
 // Skipped loudly (with the reason printed) when gdb is not installed.
 import Foundation
 import Testing
+import TestSupport
 @testable import GDBRemote
 
 enum GDBRunner {
     static let path = "/usr/bin/gdb"
-
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
     /// Runs gdb with `-ex` commands; returns stdout+stderr. Killed after `timeout` seconds.
     /// Runs gdb with `-ex` commands; returns stdout+stderr. Killed (SIGKILL: gdb ignores
@@ -124,8 +123,9 @@ func steppingTarget() -> FakeTarget {
     return t
 }
 
-/// Counted as skipped (with this reason) where gdb is not installed — never as passed.
-@Suite(.serialized, .enabled(if: GDBRunner.available, "needs \(GDBRunner.path): apt-get install gdb"))
+/// Where gdb is not installed: a failure under VMXEMU_REQUIRE_ORACLES=1, else a skip with the
+/// reason — never a pass (TestSupport/Oracle.swift).
+@Suite(.serialized, .requires(.gdb))
 struct GDBInTheLoopTests {
     @Test func stockGDBReadsRegistersMemoryAndRunsMonitor() async throws {
         let target = steppingTarget()

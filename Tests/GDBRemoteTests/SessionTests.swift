@@ -351,6 +351,10 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(h.ask("P0=efbeadde00000000") == "OK")
         #expect(t.reg(p11, "rax") == 0xdeadbeef)
         #expect(h.ask("P0=efbe") == "E16")
+        // A refusal with a message reaches gdb as E.text ("Could not write register …; remote
+        // failure reply 'E.…'"), not a bare E16.
+        let kgs = GDBRegisterLayout.x86_64.regnum("k_gs_base")!
+        #expect(h.ask("P\(String(kgs, radix: 16))=0100000000000000") == "E.k_gs_base: not writable in this context")
         #expect(h.ask("P0=xxxxxxxxxxxxxxxx") == "E16")
         #expect(h.ask("P4c=00000000") == "E01")  // read-only VMX status
         // G round trip: write back what g returned with rip changed; read-only ones are ignored.
@@ -415,8 +419,10 @@ func expedited(_ t: GDBThreadID) -> String {
         #expect(big.count > 2)
         let text = big.dropLast().map { String(decoding: Hex.decode(Array($0.utf8.dropFirst()))!, as: UTF8.self) }.joined()
         #expect(text == String(repeating: "0123456789abcdef", count: 1000))
+        // A failing command's message reaches the console, then OK: no "Protocol error with Rcmd".
         let bad = h.send("qRcmd," + Hex.encode(Array("frob".utf8)))
-        #expect(bad.last == "E16")
+        #expect(bad.first.map { String(decoding: Hex.decode(Array($0.utf8.dropFirst()))!, as: UTF8.self) } == "unknown command: frob\n")
+        #expect(bad.last == "OK")
         #expect(t.monitorCommands == ["help", "big", "frob"])
     }
 

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 /// The one stderr line of a refused run, after checking status 2, silent stdout and one line.
 private func expectUsageError(_ r: RunResult, sourceLocation: SourceLocation = #_sourceLocation) -> String {
@@ -70,7 +71,7 @@ func firstLoadedFileRange(_ elf: [UInt8]) -> (offset: Int, size: Int)? {
         #expect(line.contains(tmp.url.path), "the line should name the file: \(line)")
     }
 
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+    @Test(.requires(.imageTools))
     func truncatedHello() throws {
         let hello = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try GuestImages.path("hello"))))
         let load = try #require(firstLoadedFileRange(hello), "hello.elf has no PT_LOAD segment with file bytes")
@@ -89,7 +90,7 @@ func firstLoadedFileRange(_ elf: [UInt8]) -> (offset: Int, size: Int)? {
 
 @Suite struct CommandLineTests {
     @Test(
-        .enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason),
+        .requires(.imageTools),
         arguments: ["banana", "0", "1K", "12Q", "-5M", "99999G", ""])
     func nonsenseMemorySize(_ size: String) throws {
         // A good image, so the size is the only thing wrong. "--memory=-5M", or the parser would

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 /// `all N checks passed` in a guest's summary line: N, if the line is there.
 func checksPassed(in stdout: String) -> Int? {
@@ -14,7 +15,7 @@ func checksPassed(in stdout: String) -> Int? {
     return nil
 }
 
-@Suite(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+@Suite(.requires(.imageTools))
 struct GuestRunTests {
     // MARK: hello.elf
 

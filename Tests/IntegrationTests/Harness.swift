@@ -96,22 +96,8 @@ struct HarnessError: Error, CustomStringConvertible {
 // MARK: - Guest images
 
 enum GuestImages {
-    /// True when `make` and the C compiler the Makefile uses (`$CC`, else `gcc`) are on PATH.
-    static let toolsAvailable: Bool = {
-        let cc = ProcessInfo.processInfo.environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "gcc"
-        return onPath("make") && onPath(cc) && onPath("ld")
-    }()
-
-    static let missingToolsReason: Comment =
-        "make, gcc (or $CC) or ld is not on PATH, so GuestImages cannot be built"
-
-    static func onPath(_ tool: String) -> Bool {
-        if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").contains {
-            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
-        }
-    }
+    // (The tools that build the images are the `.imageTools` oracle of TestSupport/Oracle.swift:
+    // the suites that need them carry `.requires(.imageTools)`.)
 
     /// `make -C GuestImages`, run once per test process (the first test that needs an image
     /// builds them; the others wait for it).
@@ -155,6 +141,8 @@ struct RunResult: Sendable, CustomStringConvertible {
     var stdout: String
     var stderr: String
     var seconds: Double
+    /// The child's peak resident set size in KiB (wait4's `ru_maxrss`).
+    var maxRSSKiB: Int = 0
 
     var stdoutLines: [String] { Self.lines(stdout) }
     var stderrLines: [String] { Self.lines(stderr) }
@@ -258,8 +246,9 @@ func runUnchecked(_ executable: URL, _ arguments: [String], timeout: Double) thr
     var raw: Int32 = 0
     var timedOut = false
     var killedAt: Date?
+    var usage = rusage()
     while true {
-        let w = waitpid(pid, &raw, WNOHANG)
+        let w = wait4(pid, &raw, WNOHANG, &usage)
         if w == pid { break }
         if w < 0 && errno != EINTR { throw HarnessError("waitpid \(pid): \(String(cString: strerror(errno)))") }
         let elapsed = Date().timeIntervalSince(start)
@@ -286,7 +275,7 @@ func runUnchecked(_ executable: URL, _ arguments: [String], timeout: Double) thr
     }
     return RunResult(
         executable: executable.lastPathComponent, arguments: arguments, status: status, signaled: signaled, timedOut: timedOut,
-        stdout: text(outPath), stderr: text(errPath), seconds: seconds)
+        stdout: text(outPath), stderr: text(errPath), seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss))
 }
 
 /// A fresh temporary directory; `defer { dir.remove() }` (which also keeps it alive that long).

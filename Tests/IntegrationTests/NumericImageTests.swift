@@ -5,8 +5,9 @@
 
 import Foundation
 import Testing
+import TestSupport
 
-@Suite(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+@Suite(.requires(.imageTools))
 struct NumericImageTests {
     static func expected() throws -> String {
         _ = try GuestImages.path("numeric")
@@ -33,7 +34,7 @@ struct NumericImageTests {
     }
 
     /// The image itself is right: QEMU (TCG: softfloat SSE and x87) prints the native output too.
-    @Test(.enabled(if: GuestImages.onPath("qemu-system-x86_64"), "qemu-system-x86_64 is not installed"))
+    @Test(.requires(.qemu))
     func qemuPrintsWhatTheNativeBuildPrints() throws {
         let want = try Self.expected()
         let r = try run(URL(fileURLWithPath: "/usr/bin/env"), [

@@ -3,8 +3,9 @@
 
 import Foundation
 import Testing
+import TestSupport
 
-@Suite(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+@Suite(.requires(.imageTools, .qemu))
 struct QEMUCrossCheckTests {
     @Test func everyImageBehavesUnderQEMU() throws {
         // Build through the shared once-per-run make first, so the script's own make has nothing
@@ -14,8 +15,7 @@ struct QEMUCrossCheckTests {
         let r = try run(URL(fileURLWithPath: "/bin/sh"), [script.path], timeout: 600)
         if r.status == 77 {
             let reason = r.stdoutLines.first { $0.hasPrefix("SKIP") } ?? r.stdout
-            print("QEMU cross-check skipped: \(reason)")
-            try Test.cancel("check-qemu.sh exit 77: \(reason)")
+            try Oracle.qemu.unusable("check-qemu.sh exit 77: \(reason)")
         }
         #expect(r.status == 0, "check-qemu.sh failed:\n\(r.stdout)\(r.stderr)")
 

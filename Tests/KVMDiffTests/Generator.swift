@@ -47,6 +47,9 @@ struct Insn {
     /// An allow-list test: given the machine state before this instruction (our core's), the name
     /// of an allow-list entry that explains a divergence here, else nil.
     var allow: ((EndState) -> String?)? = nil
+    /// With `allow`: the one register the allowed divergence may be in (BSF/BSR's destination);
+    /// a divergence anywhere else is a mismatch, and the rest of the sequence is still checked.
+    var allowedRegister: Int? = nil
     /// For a Jcc: the group index the branch targets (patched into the displacement).
     var jumpGroup: Int? = nil
     /// For RIP-relative operands: offset of disp32 in `bytes` and the linear target.

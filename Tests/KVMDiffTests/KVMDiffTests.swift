@@ -8,7 +8,8 @@
 // it is printed with its bytes, disassembly and both states (differing registers only).
 //
 // VMXEMU_KVM_SEED / VMXEMU_KVM_COUNT choose the seed and the number of sequences (CI: the fixed
-// default seed, 20 000 sequences). Without a usable /dev/kvm the test prints why and is skipped.
+// default seed, 20 000 sequences). Without a usable /dev/kvm or Zydis the test fails under
+// VMXEMU_REQUIRE_ORACLES=1 (CI) and is skipped with the reason otherwise (TestSupport/Oracle.swift).
 
 import TestSupport
 import Foundation
@@ -19,26 +20,38 @@ import Testing
 
 struct AllowEntry {
     let name: String
+    /// The SDM rule (325462-077US) or the host's documented behaviour that makes it no bug.
     let why: String
+    /// The run (`runDiff` label) that must need it: an entry it never uses fails that run.
+    let run: String
 }
 
-/// Every entry is a documented vendor difference or a known core bug kept out of the CI run.
-/// The instruction-level predicates live with the forms (`Insn.allow`), named by these entries.
+/// Every entry is a documented vendor difference (the silicon is AMD, we model Intel); the
+/// instruction-level predicates live with the forms (`Insn.allow`) and in the functions below.
 let allowList: [AllowEntry] = [
-    // BSF/BSR with a zero source: the SDM says the destination is undefined; AMD documents it as
-    // unchanged, Intel hardware (and our core) also writes nothing for 32-bit operands but the
-    // upper half of a 64-bit destination differs between implementations. ZF = 1 on both.
-    AllowEntry(name: "bsf/bsr-zero-source", why: "destination undefined for a zero source (SDM Vol. 2A BSF/BSR); AMD leaves it unchanged"),
+    // (BSF/BSR with a zero source — destination undefined in the SDM, unchanged on AMD — had an
+    // entry; narrowed to "only the destination differs", it explained nothing in 2 × 20 000
+    // sequences (fixed and fresh seed): no divergence there, so it went. A register-only
+    // allowance is expressed with `Insn.allow` and `allowedRegister`; the run then checks the
+    // rest of the sequence from the host's state after that instruction.)
     // (Found by this test and fixed in the core: `XADD m, r` with r the base or index of m stored
     // the sum at an address computed from the updated register — DataMovementTests.xadd.)
     // x87 (second run only): see `x87ConditionCodeAllowance` below.
-    AllowEntry(name: "x87-cc-after-stack-fault", why: "FSW C0/C1/C2/C3 after a masked x87 stack fault (FLD ST(i), FPREM/FPREM1 on empty registers)"),
-    AllowEntry(name: "x87-c1-fcmov-fcomi", why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: AMD keeps it, we clear it"),
+    AllowEntry(name: "x87-cc-after-stack-fault",
+               why: "FSW C0/C1/C2/C3 after a masked x87 stack fault (FLD ST(i), FPREM/FPREM1 on empty registers): SDM Vol. 2A \"FLD—Load Floating Point Value\" "
+                   + "(FPU Flags Affected: \"C0, C2, C3 Undefined\"), Vol. 1 §8.5.1.1 \"Stack Overflow or Underflow Exception (#IS)\" (C1 tells overflow from underflow; which one an FLD with both reports is not defined)",
+               run: "x87+sse+mmx"),
+    AllowEntry(name: "x87-c1-fcmov-fcomi",
+               why: "C1 after FCMOVcc/FCOMI/FUCOMI(P) with no stack fault: SDM Vol. 2A \"FCMOVcc—Floating-Point Conditional Move\" and \"FCOMI/FCOMIP/FUCOMI/FUCOMIP—Compare "
+                   + "Floating-Point Values and Set EFLAGS\" (FPU Flags Affected) define C1 only for a stack underflow (\"Set to 0 if stack underflow occurred\"); without one AMD keeps C1, we clear it",
+               run: "x87+sse+mmx"),
     AllowEntry(name: "x87-cc-fprem-nan-result",
-               why: "FSW C0–C3 after FPREM/FPREM1 with a NaN result (a NaN operand, or a masked invalid operation without a stack fault): SDM Vol. 2A \"FPREM\" defines them from the quotient of a computed remainder, and there is none; AMD leaves them as they were, the core takes them from its host run"),
+               why: "FSW C0–C3 after FPREM/FPREM1 with a NaN result (a NaN operand, or a masked invalid operation without a stack fault): SDM Vol. 2A \"FPREM\" defines them from the quotient of a computed remainder, and there is none; AMD leaves them as they were, the core takes them from its host run",
+               run: "x87+sse+mmx"),
     // MMX (second run): see `mmxTransitionAllowance` below.
     AllowEntry(name: "cvtpi2ps-m64-no-mmx-transition",
-               why: "CVTPI2PS xmm, m64: the SDM (Vol. 2A \"CVTPI2PS\") makes every form switch to MMX operation (TOP 0, tags valid); the AMD host does not for a memory source"),
+               why: "CVTPI2PS xmm, m64: the SDM (Vol. 2A \"CVTPI2PS\") makes every form switch to MMX operation (TOP 0, tags valid); the AMD host does not for a memory source",
+               run: "x87+sse+mmx"),
     // (The second run also found DE reported alongside a higher-priority invalid operation —
     // `fmul dword [m]` with ST(0) empty: hardware FSW 0x0041, ours 0x0043 — fixed in 90c2aee.)
 ]
@@ -158,6 +171,12 @@ final class DiffRunner {
     var allowed: [String: Int] = [:]
     var endedBy: [Int: Int] = [:]
     var kvmErrors = 0
+    /// Sequences checked on past a register-only allowance (`Insn.allowedRegister`).
+    var resumed = 0
+    /// The self-test's planted bug: our core runs NOPs in place of this instruction.
+    var plantedNOP: Int? = nil
+    /// The first divergent instruction of every mismatch (reports keep only the first ten).
+    var firstDivergent: [Int] = []
     var reports: [String] = []
     var rejects: Set<String> = []
 
@@ -176,60 +195,102 @@ final class DiffRunner {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let a = kvm.run(code: code, data: seq.data, start: seq.start, withFPU: withFPU)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        let b = core.run(code: code, data: seq.data, start: seq.start, withFPU: withFPU)
+        var coreCode = code
+        if let t = plantedNOP, t < seq.insns.count, seq.offsets[t] < coreCode.count {
+            // The planted bug (self-test): our core skips instruction t.
+            for j in seq.offsets[t]..<min(seq.offsets[t] + seq.insns[t].bytes.count, coreCode.count) { coreCode[j] = 0x90 }
+        }
+        let b = core.run(code: coreCode, data: seq.data, start: seq.start, withFPU: withFPU)
         kvmTime += t1 - t0; coreTime += DispatchTime.now().uptimeNanoseconds - t1
         return (a, b)
     }
 
-    /// Run one sequence; on a mismatch bisect and record a report (or an allow-list hit).
+    /// Run one sequence; on a mismatch bisect and record a report (or an allow-list hit). After
+    /// a register-only allowance (an instruction whose `allow` names an entry and whose
+    /// divergence is in `allowedRegister` alone; none today — BSF/BSR with a zero source had one)
+    /// the rest of the sequence is still checked: both machines resume from
+    /// the host's state after that instruction (the instructions before it replaced by NOPs, so
+    /// every offset stays the same).
     func check(_ seq: Sequence, seed: UInt64, index: Int, withFPU: Bool) {
         sequences += 1
         instructions += seq.insns.count
-        let (a, b) = run(seq, code: seq.code, withFPU: withFPU)
-        if a.abnormal != nil && b.abnormal == nil && a.abnormal!.hasPrefix("KVM exit") { kvmErrors += 1; return }
-        let mk = seq.mask(at: a.rip, prefix: seq.insns.count)
-        let d = compare(kvm: a, core: b, undefinedFlags: mk & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: mk >> 32))
-        endedBy[a.vector, default: 0] += 1
-        if d.isEmpty { return }
-        // Bisect: the shortest failing prefix (prefix runs end at the HLT padding).
-        var first = seq.insns.count - 1
-        var before: EndState? = nil
-        var diffAt = d
-        var pairAt = (a, b)
-        var prevCore: EndState? = nil
-        for k in 1...seq.insns.count {
-            let (pa, pb) = run(seq, code: seq.prefix(k), withFPU: withFPU)
-            let pm = seq.mask(at: pa.rip, prefix: k)
-            let pd = compare(kvm: pa, core: pb, undefinedFlags: pm & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: pm >> 32))
-            if !pd.isEmpty { first = k - 1; before = prevCore; diffAt = pd; pairAt = (pa, pb); break }
-            prevCore = pb
+        var code = seq.code, data = seq.data, start = seq.start
+        var from = 0                   // instructions before this one are NOPs in `code`
+        func prefix(_ k: Int) -> [UInt8] { Array(code[0..<(k < seq.insns.count ? seq.offsets[k] : code.count)]) }
+        func asEnd(_ st: StartState, _ d: [UInt8]) -> EndState {
+            EndState(vector: -1, errorCode: nil, cr2: 0, rip: GuestImage.code, rflags: st.rflags, gprs: st.gprs, data: d,
+                     fpu: withFPU ? st.fpu : nil, abnormal: nil)
         }
-        let ins = seq.insns[first]
-        if let allow = ins.allow, let pre = before ?? prevCore, let name = allow(pre) {
-            allowed[name, default: 0] += 1
-            return
-        }
-        if let name = x87ConditionCodeAllowance(diffAt, kvm: pairAt.0, core: pairAt.1, form: ins.form, bytes: ins.bytes)
-            ?? mmxTransitionAllowance(diffAt, kvm: pairAt.0, core: pairAt.1, form: ins.form, bytes: ins.bytes) {
-            allowed[name, default: 0] += 1
-            return
-        }
-        mismatches += 1
-        if reports.count < 10 {
-            var r = "kvm-diff MISMATCH: seed 0x\(hex(seed)) sequence \(index): first divergent instruction #\(first) of \(seq.insns.count) [\(ins.form)]\n"
-            r += "  bytes: \(ins.bytes.map { hex($0, 2) }.joined(separator: " "))   \(ZydisInfo.disassemble(ins.bytes))\n"
-            r += "  ended: kvm vector \(pairAt.0.vector) at 0x\(hex(pairAt.0.rip)), core vector \(pairAt.1.vector) at 0x\(hex(pairAt.1.rip))\n"
-            for l in diffAt.lines { r += "  \(l)\n" }
-            if let pre = before {
-                r += "  state before it (both agree): " + (0..<16).map { "\(Reg.names64[$0])=\(hex(pre.gprs[$0]))" }.joined(separator: " ") + " rflags=\(hex(pre.rflags))\n"
-            } else {
-                r += "  start: " + (0..<16).map { "\(Reg.names64[$0])=\(hex(seq.start.gprs[$0]))" }.joined(separator: " ") + " rflags=\(hex(seq.start.rflags))\n"
+        var ended = false
+        while true {
+            var s = seq
+            s.data = data; s.start = start
+            let (a, b) = run(s, code: code, withFPU: withFPU)
+            if a.abnormal != nil && b.abnormal == nil && a.abnormal!.hasPrefix("KVM exit") { kvmErrors += 1; return }
+            let mk = seq.mask(at: a.rip, prefix: seq.insns.count)
+            let d = compare(kvm: a, core: b, undefinedFlags: mk & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: mk >> 32))
+            if !ended { endedBy[a.vector, default: 0] += 1; ended = true }
+            if d.isEmpty { return }
+            // Bisect: the shortest failing prefix (prefix runs end at the HLT padding).
+            var first = seq.insns.count - 1
+            var diffAt = d
+            var pairAt = (a, b)
+            var prevCore: EndState? = nil
+            for k in (from + 1)...seq.insns.count {
+                let (pa, pb) = run(s, code: prefix(k), withFPU: withFPU)
+                let pm = seq.mask(at: pa.rip, prefix: k)
+                let pd = compare(kvm: pa, core: pb, undefinedFlags: pm & 0xFFFF_FFFF, undefinedFSW: UInt16(truncatingIfNeeded: pm >> 32))
+                if !pd.isEmpty { first = k - 1; diffAt = pd; pairAt = (pa, pb); break }
+                prevCore = pb
             }
-            r += "  sequence:\n"
-            for (j, x) in seq.insns.enumerated() {
-                r += "   \(j == first ? ">" : " ")\(String(j).padding(toLength: 3, withPad: " ", startingAt: 0)) \(x.bytes.map { hex($0, 2) }.joined(separator: " ").padding(toLength: 44, withPad: " ", startingAt: 0)) \(ZydisInfo.disassemble(x.bytes))\n"
+            let ins = seq.insns[first]
+            let pre = prevCore ?? asEnd(start, data)
+            // A register-only allowance: only that register may differ (every other register,
+            // flag and byte must agree); then continue after it from the host's state.
+            if let allow = ins.allow, let dest = ins.allowedRegister, let name = allow(pre),
+               diffAt.lines.count == 1, diffAt.lines[0].hasPrefix("\(Reg.names64[dest]): ") {
+                allowed[name, default: 0] += 1
+                let next = first + 1
+                let k = pairAt.0
+                guard next < seq.insns.count else { return }
+                guard k.vector == 13, k.rip == GuestImage.code + UInt64(seq.offsets[next]) else {
+                    // (The prefix run did not stop at the HLT after it: nothing to resume from.)
+                    mismatches += 1
+                    reports.append("kvm-diff: seed 0x\(hex(seed)) sequence \(index): cannot resume after the allowed \(ins.form) #\(first): the host stopped with vector \(k.vector) at 0x\(hex(k.rip))")
+                    return
+                }
+                for j in 0..<seq.offsets[next] { code[j] = 0x90 }
+                data = k.data
+                start = StartState(gprs: k.gprs, rflags: k.rflags & ~0x10000, fpu: k.fpu ?? start.fpu)   // (RF of the #GP frame cleared)
+                from = next
+                resumed += 1
+                continue
             }
-            reports.append(r)
+            let before: EndState? = prevCore
+            if let name = x87ConditionCodeAllowance(diffAt, kvm: pairAt.0, core: pairAt.1, form: ins.form, bytes: ins.bytes)
+                ?? mmxTransitionAllowance(diffAt, kvm: pairAt.0, core: pairAt.1, form: ins.form, bytes: ins.bytes) {
+                allowed[name, default: 0] += 1
+                return
+            }
+            mismatches += 1
+            firstDivergent.append(first)
+            if reports.count < 10 {
+                var r = "kvm-diff MISMATCH: seed 0x\(hex(seed)) sequence \(index): first divergent instruction #\(first) of \(seq.insns.count) [\(ins.form)]\n"
+                r += "  bytes: \(ins.bytes.map { hex($0, 2) }.joined(separator: " "))   \(ZydisInfo.disassemble(ins.bytes))\n"
+                r += "  ended: kvm vector \(pairAt.0.vector) at 0x\(hex(pairAt.0.rip)), core vector \(pairAt.1.vector) at 0x\(hex(pairAt.1.rip))\n"
+                for l in diffAt.lines { r += "  \(l)\n" }
+                if let pre = before {
+                    r += "  state before it (both agree): " + (0..<16).map { "\(Reg.names64[$0])=\(hex(pre.gprs[$0]))" }.joined(separator: " ") + " rflags=\(hex(pre.rflags))\n"
+                } else {
+                    r += "  start\(from > 0 ? " (resumed after #\(from - 1))" : ""): " + (0..<16).map { "\(Reg.names64[$0])=\(hex(start.gprs[$0]))" }.joined(separator: " ") + " rflags=\(hex(start.rflags))\n"
+                }
+                r += "  sequence:\n"
+                for (j, x) in seq.insns.enumerated() {
+                    r += "   \(j == first ? ">" : " ")\(String(j).padding(toLength: 3, withPad: " ", startingAt: 0)) \(x.bytes.map { hex($0, 2) }.joined(separator: " ").padding(toLength: 44, withPad: " ", startingAt: 0)) \(ZydisInfo.disassemble(x.bytes))\n"
+                }
+                reports.append(r)
+            }
+            return
         }
     }
 }
@@ -240,61 +301,100 @@ func envUInt(_ name: String) -> UInt64? {
     return UInt64(s)
 }
 
-/// Why the differential test cannot run here (printed, and the test is skipped), or nil.
-let kvmUnavailable: String? = {
-    if let z = ZydisInfo.unavailableReason { return z }
-    let (m, why) = KVMMachine.open(ramSize: GuestImage.ramSize)
-    if m == nil { return why }
-    return nil
-}()
-
-@Suite(.serialized) struct KVMDiffTests {
+@Suite(.serialized, .requires(.kvm, .zydis)) struct KVMDiffTests {
     static let defaultSeed: UInt64 = 0x5EED_0F_C0DE_2026
     static let defaultCount = 20_000
     static let groups = 16
 
-    @Test("random CPL3 integer sequences: our core vs the host CPU through KVM",
-          .enabled(if: kvmUnavailable == nil, "kvm-diff: SKIPPED — \(kvmUnavailable ?? "")"))
+    @Test("random CPL3 integer sequences: our core vs the host CPU through KVM")
     func integerSequences() throws {
         try runDiff(forms: integerForms + bmiForms, label: "integer", withFPU: false)
     }
 
-    @Test("random CPL3 sequences with x87 and SSE: our core vs the host CPU through KVM",
-          .enabled(if: kvmUnavailable == nil, "kvm-diff: SKIPPED — \(kvmUnavailable ?? "")"))
+    @Test("random CPL3 sequences with x87 and SSE: our core vs the host CPU through KVM")
     func floatingPointSequences() throws {
         try runDiff(forms: integerForms + sseForms + x87Forms + mmxForms, label: "x87+sse+mmx", withFPU: true,
                     count: Int(envUInt("VMXEMU_KVM_FP_COUNT") ?? 5_000))
     }
 
     func runDiff(forms: [Form], label: String, withFPU: Bool, count fixedCount: Int? = nil) throws {
+        // This module's own dlopen of Zydis (the shim's state is per module).
+        if let why = ZydisInfo.unavailableReason { try Oracle.zydis.unusable(why) }
         let (m, why) = KVMMachine.open(ramSize: GuestImage.ramSize)
-        guard let m else { print("kvm-diff: SKIPPED — \(why ?? "")"); return }
-        let seed = envUInt("VMXEMU_KVM_SEED") ?? Self.defaultSeed
+        guard let m else { try Oracle.kvm.unusable(why ?? "KVMMachine.open failed") }
         let count = fixedCount ?? Int(envUInt("VMXEMU_KVM_COUNT") ?? UInt64(Self.defaultCount))
+        var used: [String: Int] = [:]
+        // The fixed seed (reproducible), then the run's fresh one (VMXEMU_FRESH_SEED, printed).
+        for seed in RandomSeeds.seeds(fixed: envUInt("VMXEMU_KVM_SEED") ?? Self.defaultSeed) {
+            let runner = DiffRunner(m)
+            let t0 = Date()
+            var rejects: [String] = []
+            for n in 0..<count {
+                let seq = Self.sequence(seed: seed, index: n, forms: forms, withFPU: withFPU, rejects: &rejects)
+                runner.check(seq, seed: seed, index: n, withFPU: withFPU)
+                if n > 0 && n % 100_000 == 0 {
+                    print("kvm-diff[\(label)]: \(n) sequences, \(runner.mismatches) mismatches, \(Int(Date().timeIntervalSince(t0))) s")
+                }
+            }
+            let dt = Date().timeIntervalSince(t0)
+            let allowed = runner.allowed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let ends = runner.endedBy.sorted { $0.key < $1.key }.map { "#\($0.key):\($0.value)" }.joined(separator: " ")
+            print("kvm-diff[\(label)]: seed 0x\(hex(seed)): \(runner.sequences) sequences, \(runner.instructions) instructions, "
+                  + "\(runner.mismatches) mismatches (allow-listed: \(allowed.isEmpty ? "none" : allowed); "
+                  + "checked on past a register-only allowance: \(runner.resumed)); "
+                  + "KVM internal errors \(runner.kvmErrors); ended by vector \(ends); \(String(format: "%.1f", dt)) s "
+                  + "(KVM \(runner.kvmTime / 1_000_000) ms, core \(runner.coreTime / 1_000_000) ms)")
+            for r in runner.reports { print(r) }
+            #expect(rejects.isEmpty, "seed 0x\(hex(seed)): generator produced bytes Zydis rejects: \(Set(rejects).sorted().prefix(20))")
+            #expect(runner.mismatches == 0, "\(runner.mismatches) unexplained mismatches with seed 0x\(hex(seed)) (reproduce: VMXEMU_KVM_SEED=0x\(hex(seed)); first reports above)")
+            #expect(runner.kvmErrors * 100 <= max(1, runner.sequences), "too many KVM internal errors: \(runner.kvmErrors)")
+            for (k, v) in runner.allowed { used[k, default: 0] += v }
+        }
+        // An allow-list entry this run should need but did not is stale (as the Bochs comparison's).
+        for e in allowList where e.run == label && used[e.name] == nil {
+            Issue.record("allow-list entry \(e.name) explained nothing in the \(label) run: remove it (or its predicate no longer matches)")
+        }
+    }
+
+    /// Sequence `n` of a seed's run.
+    static func sequence(seed: UInt64, index n: Int, forms: [Form], withFPU: Bool, rejects: inout [String]) -> Sequence {
+        var mix = RNG(seed: seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15))
+        var g = Generator(seed: mix.next())
+        g.withFPU = withFPU
+        let seq = g.build(groups: groups, forms: forms)
+        rejects += g.rejects
+        return seq
+    }
+
+    /// The differential run must be able to fail, and must name the right instruction: with a
+    /// planted bug — our core skips instruction t (NOPs in its place) — most sequences mismatch,
+    /// and every mismatch's bisection names exactly t (none is allow-listed away).
+    @Test("planted bug: a skipped instruction is found and named by the bisection")
+    func plantedBugIsFound() throws {
+        if let why = ZydisInfo.unavailableReason { try Oracle.zydis.unusable(why) }
+        let (m, why) = KVMMachine.open(ramSize: GuestImage.ramSize)
+        guard let m else { try Oracle.kvm.unusable(why ?? "KVMMachine.open failed") }
         let runner = DiffRunner(m)
-        let t0 = Date()
         var rejects: [String] = []
-        for n in 0..<count {
-            var mix = RNG(seed: seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15))
-            var g = Generator(seed: mix.next())
-            g.withFPU = withFPU
-            let seq = g.build(groups: Self.groups, forms: forms)
-            rejects += g.rejects
-            runner.check(seq, seed: seed, index: n, withFPU: withFPU)
-            if n > 0 && n % 100_000 == 0 {
-                print("kvm-diff[\(label)]: \(n) sequences, \(runner.mismatches) mismatches, \(Int(Date().timeIntervalSince(t0))) s")
+        var wrong: [String] = []
+        let n = 300
+        var rng = RNG(seed: 0x91A7_7ED0)
+        for k in 0..<n {
+            let seq = Self.sequence(seed: Self.defaultSeed, index: k, forms: integerForms + bmiForms, withFPU: false, rejects: &rejects)
+            let t = Int(rng.next() % UInt64(seq.insns.count))
+            runner.plantedNOP = t
+            let before = runner.firstDivergent.count
+            runner.check(seq, seed: Self.defaultSeed, index: k, withFPU: false)
+            if runner.firstDivergent.count > before, runner.firstDivergent.last != t {
+                wrong.append("sequence \(k): planted at #\(t), bisection named #\(runner.firstDivergent.last!)")
             }
         }
-        let dt = Date().timeIntervalSince(t0)
-        let allowed = runner.allowed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let ends = runner.endedBy.sorted { $0.key < $1.key }.map { "#\($0.key):\($0.value)" }.joined(separator: " ")
-        print("kvm-diff[\(label)]: seed 0x\(hex(seed)): \(runner.sequences) sequences, \(runner.instructions) instructions, "
-              + "\(runner.mismatches) mismatches (allow-listed: \(allowed.isEmpty ? "none" : allowed)); "
-              + "KVM internal errors \(runner.kvmErrors); ended by vector \(ends); \(String(format: "%.1f", dt)) s "
-              + "(KVM \(runner.kvmTime / 1_000_000) ms, core \(runner.coreTime / 1_000_000) ms)")
-        for r in runner.reports { print(r) }
-        #expect(rejects.isEmpty, "generator produced bytes Zydis rejects: \(Set(rejects).sorted().prefix(20))")
-        #expect(runner.mismatches == 0, "\(runner.mismatches) unexplained mismatches (first reports above)")
-        #expect(runner.kvmErrors * 100 <= max(1, runner.sequences), "too many KVM internal errors: \(runner.kvmErrors)")
+        print("kvm-diff planted bug: \(runner.mismatches) of \(n) sequences mismatch (allow-listed: \(runner.allowed)), \(wrong.count) named the wrong instruction")
+        // Not every sequence reaches t (a fifth end earlier with #DE, #UD, #SS or #PF), and some
+        // instructions change nothing in the state they meet (a compare whose flags are already
+        // set so): 228 of 300 mismatch with this seed; fewer than two thirds is a broken runner.
+        #expect(runner.mismatches >= n * 2 / 3, "a skipped instruction went unnoticed in \(n - runner.mismatches) of \(n) sequences")
+        #expect(wrong.isEmpty, "\(wrong.prefix(10).joined(separator: "\n"))")
+        #expect(runner.allowed.isEmpty, "planted divergences were allow-listed: \(runner.allowed)")
     }
 }

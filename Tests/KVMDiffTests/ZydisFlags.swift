@@ -7,7 +7,8 @@
 import CZydis
 
 enum ZydisInfo {
-    /// nil when Zydis is usable, else why not.
+    /// nil when Zydis is usable, else why not. Opens this module's copy of the shim's state, so
+    /// it must be asked before any other use.
     static let unavailableReason: String? = {
         guard let why = vmxemu_zydis_open() else { return nil }
         return String(cString: why)

@@ -1,13 +1,13 @@
-// The I/O-port devices: 16550 UART, debug-exit, the 0xE9 console, unmapped ports.
+// The I/O-port devices: 16550 UART, debug-exit, the 0xE9 console (with --debugcon), unmapped ports.
 
 import Foundation
 import Machine
 import Testing
 import X86
 
-private func makeBus(qemu: Bool = false) -> (PortBus, MemorySink) {
+private func makeBus(qemu: Bool = false, debugcon: ConsoleSink? = nil) -> (PortBus, MemorySink) {
     let sink = MemorySink()
-    return (PortBus(console: sink, qemuExitStatus: qemu), sink)
+    return (PortBus(console: sink, qemuExitStatus: qemu, debugcon: debugcon), sink)
 }
 
 @Suite struct UARTTests {
@@ -114,41 +114,76 @@ private func makeBus(qemu: Bool = false) -> (PortBus, MemorySink) {
         #expect(!bus.stopRequested && bus.exitRequest == nil)
         bus.portWrite(0xF4, size: 1, value: 0x31)
         #expect(bus.stopRequested)
-        #expect(bus.exitRequest == DebugExitRequest(value: 0x31, size: 1, status: 0x31))
+        #expect(bus.exitRequest == DebugExitRequest(value: 0x31, size: 1, requested: 0x31))
+        #expect(bus.exitRequest?.status == 0x31 && bus.exitRequest?.truncated == false)
         bus.portWrite(0xF4, size: 1, value: 0x99)  // first request wins until cleared
         #expect(bus.exitRequest?.value == 0x31)
         bus.debugExit.clear()
         #expect(!bus.stopRequested)
         bus.portWrite(0xF4, size: 4, value: 0x1234_5678)
-        #expect(bus.exitRequest == DebugExitRequest(value: 0x1234_5678, size: 4, status: 0x1234_5678))
+        #expect(bus.exitRequest == DebugExitRequest(value: 0x1234_5678, size: 4, requested: 0x1234_5678))
         bus.debugExit.clear()
         bus.portWrite(0xF4, size: 2, value: 0xABCD_0005)  // masked to the access size
-        #expect(bus.exitRequest == DebugExitRequest(value: 5, size: 2, status: 5))
+        #expect(bus.exitRequest == DebugExitRequest(value: 5, size: 2, requested: 5))
+    }
+
+    /// An exit status has 8 bits: the status is the low 8 bits of what the guest wrote, and the
+    /// request says when bits were dropped (0x100 must not pass for success silently, nor 0x103
+    /// for a triple fault).
+    @Test func exitStatusIsTheLowEightBitsAndSaysWhenBitsWereDropped() {
+        let (bus, _) = makeBus()
+        for (v, status, truncated) in [(UInt32(0xFF), Int32(0xFF), false), (0x100, 0, true), (0x103, 3, true), (0x1234_5678, 0x78, true)] {
+            bus.debugExit.clear()
+            bus.portWrite(0xF4, size: 4, value: v)
+            #expect(bus.exitRequest?.status == status, "value \(v)")
+            #expect(bus.exitRequest?.truncated == truncated, "value \(v)")
+            #expect(bus.exitRequest?.requested == UInt64(v))
+        }
     }
 
     @Test func qemuExitStatusMapping() {
         let (bus, _) = makeBus(qemu: true)
         bus.portWrite(0xF4, size: 4, value: 0x10)
-        #expect(bus.exitRequest == DebugExitRequest(value: 0x10, size: 4, status: 0x21))
+        #expect(bus.exitRequest == DebugExitRequest(value: 0x10, size: 4, requested: 0x21))
+        #expect(bus.exitRequest?.status == 0x21)
         bus.debugExit.clear()
         bus.portWrite(0xF4, size: 1, value: 0)
         #expect(bus.exitRequest?.status == 1)
         bus.debugExit.clear()
-        bus.portWrite(0xF4, size: 4, value: 0xFFFF_FFFF)  // (v << 1) | 1 truncated to 32 bits
-        #expect(bus.exitRequest?.status == -1)
+        bus.portWrite(0xF4, size: 1, value: 0x7F)  // (0x7F << 1) | 1 = 0xFF: still fits
+        #expect(bus.exitRequest?.status == 0xFF && bus.exitRequest?.truncated == false)
+        bus.debugExit.clear()
+        bus.portWrite(0xF4, size: 4, value: 0xFFFF_FFFF)  // (v << 1) | 1 = 0x1_FFFF_FFFF: low 8 bits, as QEMU's host exit
+        #expect(bus.exitRequest?.requested == 0x1_FFFF_FFFF)
+        #expect(bus.exitRequest?.status == 0xFF && bus.exitRequest?.truncated == true)
     }
 
-    @Test func portE9WritesToTheSameConsoleAndReadsBackE9() {
-        let (bus, sink) = makeBus()
+    @Test func portE9WithDebugconWritesToItsSinkAndReadsBackE9() {
+        let e9 = MemorySink()
+        let (bus, sink) = makeBus(debugcon: e9)
         bus.portWrite(0x3F8, size: 1, value: UInt32(UInt8(ascii: "a")))
         bus.portWrite(0xE9, size: 1, value: UInt32(UInt8(ascii: "b")))
         bus.portWrite(0x3F8, size: 1, value: UInt32(UInt8(ascii: "c")))
         bus.portWrite(0xE9, size: 1, value: 0)
-        #expect(sink.bytes == [0x61, 0x62, 0x63, 0x00])
+        #expect(sink.bytes == [0x61, 0x63])
+        #expect(e9.bytes == [0x62, 0x00])
         #expect(bus.portRead(0xE9, size: 1) == 0xE9)
         #expect(bus.portRead(0xE9, size: 2) == 0xFFE9)  // 0xEA is unmapped
         bus.portWrite(0xE9, size: 2, value: 0x4443)  // only the low byte goes to 0xE9
-        #expect(sink.bytes.last == 0x43 && sink.bytes.count == 5)
+        #expect(e9.bytes.last == 0x43 && e9.bytes.count == 3)
+    }
+
+    /// Without --debugcon, as QEMU without -debugcon, port 0xE9 is not there: a guest that writes
+    /// each byte to both COM1 and 0xE9 prints it once.
+    @Test func portE9IsUnmappedByDefault() {
+        let (bus, sink) = makeBus()
+        for b in Array("hi\n".utf8) {
+            bus.portWrite(0x3F8, size: 1, value: UInt32(b))
+            bus.portWrite(0xE9, size: 1, value: UInt32(b))
+        }
+        #expect(sink.text == "hi\n")
+        #expect(bus.portRead(0xE9, size: 1) == 0xFF)
+        #expect(bus.device(at: 0xE9) == nil)
     }
 
     @Test(arguments: [UInt16(0x80), 0x60, 0x3F0, 0x400, 0xCF8, 0xFFFF, 0x0])

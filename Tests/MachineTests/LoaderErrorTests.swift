@@ -191,11 +191,17 @@ private func load(_ image: [UInt8], ram: PhysicalMemory = makeRAM(), modules: [B
         #expect(load(image) == .segmentOutsideRAM(segment: nil, start: 0x80_0000, size: 0x1400, ramSize: 4 << 20))
     }
 
-    @Test func segmentOverlappingTheBootInformationPage() {
-        var img = standardELF32(entry: 0x8010)
-        img.segments[0].paddr = 0x8000
-        img.segments[0].data = kernelText + pattern(0x1000, seed: 2)  // 0x8000–0x9200
-        #expect(load(img.build().bytes) == .overlapsBootInformation(segment: 0, start: 0x8000, size: 0x1200))
+    /// The header lies wholly in the first 8 KiB ("3.1.1 The layout of Multiboot header"): one
+    /// at 8180 whose address fields (flags bit 16) run to byte 8212 is refused, as is one at 8176
+    /// whose graphics fields (bit 2) run to 8224; a 12-byte header at 8180 still fits.
+    @Test(arguments: [(8180, UInt32(0x1_0003), UInt64(32)), (8176, 0x4, 48), (8164, 0x1_0000, 32)])
+    func headerRunningPastTheFirst8KiBIsRefused(offset: Int, flags: UInt32, size: UInt64) {
+        var img = standardELF32()
+        let segOffset = img.build().segmentOffsets[0]
+        img.segments[0].data = pattern(offset - segOffset, seed: 9)
+            + multibootHeader(flags: flags, fields: (0x10_0000, 0x10_0000, 0, 0, 0x10_0000)) + pattern(64, seed: 3)
+        img.entry = 0x10_0000
+        #expect(load(img.build().bytes) == .headerPastSearchLimit(offset: UInt64(offset), flags: flags, size: size))
     }
 
     @Test func segmentInTheLegacyHoleIsAllowed() throws {
@@ -274,7 +280,7 @@ private func load(_ image: [UInt8], ram: PhysicalMemory = makeRAM(), modules: [B
             .invalidELF("y"), .unsupportedMachine(.elf32, machine: 40), .unsupportedMachine(.elf64, machine: 9999),
             .noLoadableSegments,
             .segmentOutsideRAM(segment: 2, start: 1, size: 2, ramSize: 3), .segmentOutsideRAM(segment: nil, start: 1, size: 2, ramSize: 4 << 30),
-            .overlapsBootInformation(segment: 0, start: 0x8000, size: .max),
+            .headerPastSearchLimit(offset: 8180, flags: 0x1_0000, size: 32),
             .entryOutsideSegments(entry: 5), .entryAbove4GiB(entry: 1 << 40),
             .bootDataDoesNotFit(start: 1, size: 2, ramSize: 3),
             .moduleDoesNotFit(index: 0, commandLine: "evil\nname\r\twith controls", start: 1, size: 2, ramSize: 3),

@@ -114,6 +114,25 @@ import X86
         #expect(boot.symbols.symbol(named: "gdt")?.kind == .object)
     }
 
+    /// A kernel occupying QEMU's boot information page (linked at 0x8000, 0x8000–0x91FF) loads:
+    /// the information moves to the first page after the kernel and overlaps none of it.
+    @Test func kernelLinkedAt0x8000GetsTheInformationAfterIt() throws {
+        var img = standardELF32(entry: 0x800C)
+        let text = kernelText + pattern(0x1000, seed: 2)
+        img.segments = [TestSegment(paddr: 0x8000, data: text)]
+        let ram = makeRAM()
+        let boot = try loadMultiboot(image: img.build().bytes, into: ram, commandLine: "low kernel")
+        #expect(ram.read(at: 0x8000, count: text.count) == text)  // nothing written over the kernel
+        #expect(boot.ebx == 0xA500)
+        let mbi = UInt64(boot.ebx)
+        #expect(ram.read32(at: mbi + 48) == 0xA000)  // mmap_addr
+        #expect(cString(ram, at: UInt64(ram.read32(at: mbi + 16))) == "low kernel")
+        #expect(ram.read32(at: mbi + 16) >= 0xB000)
+        let info = try #require(boot.ranges.first { $0.kind == .bootInformation })
+        #expect(info.start == 0xA000 && info.end == 0xB000)
+        for k in boot.kernelRanges { #expect(k.end <= info.start || k.start >= info.end) }
+    }
+
     @Test func multibootInformationStructureFields() throws {
         let ram = makeRAM(32 << 20)
         let boot = try loadMultiboot(image: standardELF32().build().bytes, into: ram,

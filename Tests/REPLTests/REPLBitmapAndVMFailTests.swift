@@ -4,6 +4,7 @@
 import Debugger
 import Foundation
 import Testing
+import TestSupport
 import X86
 
 @Suite(.serialized) struct REPLBitmapAndVMFailTests {
@@ -19,7 +20,7 @@ import X86
     /// MSR 174H (IA32_SYSENTER_CS) and nothing for IA32_EFER (C0000080H, the read-high and
     /// write-high bitmaps stay clear). §24.6.4 "I/O-Bitmap Addresses": bitmap A has the bit of
     /// port 3F8H (the guest prints through COM1), not the bit of port 80H.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func msrAndIOBitmapsAnswerForTheGuest() throws {
+    @Test(.requires(.guestImage("minivmm"))) func msrAndIOBitmapsAnswerForTheGuest() throws {
         let c = try Self.stopped()
         let sysenter = Fixture.run("msrbitmap 0x174", c)
         #expect(sysenter.succeeded && sysenter.output.contains("RDMSR exits, WRMSR exits"), "\(sysenter.output)")
@@ -37,7 +38,7 @@ import X86
 
     /// `vmcs set FIELD VALUE` writes the current VMCS (the next VMRESUME loads it): the field
     /// reads back, by `vmcs get` and in the VMCS region itself.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmcsSetWritesTheCurrentVMCS() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmcsSetWritesTheCurrentVMCS() throws {
         let c = try Self.stopped()
         let r = Fixture.run("vmcs set GUEST_RSP 0x1000", c)
         #expect(r.succeeded, "\(r.output)")
@@ -51,7 +52,7 @@ import X86
 
     /// `break vmfail` stops after any VMX instruction that fails. vmx-errors' first VMfail is a
     /// VMXON whose region is not 4-KByte aligned: VMfailInvalid (§30.3 "VMXON"), RFLAGS.CF = 1.
-    @Test(.enabled(if: Fixture.has("vmx-errors"))) func breakVMFailStopsAtTheFirstFailingVMXInstruction() throws {
+    @Test(.requires(.guestImage("vmx-errors"))) func breakVMFailStopsAtTheFirstFailingVMXInstruction() throws {
         let (c, _) = try Fixture.controller("vmx-errors")
         #expect(Fixture.run("break vmfail", c).succeeded)
         #expect(Fixture.run("c", c).succeeded)

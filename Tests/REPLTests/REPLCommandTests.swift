@@ -8,6 +8,7 @@ import GDBRemote
 import Machine
 import REPL
 import Testing
+import TestSupport
 import X86
 
 @Suite(.serialized) struct MinivmmAtCPUID {
@@ -20,7 +21,7 @@ import X86
         return c
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func continueStopsAtTheCPUIDExit() throws {
+    @Test(.requires(.guestImage("minivmm"))) func continueStopsAtTheCPUIDExit() throws {
         let c = try Self.stopped()
         guard case .vmx(.exit(let reason, let q))? = c.lastStop?.reason else {
             Issue.record("not stopped at a VM exit: \(String(describing: c.lastStop))"); return
@@ -45,7 +46,7 @@ import X86
         #expect(Fixture.run("assert exit-reason == HLT", c).status == .failed)
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmcsGuestAndGet() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmcsGuestAndGet() throws {
         let c = try Self.stopped()
         let guest = Fixture.run("vmcs guest --json", c)
         let j = try Fixture.json(guest)
@@ -66,7 +67,7 @@ import X86
         #expect(Fixture.run("why", c).output.contains("25.1.2"))
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func monitorPrintsTheSameText() throws {
+    @Test(.requires(.guestImage("minivmm"))) func monitorPrintsTheSameText() throws {
         let c = try Self.stopped()
         let target = MachineTarget(controller: c)
         for line in ["status", "exit", "exits 5", "exits stats", "vmcs guest", "vmcs get GUEST_RIP", "vmcs check", "why", "ctl",
@@ -81,7 +82,7 @@ import X86
         #expect(!m.succeeded && m.output.contains("gdb"))
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func everyNonRunCommandHasAJSONForm() throws {
+    @Test(.requires(.guestImage("minivmm"))) func everyNonRunCommandHasAJSONForm() throws {
         let c = try Self.stopped()
         for line in ["status", "exit", "exits", "exits stats", "vmcs", "vmcs fields GUEST_R", "vmcs list", "vmcs check", "why", "ctl proc",
                      "caps", "decode ar 0xa09b", "info breakpoints", "help", "apropos exit", "x/2gx 0x100000", "regs", "bogus", "vmcs get"] {
@@ -93,7 +94,7 @@ import X86
         #expect(Fixture.run("set json off", c).succeeded)
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func nextExitAndExpect() throws {
+    @Test(.requires(.guestImage("minivmm"))) func nextExitAndExpect() throws {
         let c = try Self.stopped()
         // minivmm's guest prints over COM1 with OUT: its next exits are I/O exits (reason 30).
         let r = Fixture.run("next-exit --json", c)
@@ -112,7 +113,7 @@ import X86
 }
 
 @Suite struct BadGuestWhy {
-    @Test(.enabled(if: Fixture.has("bad-guest"))) func whyNamesEveryPlantedMistake() throws {
+    @Test(.requires(.guestImage("bad-guest"))) func whyNamesEveryPlantedMistake() throws {
         let (c, _) = try Fixture.controller("bad-guest")
         #expect(Fixture.run("break entry-fail", c).succeeded)
         let stop = Fixture.run("c", c)
@@ -190,7 +191,7 @@ import X86
         return (repl.runScript(lines, name: "test"), out)
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func exitStatuses() throws {
+    @Test(.requires(.guestImage("minivmm"))) func exitStatuses() throws {
         #expect(try Self.status("minivmm", ["status", "assert 1 == 1"]).0 == nil)
         #expect(try Self.status("minivmm", ["assert 1 == 2", "status"]).0 == 1)
         #expect(try Self.status("minivmm", ["vmcs get GUEST_RIP"]).0 == 1)     // no VMXON yet: a failing command
@@ -201,7 +202,7 @@ import X86
         #expect(try Self.status("minivmm", ["expect exit CPUID"]).0 == 1)
     }
 
-    @Test(.enabled(if: Fixture.has("ud2-triple"))) func tripleFaultIsStatus3() throws {
+    @Test(.requires(.guestImage("ud2-triple"))) func tripleFaultIsStatus3() throws {
         let (s, out) = try Self.status("ud2-triple", ["c", "status"])
         #expect(s == 3, "\(out)")
         #expect(out.contains("triple fault"))

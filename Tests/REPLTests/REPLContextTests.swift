@@ -8,6 +8,7 @@ import Foundation
 import Machine
 import REPL
 import Testing
+import TestSupport
 import X86
 
 @Suite(.serialized) struct ContextAndVMCSList {
@@ -20,7 +21,7 @@ import X86
 
     /// minivmm stopped before its first VMWRITE: VMCLEAR and VMPTRLD have run (minivmm.c), no
     /// field has been written since VMCLEAR.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func beforeTheFirstVMWRITE() throws {
+    @Test(.requires(.guestImage("minivmm"))) func beforeTheFirstVMWRITE() throws {
         let (c, _) = try Fixture.controller("minivmm")
         #expect(Fixture.run("break vmx VMWRITE", c).succeeded)
         let r = Fixture.run("c", c)
@@ -64,7 +65,7 @@ import X86
     }
 
     /// break vmx VMLAUNCH stops before the entry: no entry yet, RIP at 0F 01 C2.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func breakBeforeVMLAUNCH() throws {
+    @Test(.requires(.guestImage("minivmm"))) func breakBeforeVMLAUNCH() throws {
         let (c, _) = try Fixture.controller("minivmm")
         #expect(Fixture.run("break vmx VMLAUNCH", c).succeeded)
         #expect(Fixture.run("c", c).succeeded)
@@ -82,7 +83,7 @@ import X86
     }
 
     /// At minivmm's CPUID exit: the guest context from the VMCS, the VMM on the CPU.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func contextsAtTheCPUIDExit() throws {
+    @Test(.requires(.guestImage("minivmm"))) func contextsAtTheCPUIDExit() throws {
         let c = try MinivmmAtCPUID.stopped()
         let guestRIP = try #require(Self.u64(try Self.data("vmcs get GUEST_RIP", c)["value"]))
         let hostRIP = try #require(Self.u64(try Self.data("vmcs get HOST_RIP", c)["value"]))
@@ -120,7 +121,7 @@ import X86
 
     /// break exit port=0x3f8: the first I/O exit minivmm's guest makes is its kprintf's OUT to
     /// COM1 (I/O bitmap traps COM1, minivmm.c); the qualification carries the port in bits 31:16.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func exitFilters() throws {
+    @Test(.requires(.guestImage("minivmm"))) func exitFilters() throws {
         let (c, _) = try Fixture.controller("minivmm")
         #expect(Fixture.run("break exit port=0x3f8", c).output.contains("IO_INSTRUCTION"))
         #expect(Fixture.run("c", c).succeeded)
@@ -136,7 +137,7 @@ import X86
 
     /// bad-guest writes every field it plants (bad-guest.c): `why` names its five mistakes and
     /// warns about no field.
-    @Test(.enabled(if: Fixture.has("bad-guest"))) func badGuestFieldsWereWritten() throws {
+    @Test(.requires(.guestImage("bad-guest"))) func badGuestFieldsWereWritten() throws {
         let (c, _) = try Fixture.controller("bad-guest")
         #expect(Fixture.run("break entry-fail", c).succeeded)
         #expect(Fixture.run("c", c).succeeded)
@@ -150,7 +151,7 @@ import X86
     /// Control bits by name: completion from VMXModel.controlWords, `ctl WORD BIT` on minivmm,
     /// which sets "HLT exiting" (minivmm.c); Table 25-6: HLT exiting is bit 7 of the primary
     /// processor-based controls.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func controlBits() throws {
+    @Test(.requires(.guestImage("minivmm"))) func controlBits() throws {
         #expect(REPLCompletion.candidates(line: "ctl proc hlt").contains("hlt-exiting"))
         #expect(REPLCompletion.candidates(line: "ctl proc2 enable-e").contains("enable-ept"))
         #expect(REPLCompletion.candidates(line: "ctl pin nmi").contains("nmi-exiting"))

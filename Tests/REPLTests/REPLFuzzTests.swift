@@ -7,6 +7,7 @@ import Foundation
 import Machine
 import REPL
 import Testing
+import TestSupport
 import X86
 
 @Suite struct REPLFuzz {
@@ -45,7 +46,7 @@ import X86
         return String(chars)
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func hundredThousandLines() throws {
+    @Test(.requires(.guestImage("minivmm"))) func hundredThousandLines() throws {
         let (c, _) = try Fixture.controller("minivmm")
         #expect(Fixture.run("break exit CPUID", c).succeeded)
         #expect(Fixture.run("c", c).succeeded)

@@ -3,11 +3,11 @@
 // tab completion, Ctrl-C at the prompt and while the guest runs, history recall and the file.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite(.serialized) struct REPLProcess {
-    static var canRun: Bool { Fixture.vmxemu != nil && Fixture.has("minivmm") }
 
-    @Test(.enabled(if: canRun)) func batchScriptsAndStatuses() throws {
+    @Test(.requires(.vmxemu, .guestImage("minivmm"), .guestImage("ud2-triple"))) func batchScriptsAndStatuses() throws {
         let exe = Fixture.vmxemu!, img = Fixture.image("minivmm")
         let ok = try Fixture.spawn(exe, ["run", img, "-q", "--batch", "-ex", "break exit CPUID", "-ex", "c", "-ex", "exit", "-ex", "assert exit-reason == CPUID"])
         #expect(ok.status == 0, "\(ok.stderr)")
@@ -23,16 +23,14 @@ import Testing
         try "# stop at the first CPUID exit and check it\nbreak exit CPUID\nc\nassert exit-reason == CPUID\nassert VM_EXIT_INSTRUCTION_LEN == 2\n".write(to: script, atomically: true, encoding: .utf8)
         let x = try Fixture.spawn(exe, ["run", img, "-q", "-x", script.path, "--batch"])
         #expect(x.status == 0, "\(x.stdout)\(x.stderr)")
-        if Fixture.has("ud2-triple") {
-            #expect(try Fixture.spawn(exe, ["run", Fixture.image("ud2-triple"), "-q", "--batch", "-ex", "c"]).status == 3)
-        }
+        #expect(try Fixture.spawn(exe, ["run", Fixture.image("ud2-triple"), "-q", "--batch", "-ex", "c"]).status == 3)
         // decode with no image at all.
         let d = try Fixture.spawn(exe, ["decode", "qual", "CR_ACCESS", "0x4"])
         #expect(d.status == 0 && d.stdout.contains("CR4"))
         #expect(try Fixture.spawn(exe, ["decode", "nonsense", "1"]).status == 2)
     }
 
-    @Test(.enabled(if: canRun)) func pipedStdinIsAScriptWithoutPrompt() throws {
+    @Test(.requires(.vmxemu, .guestImage("minivmm"))) func pipedStdinIsAScriptWithoutPrompt() throws {
         let r = try Fixture.spawn(Fixture.vmxemu!, ["run", Fixture.image("minivmm"), "-q", "--repl", "--no-history"],
                                   stdin: "decode vmerr 8\nassert 2 > 1\nquit 4\nstatus\n")
         #expect(r.status == 4)
@@ -42,7 +40,7 @@ import Testing
         #expect(!r.stdout.contains("state:"))
     }
 
-    @Test(.enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/script") && Fixture.has("bench-int")))
+    @Test(.requires(.vmxemu, .guestImage("minivmm"), .guestImage("bench-int"), .program("/usr/bin/script", package: "bsdutils")))
     func interactiveThroughAPseudoTerminal() throws {
         let exe = Fixture.vmxemu!
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("repl-state-\(getpid())").path
@@ -71,7 +69,7 @@ import Testing
     /// Ctrl-C while `c` runs bench-int (≈198 M instructions): the run stops with "interrupted",
     /// the prompt comes back and serves the next command. The shell is spawned with a clean
     /// signal mask (see `Fixture.shellWithCleanSignals`).
-    @Test(.enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/script") && Fixture.has("bench-int")))
+    @Test(.requires(.vmxemu, .guestImage("minivmm"), .guestImage("bench-int"), .program("/usr/bin/script", package: "bsdutils")))
     func ctrlCWhileTheGuestRuns() throws {
         let keys = "sleep 4; printf 'c\\n'; sleep 1; printf '\\003'; sleep 1; printf 'status\\n'; sleep 0.5; printf 'quit 6\\n'; sleep 1"
         let cmd = "(\(keys)) | TERM=xterm timeout -s KILL 45 script -qfec 'exec \(Fixture.vmxemu!) run \(Fixture.image("bench-int")) --repl --no-history' /dev/null"

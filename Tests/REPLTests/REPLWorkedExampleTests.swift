@@ -4,12 +4,13 @@
 // name what the guests' sources say happened.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite(.serialized) struct WorkedExamples {
-    static let canRun = Fixture.vmxemu != nil && Fixture.has("minivmm") && Fixture.has("bad-guest")
+    static let needs: [Oracle] = [.vmxemu, .guestImage("minivmm"), .guestImage("bad-guest")]
     static func script(_ path: String) -> String { "\(Fixture.repo)/GuestImages/\(path)" }
 
-    @Test(.enabled(if: canRun)) func minivmmExplore() throws {
+    @Test(OracleTrait(oracles: needs)) func minivmmExplore() throws {
         let r = try Fixture.spawn(Fixture.vmxemu!, ["run", Fixture.image("minivmm"), "--batch", "--no-history", "-x", Self.script("minivmm/explore.vmxemu")])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("stopped before vmwrite"))
@@ -20,7 +21,7 @@ import Testing
         #expect(!r.stdout.contains("assertion failed"))
     }
 
-    @Test(.enabled(if: canRun)) func badGuestWhy() throws {
+    @Test(OracleTrait(oracles: needs)) func badGuestWhy() throws {
         let r = try Fixture.spawn(Fixture.vmxemu!, ["run", Fixture.image("bad-guest"), "--batch", "--no-history", "-x", Self.script("bad-guest/why.vmxemu")])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         // The five planted mistakes of bad-guest.c, each with its SDM section.
@@ -59,7 +60,7 @@ import Testing
         return r.stdout + r.stderr
     }
 
-    @Test(.enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb")))
+    @Test(OracleTrait(oracles: needs + [.gdb]))
     func gdbScriptsThroughMonitor() throws {
         let explore = try Self.gdbScript("minivmm", Self.script("minivmm/explore.gdb"))
         #expect(explore.contains("10 CPUID"), "\(explore)")
@@ -73,7 +74,7 @@ import Testing
     }
 
     /// -x and -ex run in command-line order (gdb's rule), not all files first.
-    @Test(.enabled(if: Fixture.vmxemu != nil && Fixture.has("minivmm"))) func xAndExInterleave() throws {
+    @Test(.requires(.vmxemu, .guestImage("minivmm"))) func xAndExInterleave() throws {
         let dir = NSTemporaryDirectory() + "vmxemu-order-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

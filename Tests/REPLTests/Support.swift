@@ -12,7 +12,6 @@ enum Fixture {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     static func image(_ name: String) -> String { "\(repo)/GuestImages/build/\(name).elf" }
-    static func has(_ name: String) -> Bool { FileManager.default.fileExists(atPath: image(name)) }
 
     /// A booted image under a controller, CPU not started (as `--repl` leaves it).
     static func controller(_ name: String) throws -> (MachineController, MemorySink) {
@@ -38,20 +37,9 @@ enum Fixture {
 
     enum FixtureError: Error { case notAnObject(String) }
 
-    /// `vmxemu` next to the test bundle (swift build puts both in the same directory).
-    static let vmxemu: String? = {
-        var dirs: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            dirs.append(URL(fileURLWithPath: exe).deletingLastPathComponent().path)
-        }
-        dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path)
-        for d in dirs {
-            for candidate in ["\(d)/vmxemu", "\(d)/../vmxemu", "\(d)/../../../vmxemu"] where FileManager.default.isExecutableFile(atPath: candidate) {
-                return URL(fileURLWithPath: candidate).standardized.path
-            }
-        }
-        return nil
-    }()
+    /// `vmxemu` next to the test bundle (swift build puts both in the same directory); tests
+    /// that use it carry `.requires(.vmxemu)`.
+    static var vmxemu: String? { Oracle.vmxemuPath }
 
     struct ProcessResult { var status: Int32; var stdout: String; var stderr: String }
 

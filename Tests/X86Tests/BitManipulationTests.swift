@@ -137,6 +137,26 @@ struct BitManipulationTests {
         // In real mode VEX is #UD at execution (Table 2-28).
     }
 
+    /// RORX (VEX.LZ.F2.0F3A.W0/W1 F0 /r ib): VEX.vvvv is reserved and must be 1111b (SDM Vol. 2B
+    /// "RORX — Rotate Right Logical Without Affecting Flags"; #UD otherwise, Vol. 2A §2.5.1) —
+    /// all four bits outside 64-bit mode too, where only three of them could name a register.
+    /// Found by the decoder oracle with a fresh seed (Zydis: invalid); ≠ 1111b in the top bit only.
+    @Test func rorxWithVVVVNot1111IsUDInEveryMode() {
+        func decoded32(_ bytes: [UInt8]) -> Op {
+            let m = TestMachine.protected32()
+            m.load(bytes + [0xF4])
+            return (try? m.cpu.decode(at: Layout.code).op) ?? .unimplemented
+        }
+        // rorx edx, ebp, 0x2F with VEX.vvvv = 0111b (inverted: 1000b): bit 3 set only.
+        #expect(decoded32([0xC4, 0xC3, 0xBB, 0xF0, 0xD5, 0x2F]) == .ud)
+        #expect(decoded32([0x3E, 0xC4, 0xC3, 0x3B, 0xF0, 0x98, 0x68, 0, 0, 0, 0x01]) == .ud)
+        // VEX.vvvv = 1111b: RORX proper, in both modes.
+        #expect(decoded32([0xC4, 0xC3, 0xFB, 0xF0, 0xD5, 0x2F]) == .bmi)
+        #expect(decoded([0xC4, 0xE3, 0xFB, 0xF0, 0xC3, 0x0C]) == .bmi)
+        #expect(decoded([0xC4, 0xE3, 0xBB, 0xF0, 0xC3, 0x0C]) == .ud)
+        #expect(decoded([0xC4, 0xE3, 0xF3, 0xF0, 0xC3, 0x0C]) == .ud)    // low bits ≠ 1111b
+    }
+
     @Test func rdrandAndRdseedSetCF() {
         var seen = Set<UInt64>()
         for code: [UInt8] in [[0x48, 0x0F, 0xC7, 0xF0], [0x48, 0x0F, 0xC7, 0xF8]] {

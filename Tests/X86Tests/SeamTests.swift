@@ -211,6 +211,21 @@ final class RemapTranslation: GuestPhysicalTranslation {
         #expect(m.frame64(errorCode: false).rflags & RFLAGS.if != 0)
     }
 
+    /// Two interrupts pending: the second is taken as soon as the first handler's IRETQ sets IF
+    /// again, at the same boundary (the controller does not signal a change in between).
+    @Test func secondPendingInterruptAfterIRET() {
+        let m = TestMachine.long64()
+        let ctl = TestController()
+        ctl.vectors = [0x40, 0x41]
+        m.cpu.interruptController = ctl
+        m.load([0x48, 0xCF], at: m.handlerAddress(0x40))            // iretq
+        m.cpu.rflags |= RFLAGS.if
+        m.cpu.interruptRequested()
+        let s = m.run([0x90, 0x90, 0xF4], steps: 10)
+        m.expectException(s, vector: 0x41, rip: Layout.code)
+        #expect(ctl.acknowledged == [0x40, 0x41])
+    }
+
     /// IF = 0 holds the interrupt; STI enables it only after the next instruction (Vol. 2B "STI").
     @Test func stiShadowDelaysByOneInstruction() {
         let m = TestMachine.long64()

@@ -174,3 +174,45 @@ struct StringTests {
         #expect(m[.rcx] == 0)
     }
 }
+
+/// INS/OUTS (SDM Vol. 2B "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"): with DF = 1 the index
+/// register decreases by the operand size after each element, the elements go out (come in) in
+/// that order; memory that is not RAM reads all-ones and drops writes, like any other access —
+/// the port side still happens.
+@Suite("String I/O: DF = 1, unbacked memory")
+struct StringIOTests {
+    /// std (FD); rep outsb (F3 6E); cld (FC) with RSI = DATA+2, RCX = 3, DX = 80H: the port sees
+    /// DATA+2, DATA+1, DATA in that order; RSI = DATA−1, RCX = 0.
+    @Test func repOutsbBackwards() {
+        let m = TestMachine.long64()
+        m.mem.write([0x11, 0x22, 0x33], at: Layout.data)
+        m[.rsi] = Layout.data + 2; m[.rcx] = 3; m[.rdx] = 0x80
+        m.runToHalt([0xFD, 0xF3, 0x6E, 0xFC])
+        #expect(m.io.writes.map(\.value) == [0x33, 0x22, 0x11] && m.io.writes.allSatisfy { $0.port == 0x80 && $0.size == 1 })
+        #expect(m[.rsi] == Layout.data - 1 && m[.rcx] == 0)
+    }
+
+    /// std; rep insw (66 F3 6D); cld with RDI = DATA+4, RCX = 3, port reads 0xABCD: words at
+    /// DATA+4, DATA+2, DATA; RDI = DATA−2.
+    @Test func repInswBackwards() {
+        let m = TestMachine.long64()
+        m.io.readValue = 0xABCD
+        m[.rdi] = Layout.data + 4; m[.rcx] = 3; m[.rdx] = 0x80
+        m.runToHalt([0xFD, 0x66, 0xF3, 0x6D, 0xFC])
+        #expect(m.r16(Layout.data) == 0xABCD && m.r16(Layout.data + 2) == 0xABCD && m.r16(Layout.data + 4) == 0xABCD)
+        #expect(m[.rdi] == Layout.data - 2 && m.io.reads.count == 3)
+    }
+
+    /// Above the 4 MiB of RAM (5 MiB, mapped by the identity 2 MiB pages): rep insb stores
+    /// nowhere but performs both port reads; outsb from there sends FFH.
+    @Test func unbackedMemory() {
+        let m = TestMachine.long64()
+        let unbacked: UInt64 = 0x50_0000
+        m[.rdi] = unbacked; m[.rcx] = 2; m[.rdx] = 0x80
+        m.runToHalt([0xF3, 0x6C])
+        #expect(m.io.reads.count == 2 && m[.rdi] == unbacked + 2)
+        m[.rsi] = unbacked
+        m.runToHalt([0x6E])
+        #expect(m.io.writes.last?.value == 0xFF)
+    }
+}

@@ -505,3 +505,49 @@ extension TestMachine {
         cpu.regs[Reg.rsp] = esp
     }
 }
+
+/// LLDT and LTR in IA-32e mode read a 16-byte descriptor (SDM Vol. 3A §7.2.3 "TSS Descriptor in
+/// 64-bit mode", Figure 7-4): a non-canonical 64-bit base, or a nonzero type field in the upper
+/// half, is #GP(selector) (Vol. 2A "LLDT", Vol. 2B "LTR", 64-Bit Mode Exceptions; §3.3.7.1
+/// "Canonical Addressing"), and nothing is loaded or marked busy.
+@Suite("LLDT / LTR: 16-byte descriptors in IA-32e mode")
+struct SystemDescriptorTests {
+    /// (descriptor access byte, instruction): LLDT AX with an LDT descriptor, LTR AX with an
+    /// available 64-bit TSS descriptor.
+    static let forms: [(UInt8, [UInt8])] = [(0x82, [0x0F, 0x00, 0xD0]), (0x89, [0x0F, 0x00, 0xD8])]
+
+    /// Slot 48H: an LDT (access 82H) or available 64-bit TSS (89H) descriptor with base bits
+    /// 31:0 = 7000H and bits 63:32 = `high`, the upper type field = `upperType`.
+    func machine(access: UInt8, high: UInt32, upperType: UInt32 = 0) -> TestMachine {
+        let m = TestMachine.long64()
+        m.w64(Layout.gdt + 0x48, descriptor(base: UInt32(Layout.tss), limit: 0x67, access: access, flags: 0))
+        m.w64(Layout.gdt + 0x50, UInt64(high) | UInt64(upperType << 8) << 32)
+        m[.rax] = 0x48
+        return m
+    }
+
+    /// lldt ax (0F 00 D0) / ltr ax (0F 00 D8) with base 80000000_00007000H: #GP(48H) at the
+    /// instruction; LDTR/TR unchanged, the TSS descriptor not busy.
+    @Test(arguments: SystemDescriptorTests.forms)
+    func nonCanonicalBase(_ access: UInt8, _ code: [UInt8]) {
+        let m = machine(access: access, high: 0x8000_0000)
+        let tr = m.cpu.segs[Seg.tr], ldtr = m.cpu.segs[Seg.ldtr]
+        m.expectException(m.run(code + [0xF4], steps: 3), vector: 13, error: 0x48, rip: Layout.code)
+        #expect(m.cpu.segs[Seg.tr] == tr && m.cpu.segs[Seg.ldtr] == ldtr)
+        #expect(m.r8(Layout.gdt + 0x48 + 5) == access)
+    }
+
+    /// A canonical base with the upper type field = 1: #GP(48H) too.
+    @Test(arguments: SystemDescriptorTests.forms)
+    func upperTypeNonZero(_ access: UInt8, _ code: [UInt8]) {
+        let m = machine(access: access, high: 0, upperType: 1)
+        m.expectException(m.run(code + [0xF4], steps: 3), vector: 13, error: 0x48, rip: Layout.code)
+    }
+
+    /// The canonical high base FFFF8000_00007000H loads: LDTR.base is the whole 64-bit value.
+    @Test func canonicalHighBaseLoads() {
+        let m = machine(access: 0x82, high: 0xFFFF_8000)
+        m.runToHalt([0x0F, 0x00, 0xD0])
+        #expect(m.cpu.segs[Seg.ldtr].base == 0xFFFF_8000_0000_7000)
+    }
+}

@@ -1645,3 +1645,83 @@ struct MSRLoadFSGSBaseTests {
         m2.expectHostState()
     }
 }
+
+// MARK: - Guest debug exceptions, #AC, RDPID (conformance defects)
+
+@Suite("VM exits: #DB qualification, INT1, #AC, RDPID")
+struct VMXGuestEventTests {
+    /// A single step in the guest (guest RFLAGS.TF = 1) with exception-bitmap bit 1: the #DB
+    /// after the first NOP exits with the qualification BS = 4000H (§27.2.1 "Basic VM-Exit
+    /// Information", Table 27-1 "Exit Qualification for Debug Exceptions"), interruption
+    /// information 80000301H, guest RIP after the NOP (a trap); DR6 is not modified (§27.1).
+    @Test func singleStepExitQualification() {
+        let m = TestMachine.long64()
+        m.setupGuest([0x90, 0x90, 0xF4], exceptionBitmap: 1 << 1)
+        m.vw(.guestRFLAGS, VX.guestRFLAGS | RFLAGS.tf)
+        let dr6 = m.cpu.dr6
+        m.expectExit(m.launch(), reason: 0, qualification: 0x4000, guestRIP: VX.guestCode + 1)
+        #expect(m.vr(.exitInterruptionInfo) == 0x8000_0301)
+        #expect(m.cpu.dr6 == dr6)
+    }
+
+    /// An instruction breakpoint on DR0 at the second guest instruction (guest DR7 = 401H through
+    /// "load debug controls"): the #DB fault exits with qualification B0 = 1, guest RIP = the
+    /// breakpoint.
+    @Test func instructionBreakpointExitQualification() {
+        let m = TestMachine.long64()
+        m.setupGuest([0x90, 0x90, 0xF4], exceptionBitmap: 1 << 1)
+        m.vw(.entryControls, UInt64(VX.entryBase | EntryCtl.loadDebugControls))
+        m.vw(.guestDR7, 0x401)
+        m.vw(.guestDebugCtl, 0)
+        m.cpu.dr = (VX.guestCode + 1, 0, 0, 0)
+        m.expectExit(m.launch(), reason: 0, qualification: 0x1, guestRIP: VX.guestCode + 1)
+    }
+
+    /// ICEBP (F1) with bitmap bit 1: a privileged software exception — interruption type 5
+    /// (80000501H), the VM exit on the ICEBP itself (guest RIP = its address), instruction length
+    /// 1 (§27.2.2 "Information for VM Exits Due to Vectored Events", §27.2.5).
+    @Test func icebpIsAPrivilegedSoftwareException() {
+        let m = TestMachine.long64()
+        m.setupGuest([0x90, 0xF1, 0xF4], exceptionBitmap: 1 << 1)
+        m.expectExit(m.launch(), reason: 0, length: 1, guestRIP: VX.guestCode + 1)
+        #expect(m.vr(.exitInterruptionInfo) == 0x8000_0501)
+    }
+
+    /// A guest at CPL 3 with CR0.AM = 1 and RFLAGS.AC = 1 stores 8 bytes at RSP-4
+    /// (48 C7 44 24 FC 00 00 00 00): #AC(0). With bitmap bit 17 it exits (info 80000B11H, error
+    /// code 0, guest RIP = the store); without, the guest's own IDT delivers it (its handler's HLT).
+    @Test(arguments: [true, false])
+    func alignmentCheckInGuest(_ exits: Bool) {
+        let m = TestMachine.long64()
+        m.setupGuest([0x48, 0xC7, 0x44, 0x24, 0xFC, 0x00, 0x00, 0x00, 0x00, 0xF4], exceptionBitmap: exits ? 1 << 17 : 0)
+        m.setUserGuest()
+        m.vw(.guestCR0, m.vr(.guestCR0) | CR0.am)
+        m.vw(.guestRFLAGS, VX.guestRFLAGS | RFLAGS.ac)
+        let stop = m.launch()
+        if exits {
+            m.expectExit(stop, reason: 0, guestRIP: VX.guestCode)
+            #expect(m.vr(.exitInterruptionInfo) == 0x8000_0B11)
+            #expect(m.vr(.exitInterruptionErrorCode) == 0)
+        } else {
+            #expect(m.vector(stop) == 17, "stopped with \(stop)")
+            #expect(m.cpu.vmx.nonRoot)
+            #expect(m.frame64(errorCode: true).rip == VX.guestCode)
+        }
+    }
+
+    /// RDPID rax (F3 0F C7 F8) in the guest: #UD when "enable RDTSCP" is 0 (here: no secondary
+    /// controls at all) — an exit with bitmap bit 6 at the RDPID; with "enable RDTSCP" = 1 it
+    /// reads IA32_TSC_AUX (§25.3 "Changes to Instruction Behavior in VMX Non-Root Operation").
+    @Test func rdpidNeedsEnableRDTSCP() {
+        let m = TestMachine.long64()
+        m.setupGuest([0xF3, 0x0F, 0xC7, 0xF8, 0x0F, 0xA2], exceptionBitmap: 1 << 6)
+        m.expectExit(m.launch(), reason: 0, guestRIP: VX.guestCode)
+        #expect(m.vr(.exitInterruptionInfo) == 0x8000_0306)
+
+        let r = TestMachine.long64()
+        r.setupGuest([0xF3, 0x0F, 0xC7, 0xF8, 0x0F, 0xA2], proc2: Proc2.enableRDTSCP, exceptionBitmap: 1 << 6)
+        r.cpu.msrs.tscAux = 0x1234
+        r.expectExit(r.launch(), reason: 10, length: 2, guestRIP: VX.guestCode + 4)   // CPUID
+        #expect(r[.rax] == 0x1234)
+    }
+}

@@ -97,6 +97,8 @@ extension CPU {
         loadControlRegisters(cr0: vmread(.guestCR0), cr3: vmread(.guestCR3), cr4: vmread(.guestCR4))
         if entry & EntryCtl.loadDebugControls != 0 {
             dr7 = (vmread(.guestDR7) & ~(UInt64(1) << 12 | UInt64(3) << 14)) | 0x400
+            // IA32_DEBUGCTL from its guest field (§26.3.2.1; reserved bits were checked, §26.3.1.1).
+            msrs.debugCtl = vmread(.guestDebugCtl)
         }
         debugRegistersChanged()
         msrs.sysenterCS = vmread(.guestSysenterCS) & 0xFFFF_FFFF

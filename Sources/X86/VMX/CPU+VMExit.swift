@@ -118,7 +118,7 @@ extension CPU {
     /// §27.3 "Saving Guest State".
     func saveGuestState(guestRip: UInt64) {
         vmwrite(.guestCR0, cr0); vmwrite(.guestCR3, cr3); vmwrite(.guestCR4, cr4)
-        if vmx.exitCtl & ExitCtl.saveDebugControls != 0 { vmwrite(.guestDR7, dr7) }
+        if vmx.exitCtl & ExitCtl.saveDebugControls != 0 { vmwrite(.guestDR7, dr7); vmwrite(.guestDebugCtl, msrs.debugCtl) }
         for s in 0..<8 {
             let f = VMCSFieldID.guestSegment[s]
             let r = segs[s]
@@ -140,7 +140,10 @@ extension CPU {
         if vmx.stiShadowRip == guestRip { intr |= 1 }
         if vmx.ssShadowRip == guestRip { intr |= 2 }
         vmwrite(.guestInterruptibilityState, intr)
-        vmwrite(.guestPendingDebugExceptions, 0)
+        // Data breakpoints held pending by MOV SS / POP SS (Vol. 3A §6.8.3) stay pending in the
+        // guest: B3–B0 of the pending debug exceptions (§24.4.2 "Guest Non-Register State").
+        vmwrite(.guestPendingDebugExceptions, pendingDebugHits & 0xF)
+        if pendingDebugHits != 0 { pendingDebugHits = 0 }
         // IA32_VMX_MISC bit 5: the "IA-32e mode guest" entry control ← EFER.LMA.
         var entry = vmread(.entryControls)
         entry = longMode ? entry | UInt64(EntryCtl.ia32eModeGuest) : entry & ~UInt64(EntryCtl.ia32eModeGuest)
@@ -154,6 +157,7 @@ extension CPU {
         // §27.5.1: CR0 except ET, reserved bits, NW, CD; CR3; CR4; DR7 ← 400H; IA32_DEBUGCTL ← 0.
         loadControlRegisters(cr0: vmread(.hostCR0), cr3: vmread(.hostCR3), cr4: vmread(.hostCR4))
         dr7 = 0x400
+        msrs.debugCtl = 0
         debugRegistersChanged()
         msrs.sysenterCS = vmread(.hostSysenterCS) & 0xFFFF_FFFF
         msrs.sysenterESP = vmread(.hostSysenterESP); msrs.sysenterEIP = vmread(.hostSysenterEIP)

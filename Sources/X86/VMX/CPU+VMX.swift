@@ -134,7 +134,8 @@ extension CPU {
         return readPhys(vmcs &+ VMCSLayout.writtenBitmapOffset &+ slot / 8, 1) & (1 << (slot % 8)) != 0
     }
 
-    func markVMCSWritten(_ f: VMCSFieldID, at vmcs: UInt64) {
+    /// Marks field `f` written (VMWRITE does; so does the debugger's `vmcs set`).
+    public func markVMCSWritten(_ f: VMCSFieldID, at vmcs: UInt64) {
         let slot = UInt64(VMCSFields.slot(f))
         let a = vmcs &+ VMCSLayout.writtenBitmapOffset &+ slot / 8
         writePhys(a, 1, readPhys(a, 1) | (1 << (slot % 8)))

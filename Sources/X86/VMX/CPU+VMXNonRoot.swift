@@ -23,9 +23,11 @@ extension CPU {
     }
 
     /// Interruption type of a fault (§24.9.2 Table 24-17 / §24.8.3): 3 hardware exception,
-    /// 4 software interrupt (INT n), 6 software exception (INT3, INTO).
+    /// 4 software interrupt (INT n), 5 privileged software exception (INT1), 6 software exception
+    /// (INT3, INTO).
     func interruptionType(_ f: Fault) -> UInt32 {
         if f.kind == .software { return f.vector == 3 || f.vector == 4 ? 6 : 4 }
+        if f.isINT1 { return 5 }
         if f.kind == .interrupt { return f.vector == 2 ? 2 : 0 }   // NMI, external interrupt
         return f.vector == 2 ? 2 : 3
     }
@@ -42,10 +44,17 @@ extension CPU {
         info.interruptionInfo = interruptionInfo(f)
         if f.hasErrorCode { info.interruptionError = f.errorCode }
         var guestRip = rip
-        if f.kind == .software {
-            // Software exceptions: RIP references the INT3/INTO; the length allows reinjection.
+        if f.kind == .software || f.isINT1 {
+            // Software exceptions and INT1: RIP references the INT3/INTO/INT1; the length allows
+            // reinjection (§27.2.5 "Information for VM Exits Due to Instruction Execution").
             guestRip = currentRip
             info.instructionLength = rip &- currentRip
+        }
+        if f.isDebugException {
+            // A #DB: the qualification holds B0–B3 (bits 3:0), BD (13) and BS (14) of the
+            // conditions it reports; DR6 is not modified (§27.2.1 "Basic VM-Exit Information",
+            // Table 27-1 "Exit Qualification for Debug Exceptions").
+            info.qualification = UInt64(f.debugConditions & 0x600F)
         }
         if f.vector == 14 && f.kind == .exception {
             info.qualification = cr2

@@ -33,9 +33,9 @@ private extension VMEntryContext {
 }
 
 extension EntryCheckKit {
-    /// IA32_DEBUGCTL bits this CPU defines: LBR (0) and BTF (1), the architectural bits of
-    /// SDM Vol. 3B §17.4.1; the core implements no other debug-control feature.
-    static let debugCtlDefined: UInt64 = 0b11
+    /// IA32_DEBUGCTL bits this CPU defines: the same set WRMSR accepts (`MSR.debugCtlDefined`,
+    /// SDM Vol. 3B §17.4.1 "IA32_DEBUGCTL MSR").
+    static let debugCtlDefined: UInt64 = MSR.debugCtlDefined
 }
 
 extension VMEntryChecks {
@@ -65,7 +65,7 @@ extension VMEntryChecks {
                        q0, fields: [.entryControls, .guestDebugCtl]) { ctx in
                 let v = ctx.field(.guestDebugCtl)
                 return ctx.entryCtl & EntryCtl.loadDebugControls == 0 || v & ~K.debugCtlDefined == 0 ? nil
-                    : K.fail("guest IA32_DEBUGCTL = \(K.hex(v))", "reserved bits \(K.hex(v & ~K.debugCtlDefined)) = 0 (defined: LBR, BTF)")
+                    : K.fail("guest IA32_DEBUGCTL = \(K.hex(v))", "reserved bits \(K.hex(v & ~K.debugCtlDefined)) = 0 (defined: LBR, BTF, TR, BTS, BTINT, BTS_OFF_OS, BTS_OFF_USR)")
             },
             EntryCheck("guest.cr4.pae-ia32e", ref, "If \"IA-32e mode guest\" is 1, CR4.PAE (bit 5) is 1 in the guest CR4 field",
                        q0, fields: [.entryControls, .guestCR4]) { ctx in
