@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "DecoderOracleTests", dependencies: ["X86", "Debugger", "CZydis", "TestSupport"]),
         // Random differential testing of the core against the host CPU through /dev/kvm (PVM, CPL3).
         .testTarget(name: "KVMDiffTests", dependencies: ["X86", "CZydis", "TestSupport"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86", "TestSupport"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86", "TestSupport", "HostIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Machine", "X86", "TestSupport"]),
         // Helpers shared by the test targets (process spawning, the seeded RNG, the oracle rule:

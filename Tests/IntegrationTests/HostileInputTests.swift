@@ -6,6 +6,7 @@
 import Foundation
 import Machine
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,7 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
 @Suite struct SpecialFileTests {
     /// /dev/zero used to be read forever (gigabytes of RSS, then an allocation abort); a FIFO
     /// blocked forever; a directory: all refused at once, as image, module or firmware.
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+    @Test(.requires(.imageTools))
     func specialFilesAreRefusedAtOnce() throws {
         let tmp = try TempDir()
         defer { tmp.remove() }
@@ -49,7 +50,7 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
     }
 
     /// A 200 MB module used to be read whole before "does not fit": now its size refuses it.
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+    @Test(.requires(.imageTools))
     func oversizedModuleIsRefusedFromItsSize() throws {
         let tmp = try TempDir()
         defer { tmp.remove() }
@@ -79,7 +80,7 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
 @Suite struct HostLimitTests {
     /// `-m` beyond what the host can back used to abort in the allocator (exit 134): now exit 2
     /// naming the limit.
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason),
+    @Test(.requires(.imageTools),
           .enabled(if: HostMemory.guestRAMLimit < HostMemory.cap, "the host has more RAM than -m accepts"))
     func memoryBeyondTheHostIsRefused() throws {
         let limit = HostMemory.guestRAMLimit
@@ -90,7 +91,7 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
 
     /// Guest RAM is reserved, not committed: `hello` in an 8 GiB machine starts at once and costs
     /// what it touches (it used to cost the whole -m: 160 MiB at 128M, 8 GiB at 8G).
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason),
+    @Test(.requires(.imageTools),
           .enabled(if: HostMemory.guestRAMLimit >= 8 << 30, "the host has less than 8 GiB of RAM"))
     func ramIsCommittedOnlyWhereTheGuestTouchesIt() throws {
         let r = try vmxemu(["run", try GuestImages.path("hello"), "-m", "8G", "-q"], timeout: 60)
@@ -193,7 +194,7 @@ private func expectRefused(_ r: RunResult, mentioning words: [String], sourceLoc
 /// truncations at every structure boundary. Each run must end — a clear refusal (exit 2, one
 /// "vmxemu:" line) or a run bounded by --max-instructions — never a crash or a hang.
 @Suite struct ImageFuzzTests {
-    @Test(.enabled(if: GuestImages.toolsAvailable, GuestImages.missingToolsReason))
+    @Test(.requires(.imageTools))
     func mutatedAndTruncatedImagesEndCleanly() throws {
         let hello = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try GuestImages.path("hello"))))
         let load = try #require(firstLoadedFileRange(hello))

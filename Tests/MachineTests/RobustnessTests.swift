@@ -2,6 +2,7 @@
 // files by their size, symbol tables are read in bounded space, guest RAM is reserved rather than
 // committed, and a long REP string instruction cannot hold the run loop past its deadline.
 
+import HostIO
 import Foundation
 import Machine
 import Testing

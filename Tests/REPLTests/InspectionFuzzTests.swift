@@ -10,6 +10,7 @@ import Debugger
 import Foundation
 import Machine
 import Testing
+import TestSupport
 import X86
 
 @Suite struct InspectionFuzz {
@@ -100,7 +101,7 @@ import X86
         return runs
     }
 
-    @Test(.enabled(if: Fixture.has("minivmm"))) func everyFieldEveryValueEveryInspection() throws {
+    @Test(.requires(.guestImage("minivmm"))) func everyFieldEveryValueEveryInspection() throws {
         let (c, _) = try Fixture.controller("minivmm")
         // The VMM in root operation after a VM exit (the guest off the CPU) …
         #expect(Fixture.run("break exit CPUID", c).succeeded)

@@ -5,6 +5,7 @@ import Foundation
 import Machine
 import REPL
 import Testing
+import TestSupport
 import X86
 
 @Suite struct REPLDefects {
@@ -13,7 +14,7 @@ import X86
     }
 
     /// `break guest_main` then `c`: the REPL's code breakpoint stops in the guest's context too.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func codeBreakpointOnGuestCodeStops() throws {
+    @Test(.requires(.guestImage("minivmm"))) func codeBreakpointOnGuestCodeStops() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         let target = try #require(c.machine.symbols.address(of: "guest_main"))
@@ -30,7 +31,7 @@ import X86
     }
 
     /// A script run that ends normally exits with the guest's status, unless a command decides.
-    @Test(.enabled(if: Fixture.has("hello"))) func scriptEndsWithTheGuestsStatus() throws {
+    @Test(.requires(.guestImage("hello"))) func scriptEndsWithTheGuestsStatus() throws {
         func run(_ commands: [String]) throws -> Int32 {
             let (c, _) = try Fixture.controller("hello")
             defer { c.shutdown() }
@@ -72,7 +73,7 @@ import X86
 
     /// Exits are recorded while gdb (not the REPL) runs the machine, with their instruction
     /// counts; `exits --save` writes JSON lines from the REPL and is refused from `monitor`.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func exitsAreRecordedWhoeverRunsTheMachine() throws {
+    @Test(.requires(.guestImage("minivmm"))) func exitsAreRecordedWhoeverRunsTheMachine() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         // As gdb's `continue` does: a plain resume, no exit breakpoints.
@@ -103,7 +104,7 @@ import X86
     }
 
     /// A failed VM entry gets its own number in the ring (it used to repeat the last exit's).
-    @Test(.enabled(if: Fixture.has("vmx-errors"))) func failedEntriesGetTheirOwnNumbers() throws {
+    @Test(.requires(.guestImage("vmx-errors"))) func failedEntriesGetTheirOwnNumbers() throws {
         let (c, _) = try Fixture.controller("vmx-errors")
         defer { c.shutdown() }
         _ = Fixture.run("c", c)
@@ -132,7 +133,7 @@ import X86
     }
 
     /// Names where numbers are accepted: MSR names, VMCS field names (also guest-rip).
-    @Test(.enabled(if: Fixture.has("minivmm"))) func namesWhereNumbers() throws {
+    @Test(.requires(.guestImage("minivmm"))) func namesWhereNumbers() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         #expect(Fixture.run("break exit CPUID", c).succeeded)
@@ -150,7 +151,7 @@ import X86
     }
 
     /// After VMXOFF: "VMX operation left", not "no VMXON yet".
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmxOperationLeft() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmxOperationLeft() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         _ = Fixture.run("c", c)
@@ -161,7 +162,7 @@ import X86
     }
 
     /// A field set with `vmcs set` is not reported as never written.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmcsSetCountsAsWritten() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmcsSetCountsAsWritten() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         #expect(Fixture.run("break exit CPUID", c).succeeded)
@@ -179,7 +180,7 @@ import X86
 
     /// The instruction-information field is decoded only for exits that define it: an OUT
     /// (not OUTS) exit has none.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func instructionInfoOnlyWhereDefined() throws {
+    @Test(.requires(.guestImage("minivmm"))) func instructionInfoOnlyWhereDefined() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         // The guest's first exit is its greeting over COM1: OUT DX, AL (I/O, not a string instruction).
@@ -195,7 +196,7 @@ import X86
 
     /// A VMX abort: `why` explains the abort itself (indicator, MSR-load entry, why it
     /// failed); `status` and `exit` say the same.
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmxAbortIsExplained() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmxAbortIsExplained() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         #expect(Fixture.run("next-entry", c).succeeded)
@@ -221,7 +222,7 @@ import X86
 
     /// VMX breakpoints outlive a gdb session: `monitor status` lists them and the next gdb to
     /// connect is told (vmxemu's log).
-    @Test(.enabled(if: Fixture.has("minivmm"))) func vmxBreakpointsAreListedAndAnnounced() throws {
+    @Test(.requires(.guestImage("minivmm"))) func vmxBreakpointsAreListedAndAnnounced() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         let monitor = CommandContext(controller: c, frontDoor: .monitor)
@@ -237,7 +238,7 @@ import X86
 
     /// Guest-controlled bitmap addresses near the top of the address space: an answer, not an
     /// arithmetic-overflow trap (issue 12's reproduction, through both doors).
-    @Test(.enabled(if: Fixture.has("minivmm"))) func bitmapAddressesWrap() throws {
+    @Test(.requires(.guestImage("minivmm"))) func bitmapAddressesWrap() throws {
         let (c, _) = try Fixture.controller("minivmm")
         defer { c.shutdown() }
         #expect(Fixture.run("next-entry", c).succeeded)
@@ -253,10 +254,9 @@ import X86
 }
 
 @Suite(.serialized) struct REPLDefectProcess {
-    static var canRun: Bool { Fixture.vmxemu != nil && Fixture.has("minivmm") }
 
     /// `run --json`: stdout is JSON lines only (one per result), the guest's serial on stderr.
-    @Test(.enabled(if: canRun)) func jsonScriptRun() throws {
+    @Test(.requires(.vmxemu, .guestImage("minivmm"))) func jsonScriptRun() throws {
         let r = try Fixture.spawn(Fixture.vmxemu!, ["run", Fixture.image("minivmm"), "-q", "--batch", "--json",
                                                     "-ex", "status", "-ex", "break exit CPUID", "-ex", "c", "-ex", "exits 2"])
         #expect(r.status == 0, "\(r.stderr)")
