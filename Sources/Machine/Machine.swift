@@ -39,7 +39,7 @@ public final class Machine: @unchecked Sendable {
         self.memory = memory
         bus = PortBus(console: console, qemuExitStatus: qemuExitStatus, debugcon: debugcon)
         cpu = CPU(memory: memory, io: bus)
-        platform = Platform(cpu: cpu, bus: bus, ramBytes: memoryBytes)
+        platform = Platform(cpu: cpu, bus: bus, ramBytes: memory.size)
     }
 
     /// Load a multiboot kernel and put the CPU in the state the Multiboot Specification 0.6.96
