@@ -21,6 +21,8 @@ public final class Machine: @unchecked Sendable {
     public let memory: PhysicalMemory
     public let bus: PortBus
     public let cpu: CPU
+    /// The PC around the CPU: interrupt controllers, timers, RTC, ACPI, PCI, fw_cfg.
+    public let platform: Platform
     public private(set) var image: BootImage?
     public var symbols: SymbolTable { image?.symbols ?? .empty }
 
@@ -37,6 +39,7 @@ public final class Machine: @unchecked Sendable {
         self.memory = memory
         bus = PortBus(console: console, qemuExitStatus: qemuExitStatus, debugcon: debugcon)
         cpu = CPU(memory: memory, io: bus)
+        platform = Platform(cpu: cpu, bus: bus, ramBytes: memory.size)
     }
 
     /// Load a multiboot kernel and put the CPU in the state the Multiboot Specification 0.6.96
@@ -63,6 +66,7 @@ public final class Machine: @unchecked Sendable {
         cpu.cpl = 0
         cpu.modeChanged()
         cpu.flushDecodedBlocks()
+        platform.installFirmwareState(memory: memory, e820: multibootMemoryMap(ramSize: memory.size))
     }
 
     /// Power the machine on with a firmware image instead of a kernel: the ROM is mapped to end

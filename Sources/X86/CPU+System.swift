@@ -183,7 +183,7 @@ extension CPU {
             case 2: v = cr2
             case 3: v = cr3
             case 4: v = vmx.nonRoot ? crReadNonRoot(cr: 4) : cr4
-            default: v = cr8
+            default: v = platform?.cr8 ?? cr8
             }
             setReg(osz, i.pointee.rm, codeMode == 2 ? v : v & 0xFFFF_FFFF)
         case .movToCR:
@@ -207,6 +207,7 @@ extension CPU {
             default:
                 if v & ~0xF != 0 { throw Fault.GP(0) }
                 cr8 = v
+                platform?.cr8 = v
             }
         case .movFromDR, .movToDR:
             if cpl != 0 { throw Fault.GP(0) }
@@ -369,7 +370,9 @@ extension CPU {
     }
 
     /// TSC: derived from retired instructions so runs are reproducible (1 instruction = 1 tick).
-    public var tsc: UInt64 { instructions &+ tscOffset }
+    /// The time-stamp counter: virtual time (instructions retired plus time spent halted, one tick per
+    /// virtual nanosecond) plus the offset WRMSR IA32_TIME_STAMP_COUNTER set.
+    public var tsc: UInt64 { virtualTime &+ tscOffset }
 
     // MARK: Control registers (SDM Vol. 3A §2.5 "Control Registers", Vol. 2 "MOV—Move to/from Control Registers")
 
@@ -449,6 +452,10 @@ extension CPU {
     // MARK: MSRs
 
     public func readMSR(_ index: UInt32) throws(Fault) -> UInt64 {
+        if let p = platform, let answer = p.platformReadMSR(index) {
+            guard let v = answer else { throw Fault.GP(0) }
+            return v
+        }
         switch index {
         case MSR.tsc: return tsc
         case MSR.apicBase: return msrs.apicBase
@@ -503,8 +510,12 @@ extension CPU {
     }
 
     public func writeMSR(_ index: UInt32, _ v: UInt64) throws(Fault) {
+        if let p = platform, let ok = p.platformWriteMSR(index, v) {
+            guard ok else { throw Fault.GP(0) }
+            return
+        }
         switch index {
-        case MSR.tsc: tscOffset = v &- instructions
+        case MSR.tsc: tscOffset = v &- virtualTime
         case MSR.apicBase:
             if v & ~(0xF_FFFF_FFFF_F000 | 0x900 | 0x400) != 0 { throw Fault.GP(0) }
             if v & 0x400 != 0 { throw unimplementedStop("WRMSR IA32_APIC_BASE enabling x2APIC (not advertised)") }

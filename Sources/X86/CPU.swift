@@ -147,6 +147,8 @@ public final class CPU: @unchecked Sendable {
     var nextEventTime: UInt64 = .max
     /// The INTR line's source (a local APIC, an 8259), polled at block boundaries.
     public var interruptController: (any InterruptController)? = nil
+    /// The local APIC's MSRs and CR8, when the machine has a platform (`CPUPlatform`).
+    public var platform: (any CPUPlatform)? = nil
     /// An NMI is pending / NMIs are blocked until the next IRET (SDM Vol. 3A §6.7.1 "Handling Multiple NMIs").
     public internal(set) var nmiPending = false
     public internal(set) var nmiBlocked = false

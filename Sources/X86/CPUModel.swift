@@ -59,7 +59,12 @@ public enum CPUModel {
             // ECX.OSXSAVE (bit 27) mirrors CR4.OSXSAVE.
             let osxsave: UInt32 = (cpu?.cr4 ?? 0) & CR4.osxsave != 0 ? 1 << 27 : 0
             let monitor: UInt32 = misc & (1 << 18) != 0 ? 0 : 1 << 3
-            return (signature, (8 << 8) | (1 << 16), (leaf1ECX & ~monitor) | osxsave, leaf1EDX)
+            // With a local APIC (a machine with a platform): EDX.APIC (9), ECX.x2APIC (21) and
+            // ECX.TSC-Deadline (24); the initial APIC ID in EBX[31:24] is 0 (one CPU).
+            let apic = cpu?.platform?.hasLocalAPIC == true
+            return (signature, (8 << 8) | (1 << 16),
+                    (leaf1ECX & ~monitor) | osxsave | (apic ? 1 << 21 | 1 << 24 : 0),
+                    leaf1EDX | (apic ? 1 << 9 : 0))
         case 5:
             // MONITOR/MWAIT leaf: 64-byte monitor line; ECX bit 0 = extensions enumerated, bit 1 =
             // interrupts break MWAIT even when masked; no C-state sub-states (SDM Vol. 2 "CPUID", leaf 05H).
