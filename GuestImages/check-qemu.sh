@@ -11,7 +11,7 @@
 # Expected behaviour (see README.md):
 #   hello, fault-tests, bench-*   write 0 to port 0xF4 -> QEMU exits (0<<1)|1 = 1,
 #                                 and no serial line starts with "FAIL"
-#   paging-tests, privilege-tests, debugreg-tests, task-tests, v86-tests
+#   paging-tests, privilege-tests, debugreg-tests, task-tests, v86-tests, irq-tests
 #                                 the same, plus "NAME: all N checks passed";
 #                                 run with -cpu max,vendor=GenuineIntel
 #   ud2-triple                    triple fault; with -no-reboot QEMU exits 0
@@ -96,7 +96,7 @@ done
 # (paging-tests) and the Intel behaviour of SYSENTER/SYSEXIT in 64-bit mode
 # (privilege-tests; an AMD vendor string makes SYSENTER #UD there).  "max"
 # is TCG's everything-it-implements model; the vendor is set to Intel's.
-for name in paging-tests privilege-tests debugreg-tests task-tests v86-tests; do
+for name in paging-tests privilege-tests debugreg-tests task-tests v86-tests irq-tests; do
     run "$name" -cpu max,vendor=GenuineIntel
     judge "$name"
     if ! grep -q "^$name: all [0-9]* checks passed" "$logs/$name.log"; then

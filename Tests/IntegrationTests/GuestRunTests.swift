@@ -145,6 +145,21 @@ struct GuestRunTests {
         #expect(r.stdoutLines.contains("v86-tests: all 109 checks passed"), "\(r)")
     }
 
+    // MARK: irq-tests.elf (8259 + PIT, local APIC, I/O APIC, RTC, HPET, ACPI tables)
+
+    @Test func irqTestsAllPassAndRepeatExactly() throws {
+        try expectSelfCheckingImagePasses("irq-tests")
+        // Determinism: virtual time is instructions retired, so two runs take their interrupts at
+        // the same instructions and retire the same count.
+        let a = try vmxemu(["run", try GuestImages.path("irq-tests")])
+        let b = try vmxemu(["run", try GuestImages.path("irq-tests")])
+        #expect(a.stdoutLines.contains("irq-tests: all 33 checks passed"), "\(a)")
+        let count = { (r: RunResult) in r.stderr.split(separator: "\n").first { $0.contains("instructions in") }
+            .map { String($0.split(separator: "(")[1].split(separator: " ")[0]) } }
+        #expect(count(a) != nil && count(a) == count(b), "\(a.stderr) vs \(b.stderr)")
+        #expect(a.stdout == b.stdout)
+    }
+
     /// An image of one `PASS: name` / `FAIL: name (…)` line per check (and `SKIP: name (why)` for
     /// checks the CPU cannot run) and a summary `IMAGE: all N checks passed`. Every check must pass,
     /// except those named in `knownIssues` (a piece of the check's name → the vmxemu bug), whose

@@ -25,7 +25,8 @@ struct QEMUCrossCheckTests {
         // Every image the other tests use was checked.
         let names = Set(ok.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
         for image in ["hello", "fault-tests", "ud2-triple", "bench-int", "bench-call", "bench-copy",
-                      "paging-tests", "privilege-tests", "debugreg-tests", "task-tests", "v86-tests"] {
+                      "paging-tests", "privilege-tests", "debugreg-tests", "task-tests", "v86-tests",
+                      "irq-tests"] {
             #expect(names.contains(image), "no 'ok \(image)' line:\n\(r.stdout)")
         }
     }
