@@ -253,11 +253,15 @@ public struct DebugExitRequest: Sendable, Hashable {
     public var size: Int
     /// What the guest asked to exit with: `value`, or `(value << 1) | 1` in QEMU mode.
     public var requested: UInt64
+    /// Set when the platform, not a port-0xF4 write, ended the run (ACPI S5 power-off, a reset the
+    /// machine does not perform yet, an unsupported sleep state): what happened, for messages.
+    public var cause: String? = nil
 
-    public init(value: UInt32, size: Int, requested: UInt64) {
+    public init(value: UInt32, size: Int, requested: UInt64, cause: String? = nil) {
         self.value = value
         self.size = size
         self.requested = requested
+        self.cause = cause
     }
 
     /// The exit status the process ends with: the low 8 bits of `requested`.
@@ -277,6 +281,13 @@ public final class DebugExitPort: PortDevice {
     public var qemuExitStatus: Bool
     /// Set by the first write; later writes before `clear()` are ignored.
     public private(set) var request: DebugExitRequest?
+
+    /// The platform ends the run with `status` (ACPI power-off: 0, as QEMU exits when its guest
+    /// powers off); `cause` says why in vmxemu's messages.
+    public func platformExit(status: UInt8, cause: String) {
+        guard request == nil else { return }
+        request = DebugExitRequest(value: UInt32(status), size: 0, requested: UInt64(status), cause: cause)
+    }
 
     public init(port: UInt16 = 0xF4, qemuExitStatus: Bool = false) {
         self.port = port

@@ -246,7 +246,9 @@ struct Run: ParsableCommand {
                 eprint("vmxemu: warning: the guest asked to exit with \(asked), which does not fit an exit status (8 bits); exiting with its low 8 bits, \(status)")
             }
             if !quiet {
-                if qemuExitStatus, let v = machine.bus.exitRequest?.value {
+                if let cause = machine.bus.exitRequest?.cause {
+                    eprint("vmxemu: \(cause): exit status \(status) (\(stats))")
+                } else if qemuExitStatus, let v = machine.bus.exitRequest?.value {
                     eprint("vmxemu: guest wrote \(v) to port 0xF4: exit status \(status) \(machine.bus.exitRequest?.truncated == true ? "from" : "=") (\(v)<<1)|1 under --qemu-exit-status (\(stats))")
                 } else {
                     eprint("vmxemu: guest exited with status \(status) (\(stats))")

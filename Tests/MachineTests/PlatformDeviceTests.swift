@@ -1,7 +1,8 @@
-// The 8259A pair and the 8254 PIT, driven through their ports on a manual virtual clock.
+// The platform's devices, driven through their ports on a manual virtual clock, and their wiring.
 
 import Testing
 @testable import Machine
+import X86
 
 /// A virtual clock the test advances by hand; due actions run in time order.
 final class ManualClock: DeviceClock {
@@ -460,4 +461,36 @@ private func initPICs(_ d: [PortDevice], master: UInt8 = 0x30, slave: UInt8 = 0x
         #expect(e820[20..<28] == [0, 0, 0x10, 0, 0, 0, 0, 0] && e820[36] == 1)
         #expect(item(f, 0x7777, 2) == [0, 0])  // an item that does not exist reads 0
     }
+}
+
+@Suite struct PlatformWiringTests {
+    @Test func poweroffAndResetEndTheRunThroughTheExitRequest() {
+        let m = Machine(memoryBytes: 4 << 20, console: MemorySinkForPlatform())
+        #expect(m.bus.exitRequest == nil)
+        m.bus.portWrite(0x604, size: 2, value: 5 << 10 | 0x2000)  // PM1a_CNT: SLP_TYP = \_S5's, SLP_EN
+        #expect(m.bus.stopRequested)
+        #expect(m.bus.exitRequest?.status == 0)
+        #expect(m.bus.exitRequest?.cause?.contains("ACPI S5") == true)
+        #expect(m.platform.request == .powerOff)
+        let r = Machine(memoryBytes: 4 << 20, console: MemorySinkForPlatform())
+        r.bus.portWrite(0xCF9, size: 1, value: 0x06)
+        #expect(r.platform.request == .reset(.resetControl))
+        #expect(r.bus.exitRequest?.cause?.contains("does not reboot yet") == true)
+    }
+
+    @Test func cpuidAndMSRsSeeTheLocalAPIC() throws {
+        let m = Machine(memoryBytes: 4 << 20, console: MemorySinkForPlatform())
+        let (_, _, ecx, edx) = CPUModel.cpuid(leaf: 1, subleaf: 0, cpu: m.cpu)
+        #expect(edx & (1 << 9) != 0 && ecx & (1 << 21) != 0 && ecx & (1 << 24) != 0)
+        #expect(try m.cpu.readMSR(0x1B) == 0xFEE0_0900)
+        try m.cpu.writeMSR(0x1B, 0xFEE0_0D00)  // x2APIC mode
+        #expect(try m.cpu.readMSR(0x802) == 0)  // x2APIC ID
+        #expect(throws: Fault.self) { try m.cpu.readMSR(0x8FF) }  // reserved: #GP
+    }
+}
+
+/// Guest output nobody reads.
+final class MemorySinkForPlatform: ConsoleSink {
+    func write(_ byte: UInt8) {}
+    func flush() {}
 }

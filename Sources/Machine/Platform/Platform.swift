@@ -112,7 +112,7 @@ public final class Platform: CPUPlatform {
         lapic = LocalAPIC(clock: clock, timerFrequency: Platform.apicTimerFrequency, tscFrequency: Platform.tscFrequency,
                           physicalAddressBits: Int(maxPhysAddrBits))
         intr = INTRSource(lapic: lapic, pic: pic)
-        wire()
+        wire(bus)
         for d in pic.portDevices + pit.portDevices + pm.portDevices
             + [rtc.portDevice, resetControl.portDevice, keyboardController, pci, fwCfg] as [PortDevice] {
             bus.attach(d)
@@ -125,7 +125,7 @@ public final class Platform: CPUPlatform {
         cpu.mapMMIO(hpet, base: layout.hpetAddress, size: 0x400)
     }
 
-    func wire() {
+    func wire(_ bus: PortBus) {
         let cpu = self.cpu
         pic.onOutputChange = { [unowned self] in
             self.lapic.setLINT0(self.pic.interruptPending)
@@ -138,9 +138,22 @@ public final class Platform: CPUPlatform {
             if !self.hpet.legacyReplacement { self.setISA(8, level) }
         }
         pm.sci = IRQLine { [unowned self] level in self.setISA(Int(self.layout.sciIRQ), level) }
-        pm.onPowerOff = { [unowned self] in self.request = .powerOff }
-        pm.onUnsupportedSleep = { [unowned self] t in self.request = .unsupportedSleep(t) }
-        resetControl.onReset = { [unowned self] source in self.request = .reset(source) }
+        // What ends the run goes through the debug-exit request, so `run`, the REPL and gdb all see
+        // the guest's exit: power-off is status 0 (QEMU exits 0 when its guest powers off); a reset
+        // stops the machine too (it does not reboot yet — QEMU's -no-reboot behaviour), status 0;
+        // a sleep state the platform does not offer is status 4, the "not implemented" status.
+        pm.onPowerOff = { [unowned self] in
+            self.request = .powerOff
+            bus.debugExit.platformExit(status: 0, cause: "the guest powered off (ACPI S5)")
+        }
+        pm.onUnsupportedSleep = { [unowned self] t in
+            self.request = .unsupportedSleep(t)
+            bus.debugExit.platformExit(status: 4, cause: "the guest entered ACPI sleep type \(t) (only S5, power-off, is offered)")
+        }
+        resetControl.onReset = { [unowned self] source in
+            self.request = .reset(source)
+            bus.debugExit.platformExit(status: 0, cause: "the guest reset the machine through \(source.rawValue); vmxemu does not reboot yet, so the run ends (as QEMU's -no-reboot)")
+        }
         keyboardController.irq1 = IRQLine { [unowned self] in self.setISA(1, $0) }
         keyboardController.irq12 = IRQLine { [unowned self] in self.setISA(12, $0) }
         hpet.onIRQ = { [unowned self] line, level in
