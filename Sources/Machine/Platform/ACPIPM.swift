@@ -108,31 +108,29 @@ public final class ACPIPM {
 
     /// The PM1a event block + control block + timer (one range), and GPE0.
     public var portDevices: [PortDevice] {
-        [ACPIPMPorts(pm: self, ports: layout.pm1aEventPort...layout.pmTimerPort + 3, name: "ACPI PM1/PM timer"),
-         ACPIPMPorts(pm: self, ports: layout.gpe0Port...layout.gpe0Port + 3, name: "ACPI GPE0")]
+        [PortHandler("ACPI PM1/PM timer", layout.pm1aEventPort...layout.pmTimerPort + 3, wide: true,
+                     read: { [unowned self] p, n in self.portRead(p, n) }, write: { [unowned self] p, n, v in self.portWrite(p, n, v) }),
+         PortHandler("ACPI GPE0", layout.gpe0Port...layout.gpe0Port + 3, wide: true,
+                     read: { [unowned self] p, n in self.portRead(p, n) }, write: { [unowned self] p, n, v in self.portWrite(p, n, v) })]
     }
 }
 
-final class ACPIPMPorts: PortDevice {
-    unowned let pm: ACPIPM
-    let name: String
-    let ports: ClosedRange<UInt16>
-    init(pm: ACPIPM, ports: ClosedRange<UInt16>, name: String) { self.pm = pm; self.ports = ports; self.name = name }
-    var takesWideAccesses: Bool { true }
-    func read(port: UInt16, size: Int) -> UInt32 {
+extension ACPIPM {
+    /// A port access of any width: registers are 16 bits (32 for the timer).
+    func portRead(_ port: UInt16, _ size: Int) -> UInt32 {
         // Registers are 16 bits (32 for the timer); a byte access reads its part of the register.
-        let reg = port & ~1 == pm.layout.pmTimerPort + 2 ? pm.layout.pmTimerPort : (port & ~1)
+        let reg = port & ~1 == layout.pmTimerPort + 2 ? layout.pmTimerPort : (port & ~1)
         let shift = UInt32(port &- reg) * 8
-        return pm.read(reg, size) >> shift
+        return read(reg, size) >> shift
     }
-    func write(port: UInt16, size: Int, value: UInt32) {
+    func portWrite(_ port: UInt16, _ size: Int, _ value: UInt32) {
         let reg = port & ~1
         let shift = UInt32(port &- reg) * 8
-        if shift == 0 { pm.write(reg, size, value) } else {
+        if shift == 0 { write(reg, size, value) } else {
             // A byte write to the high half of a 16-bit register: merge with its current value.
-            let cur = pm.read(reg, 2)
+            let cur = read(reg, 2)
             let merged = cur & 0x00FF | (value & 0xFF) << 8
-            if reg == pm.layout.pm1aEventPort { pm.write(reg, 2, value << 8) } else { pm.write(reg, 2, merged) }
+            if reg == layout.pm1aEventPort { write(reg, 2, value << 8) } else { write(reg, 2, merged) }
         }
     }
 }

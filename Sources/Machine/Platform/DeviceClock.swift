@@ -32,3 +32,23 @@ public struct IRQLine {
     guard hi < c else { return .max }
     return c.dividingFullWidth((hi, lo)).quotient
 }
+
+/// A platform device's ports: a name, a range and the two accesses, as closures onto the device
+/// model (so each model stays a plain class with `read`/`write` methods and no adapter of its own).
+final class PortHandler: PortDevice {
+    let name: String
+    let ports: ClosedRange<UInt16>
+    let takesWideAccesses: Bool
+    let onRead: (UInt16, Int) -> UInt32
+    let onWrite: (UInt16, Int, UInt32) -> Void
+    init(_ name: String, _ ports: ClosedRange<UInt16>, wide: Bool = false,
+         read: @escaping (UInt16, Int) -> UInt32, write: @escaping (UInt16, Int, UInt32) -> Void) {
+        self.name = name
+        self.ports = ports
+        takesWideAccesses = wide
+        onRead = read
+        onWrite = write
+    }
+    func read(port: UInt16, size: Int) -> UInt32 { onRead(port, size) }
+    func write(port: UInt16, size: Int, value: UInt32) { onWrite(port, size, value) }
+}

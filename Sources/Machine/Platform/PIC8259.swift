@@ -227,34 +227,21 @@ public final class PICPair {
 
     /// The port devices: master 0x20–0x21, slave 0xA0–0xA1, ELCR 0x4D0–0x4D1.
     public var portDevices: [PortDevice] {
-        [PICPorts(pair: self, chip: master, base: 0x20, name: "8259A master"),
-         PICPorts(pair: self, chip: slave, base: 0xA0, name: "8259A slave"),
-         ELCRPorts(pair: self)]
+        func chipPorts(_ chip: PIC8259Chip, _ base: UInt16, _ name: String) -> PortDevice {
+            PortHandler(name, base...base + 1,
+                        read: { [unowned self] port, _ in UInt32(self.read(chip, odd: port & 1 != 0)) },
+                        write: { [unowned self] port, _, v in self.write(chip, odd: port & 1 != 0, UInt8(truncatingIfNeeded: v)) })
+        }
+        // ELCR1 (0x4D0, IRQ 0–7; bits 0–2 read-only 0) and ELCR2 (0x4D1, IRQ 8–15; bits 0 and 5 read-only 0).
+        let elcr = PortHandler("ELCR", 0x4D0...0x4D1,
+            read: { [unowned self] port, _ in UInt32(port == 0x4D0 ? self.master.elcr : self.slave.elcr) },
+            write: { [unowned self] port, _, value in
+                let v = UInt8(truncatingIfNeeded: value)
+                if port == 0x4D0 { self.master.elcr = v & 0xF8 } else { self.slave.elcr = v & 0xDE }
+                self.onOutputChange()
+            })
+        return [chipPorts(master, 0x20, "8259A master"), chipPorts(slave, 0xA0, "8259A slave"), elcr]
     }
 }
 
-final class PICPorts: PortDevice {
-    unowned let pair: PICPair
-    let chip: PIC8259Chip
-    let name: String
-    let ports: ClosedRange<UInt16>
-    init(pair: PICPair, chip: PIC8259Chip, base: UInt16, name: String) {
-        self.pair = pair; self.chip = chip; self.name = name; ports = base...base + 1
-    }
-    func read(port: UInt16, size: Int) -> UInt32 { UInt32(pair.read(chip, odd: port & 1 != 0)) }
-    func write(port: UInt16, size: Int, value: UInt32) { pair.write(chip, odd: port & 1 != 0, UInt8(truncatingIfNeeded: value)) }
-}
 
-/// ELCR1 (0x4D0, IRQ 0–7; bits 0–2 read-only 0) and ELCR2 (0x4D1, IRQ 8–15; bits 0 and 5 read-only 0).
-final class ELCRPorts: PortDevice {
-    unowned let pair: PICPair
-    let name = "ELCR"
-    let ports: ClosedRange<UInt16> = 0x4D0...0x4D1
-    init(pair: PICPair) { self.pair = pair }
-    func read(port: UInt16, size: Int) -> UInt32 { UInt32(port == 0x4D0 ? pair.master.elcr : pair.slave.elcr) }
-    func write(port: UInt16, size: Int, value: UInt32) {
-        let v = UInt8(truncatingIfNeeded: value)
-        if port == 0x4D0 { pair.master.elcr = v & 0xF8 } else { pair.slave.elcr = v & 0xDE }
-        pair.onOutputChange()
-    }
-}

@@ -302,28 +302,18 @@ public final class PIT8254 {
         }
     }
 
-    public var portDevices: [PortDevice] { [PITPorts(pit: self), PortB(pit: self)] }
-}
-
-final class PITPorts: PortDevice {
-    unowned let pit: PIT8254
-    let name = "8254 PIT"
-    let ports: ClosedRange<UInt16> = 0x40...0x43
-    init(pit: PIT8254) { self.pit = pit }
-    func read(port: UInt16, size: Int) -> UInt32 {
-        port == 0x43 ? 0xFF : UInt32(pit.readCounter(Int(port - 0x40)))  // the control word is write-only
-    }
-    func write(port: UInt16, size: Int, value: UInt32) {
-        let v = UInt8(truncatingIfNeeded: value)
-        if port == 0x43 { pit.writeControl(v) } else { pit.writeCounter(Int(port - 0x40), v) }
+    public var portDevices: [PortDevice] {
+        [PortHandler("8254 PIT", 0x40...0x43,
+                     // The control word is write-only.
+                     read: { [unowned self] port, _ in port == 0x43 ? 0xFF : UInt32(self.readCounter(Int(port - 0x40))) },
+                     write: { [unowned self] port, _, value in
+                         let v = UInt8(truncatingIfNeeded: value)
+                         if port == 0x43 { self.writeControl(v) } else { self.writeCounter(Int(port - 0x40), v) }
+                     }),
+         PortHandler("system control port B", 0x61...0x61,
+                     read: { [unowned self] _, _ in UInt32(self.readPortB()) },
+                     write: { [unowned self] _, _, v in self.writePortB(UInt8(truncatingIfNeeded: v)) })]
     }
 }
 
-final class PortB: PortDevice {
-    unowned let pit: PIT8254
-    let name = "system control port B"
-    let ports: ClosedRange<UInt16> = 0x61...0x61
-    init(pit: PIT8254) { self.pit = pit }
-    func read(port: UInt16, size: Int) -> UInt32 { UInt32(pit.readPortB()) }
-    func write(port: UInt16, size: Int, value: UInt32) { pit.writePortB(UInt8(truncatingIfNeeded: value)) }
-}
+

@@ -249,19 +249,14 @@ public final class RTC146818 {
         return ("\(f.year)-\(two(f.month))-\(two(f.day)) \(two(f.hour)):\(two(f.min)):\(two(f.sec))", regA, regB, flags, nmiMasked)
     }
 
-    public var portDevice: PortDevice { RTCPorts(rtc: self) }
+    public var portDevice: PortDevice {
+        PortHandler("MC146818 RTC/CMOS", 0x70...0x71,
+                    // The index register is write-only on a PC.
+                    read: { [unowned self] port, _ in port == 0x71 ? UInt32(self.readData()) : 0xFF },
+                    write: { [unowned self] port, _, value in
+                        let v = UInt8(truncatingIfNeeded: value)
+                        if port == 0x70 { self.index = v & 0x7F; self.nmiMasked = v & 0x80 != 0 } else { self.writeData(v) }
+                    })
+    }
 }
 
-final class RTCPorts: PortDevice {
-    unowned let rtc: RTC146818
-    let name = "MC146818 RTC/CMOS"
-    let ports: ClosedRange<UInt16> = 0x70...0x71
-    init(rtc: RTC146818) { self.rtc = rtc }
-    func read(port: UInt16, size: Int) -> UInt32 {
-        port == 0x71 ? UInt32(rtc.readData()) : 0xFF  // the index register is write-only on a PC
-    }
-    func write(port: UInt16, size: Int, value: UInt32) {
-        let v = UInt8(truncatingIfNeeded: value)
-        if port == 0x70 { rtc.index = v & 0x7F; rtc.nmiMasked = v & 0x80 != 0 } else { rtc.writeData(v) }
-    }
-}

@@ -57,17 +57,13 @@ public final class ResetControl {
         }
     }
 
-    public var portDevice: PortDevice { Port92(reset: self) }
+    public var portDevice: PortDevice {
+        PortHandler("system control port A", 0x92...0x92,
+                    read: { [unowned self] _, _ in UInt32(self.port92) },
+                    write: { [unowned self] _, _, v in self.writePort92(UInt8(truncatingIfNeeded: v)) })
+    }
 }
 
-final class Port92: PortDevice {
-    unowned let reset: ResetControl
-    let name = "system control port A"
-    let ports: ClosedRange<UInt16> = 0x92...0x92
-    init(reset: ResetControl) { self.reset = reset }
-    func read(port: UInt16, size: Int) -> UInt32 { UInt32(reset.port92) }
-    func write(port: UInt16, size: Int, value: UInt32) { reset.writePort92(UInt8(truncatingIfNeeded: value)) }
-}
 
 /// A minimal 8042: enough for firmware-style A20/reset use and Linux's i8042 probe.
 public final class KeyboardController: PortDevice {
