@@ -8,8 +8,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # gcc/binutils/make build GuestImages; gdb drives the gdb-in-the-loop tests; QEMU cross-checks
 # the guest images; readline is the REPL's line editor; Zydis is the decoder oracle of the tests;
 # Bochs 2.7 (with its BIOS/VGA ROM packages) is the VMX reference the VMX images are compared with;
-# acpica-tools (iasl) checks the ACPI tables vmxemu builds; cpio packs the Linux initramfs.
-for p in gcc make binutils gdb qemu-system-x86 libreadline-dev pkg-config libzydis-dev bochs bochsbios vgabios acpica-tools cpio; do
+# acpica-tools (iasl) checks the ACPI tables vmxemu builds; cpio packs the Linux initramfs;
+# GNU time measures a child's peak RSS in the robustness tests.
+for p in gcc make binutils gdb qemu-system-x86 libreadline-dev pkg-config libzydis-dev bochs bochsbios vgabios acpica-tools cpio time; do
     have "$p" || need+=("$p")
 done
 

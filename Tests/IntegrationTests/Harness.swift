@@ -169,6 +169,22 @@ func vmxemu(
     return result
 }
 
+/// `vmxemu ARGS` under GNU time(1), and vmxemu's own peak RSS in KiB. Not wait4's `ru_maxrss` of a
+/// child of this process: Linux carries the forking process's high-water mark into the child
+/// across exec (`exec_mmap` keeps the old mm's hiwater in `signal->maxrss`), so a child of a large
+/// test process reports the test process's size. time(1) is a small process whose child is vmxemu.
+func vmxemuPeakRSS(
+    _ arguments: [String], timeout: Double = 60, sourceLocation: SourceLocation = #_sourceLocation
+) throws -> (RunResult, Int?) {
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("vmxemu-rss-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    defer { try? FileManager.default.removeItem(at: out) }
+    let result = try runUnchecked(URL(fileURLWithPath: "/usr/bin/time"),
+                                  ["-f", "%M", "-o", out.path, try VMXEmuBinary.url().path] + arguments, timeout: timeout)
+    checkNoCrashOrHang(result, sourceLocation: sourceLocation)
+    let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+    return (result, text.split(whereSeparator: \.isNewline).last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+}
+
 /// Run any executable under the same rules.
 func run(
     _ executable: URL, _ arguments: [String], timeout: Double = 60,
