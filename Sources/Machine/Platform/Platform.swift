@@ -20,25 +20,15 @@
 
 import X86
 
-/// `DeviceClock` on the CPU's event queue.
+/// `DeviceClock` on the CPU's event queue: a token is the event's sequence number.
 final class CPUClock: DeviceClock {
     unowned let cpu: CPU
-    var ids: [Int: EventID] = [:]
-    var next = 0
     init(cpu: CPU) { self.cpu = cpu }
     var nanoseconds: UInt64 { cpu.virtualTime }
     func schedule(at: UInt64, _ action: @escaping () -> Void) -> Int {
-        next += 1
-        let token = next
-        ids[token] = cpu.schedule(at: at) { [weak self] in
-            self?.ids[token] = nil
-            action()
-        }
-        return token
+        Int(truncatingIfNeeded: cpu.schedule(at: at, action).seq)
     }
-    func cancel(_ token: Int) {
-        if let id = ids.removeValue(forKey: token) { cpu.cancelEvent(id) }
-    }
+    func cancel(_ token: Int) { cpu.cancelEvent(EventID(seq: UInt64(truncatingIfNeeded: token))) }
 }
 
 /// What a guest asked of the platform that ends or restarts the run.
@@ -90,12 +80,9 @@ public final class Platform: CPUPlatform {
     public let lapic: LocalAPIC
     public let ioapic = IOAPIC()
     let intr: INTRSource
-    /// Set when the guest powers off, resets or asks for a sleep state; the run loop ends the run.
+    /// What the guest last asked of the platform (power-off, reset, a sleep state). The run itself
+    /// ends through the debug-exit request, which carries the cause for the messages.
     public private(set) var request: PlatformRequest? = nil
-    /// Where the firmware tables went (for `acpi` and the e820 map).
-    public private(set) var acpiTables: ACPITables? = nil
-    /// ISA IRQ input levels as the devices drive them (for `irq`).
-    public private(set) var isaLevels = [Bool](repeating: false, count: 16)
 
     public init(cpu: CPU, bus: PortBus, ramBytes: UInt64, rtcBase: Int64 = Platform.defaultRTCBase,
                 layout: PlatformLayout = PlatformLayout()) {
@@ -180,7 +167,6 @@ public final class Platform: CPUPlatform {
     /// ISA IRQ `n` to `level`: the 8259 input and the I/O APIC pin (IRQ0 is pin 2, MADT override).
     public func setISA(_ n: Int, _ level: Bool) {
         guard (0..<16).contains(n) else { return }
-        isaLevels[n] = level
         pic.setIRQ(n, level)
         ioapic.setPin(n == 0 ? 2 : n, level)
     }
@@ -192,12 +178,6 @@ public final class Platform: CPUPlatform {
         if let base = lapic.mmioBase, !cpu.mapMMIO(lapic, base: base, size: 0x1000) {
             lapic.onGuestError("IA32_APIC_BASE 0x\(String(base, radix: 16)) overlaps another device: the APIC page is not mapped")
         }
-    }
-
-    /// The run loop takes the request (and clears it) when it ends the run.
-    public func takeRequest() -> PlatformRequest? {
-        defer { request = nil }
-        return request
     }
 
     // MARK: CPUPlatform
@@ -245,7 +225,6 @@ public final class Platform: CPUPlatform {
                                cpuSignature: CPUModel.signature, cpuFeatures: edx) {
             _ = memory.write(b.bytes, at: b.address)
         }
-        acpiTables = t
         fwCfg.setE820(e820)
         fwCfg.addFile("etc/acpi/rsdp", t.rsdp.bytes)
         fwCfg.addFile("etc/acpi/tables", t.tables.flatMap { $0.bytes })
@@ -254,9 +233,10 @@ public final class Platform: CPUPlatform {
         lapic.mmioWrite(offset: 0x350, size: 4, value: 0x700)
         lapic.mmioWrite(offset: 0x360, size: 4, value: 0x400)
         // The 8259s as a PC BIOS leaves them: vectors 08h and 70h, cascade on IR2, all masked.
+        let picPorts = pic.portDevices
         for (port, v) in [(UInt16(0x20), UInt8(0x11)), (0x21, 0x08), (0x21, 0x04), (0x21, 0x01), (0x21, 0xFF),
                           (0xA0, 0x11), (0xA1, 0x70), (0xA1, 0x02), (0xA1, 0x01), (0xA1, 0xFF)] {
-            pic.portDevices.first { $0.ports.contains(port) }!.write(port: port, size: 1, value: UInt32(v))
+            picPorts.first { $0.ports.contains(port) }!.write(port: port, size: 1, value: UInt32(v))
         }
     }
 }
